@@ -1,0 +1,19 @@
+"""Random geometric variants of digit-image batches, for training-set augmentation.
+
+Depends on numpy and scipy only. Every function takes image batches (N, H, W) or (N, C, H, W),
+uint8 or float, returns the same shape and dtype, never modifies its input, and draws every random
+number from the `numpy.random.Generator` it is given.
+
+    shift(images, dy, dx)                          exact whole-pixel / bilinear sub-pixel translation
+    shifted_variants(images, labels, offsets)      fixed-offset enlargement of a training set
+    affine(images, angles, shifts, zooms, shears)  deterministic per-image affine maps
+    random_affine(images, rng, rotation, shift, zoom, shear)
+    elastic(images, rng, alpha, sigma)             Simard 2003 elastic distortion
+    Augmenter(**kwargs)(batch, rng)                per-batch pipeline for training loops
+"""
+from .elastic import displacement_fields, elastic
+from .geometric import affine, neighbour_offsets, random_affine, shift, shifted_variants
+from .pipeline import Augmenter
+
+__all__ = ["Augmenter", "affine", "displacement_fields", "elastic", "neighbour_offsets",
+           "random_affine", "shift", "shifted_variants"]

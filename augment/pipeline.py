@@ -1,0 +1,114 @@
+"""`Augmenter`: the per-batch augmentation a training loop calls, built from plain keyword arguments.
+
+    aug = Augmenter(rotation=10, shift=2, zoom=0.1)      # or Augmenter(**preset.augment)
+    batch = aug(batch, rng)                              # (N, 1, 28, 28) float32 -> same
+
+Each image independently gets, with probability `p_affine`, a random affine map (ranges as in
+`random_affine`) and, with probability `p_elastic`, an elastic distortion (as in `elastic`). When
+both apply they are composed into ONE set of sampling positions and ONE bilinear interpolation
+(the elastic field displaces the output grid, which the affine map then carries into the input),
+so an image is never blurred twice. Images that draw neither are copied bit for bit.
+"""
+import numpy as np
+
+from .elastic import check_elastic_ranges, displacement_fields
+from .geometric import affine_positions, check_affine_ranges, draw_affine_params, inverse_matrices
+from .sampling import (as_nchw, bilinear, centred_grid, check_images, check_number, check_rng,
+                       restore, work_dtype)
+
+
+class Augmenter:
+    """Random affine + elastic augmentation of image batches (N, H, W) or (N, C, H, W).
+
+    rotation: max angle in degrees (0..180); shift: max translation in pixels per axis; zoom: max
+    relative scale change (0 <= zoom < 1); shear: max horizontal shear factor; elastic_alpha:
+    elastic displacement scale (0 disables elastic); elastic_sigma: its smoothing width in pixels;
+    p_affine, p_elastic: per-image probabilities of applying each part. p_elastic defaults to 1.0
+    (like p_affine) so that setting elastic_alpha alone is never a silent no-op.
+
+    The batch may hold uint8 or float values in any range: floats are not clipped; integer
+    results are rounded and clipped. Every random draw comes from the Generator passed per call.
+    """
+
+    def __init__(self, rotation=0.0, shift=0.0, zoom=0.0, shear=0.0, elastic_alpha=0.0,
+                 elastic_sigma=4.0, p_affine=1.0, p_elastic=1.0):
+        self.rotation, self.shift, self.zoom, self.shear = check_affine_ranges(rotation, shift, zoom, shear)
+        alpha, sigma = check_elastic_ranges(elastic_alpha, elastic_sigma)
+        self.elastic_alpha, self.elastic_sigma = alpha, sigma
+        self.p_affine = check_number("p_affine", p_affine, low=0, high=1)
+        self.p_elastic = check_number("p_elastic", p_elastic, low=0, high=1)
+
+    def get_config(self):
+        """Constructor keyword arguments as a JSON-able dict: Augmenter(**a.get_config()) == a."""
+        return {"rotation": self.rotation, "shift": self.shift, "zoom": self.zoom,
+                "shear": self.shear, "elastic_alpha": self.elastic_alpha,
+                "elastic_sigma": self.elastic_sigma, "p_affine": self.p_affine,
+                "p_elastic": self.p_elastic}
+
+    def __eq__(self, other):
+        return isinstance(other, Augmenter) and self.get_config() == other.get_config()
+
+    def __repr__(self):
+        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"Augmenter({args})"
+
+    @property
+    def uses_affine(self):
+        return self.p_affine > 0 and any((self.rotation, self.shift, self.zoom, self.shear))
+
+    @property
+    def uses_elastic(self):
+        return self.p_elastic > 0 and self.elastic_alpha > 0
+
+    @property
+    def is_identity(self):
+        """True when every call returns a plain copy of the batch."""
+        return not (self.uses_affine or self.uses_elastic)
+
+    def __call__(self, images, rng):
+        """Augment one batch: (N, H, W) or (N, C, H, W) -> new array of the same shape and dtype."""
+        images = check_images(images)
+        check_rng(rng)
+        if self.is_identity:
+            return images.copy()
+        n, (h, w) = len(images), images.shape[-2:]
+        # Draws happen in a fixed order and for the whole batch, so a seed fixes the output.
+        with_affine = self._coin(rng, n, self.p_affine, self.uses_affine)
+        params = draw_affine_params(rng, n, self.rotation, self.shift, self.zoom, self.shear)
+        with_elastic = self._coin(rng, n, self.p_elastic, self.uses_elastic)
+        chosen = np.flatnonzero(with_affine | with_elastic)
+        if chosen.size == 0:
+            return images.copy()
+        ys, xs = self._positions(rng, params, with_affine, with_elastic, chosen, h, w,
+                                 work_dtype(images.dtype))
+        subset = images if chosen.size == n else images[chosen]
+        result = restore(bilinear(as_nchw(subset), ys, xs), subset)
+        if chosen.size == n:
+            return result
+        out = images.copy()
+        out[chosen] = result
+        return out
+
+    @staticmethod
+    def _coin(rng, n, p, active):
+        if not active:
+            return np.zeros(n, dtype=bool)
+        return rng.random(n) < p
+
+    def _positions(self, rng, params, with_affine, with_elastic, chosen, h, w, dtype):
+        """Input sampling positions (M, H, W) x 2 for the M chosen images: elastic, then affine."""
+        angles, shifts, zooms, shears = (p[chosen] for p in params)
+        # Images that only draw elastic get the identity map.
+        skip = ~with_affine[chosen]
+        angles[skip], shifts[skip], zooms[skip], shears[skip] = 0.0, 0.0, 1.0, 0.0
+        gy, gx = centred_grid(h, w, dtype)
+        elastic_rows = np.flatnonzero(with_elastic[chosen])
+        if elastic_rows.size:
+            dy, dx = displacement_fields(rng, elastic_rows.size, h, w, self.elastic_alpha,
+                                         self.elastic_sigma, dtype)
+            gy = np.repeat(gy[None], chosen.size, axis=0)
+            gx = np.repeat(gx[None], chosen.size, axis=0)
+            gy[elastic_rows] += dy
+            gx[elastic_rows] += dx
+        matrices = inverse_matrices(angles, zooms, shears)
+        return affine_positions(matrices, shifts, gy, gx, h, w)

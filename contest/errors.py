@@ -1,0 +1,19 @@
+"""User-facing errors of the contest workflow.
+
+Library functions raise `ContestError` with a one-line message that names the file and the problem;
+the CLI turns it into click's error output with exit status 2 (no traceback). Keeping click out of
+the library modules lets them be used from Python as well.
+"""
+
+
+class ContestError(Exception):
+    """A problem caused by the user's input or files: one line, exit status 2 on the command line."""
+
+
+class ContestInputError(ContestError):
+    """An input file (images, labels, submission, model directory) that cannot be used."""
+
+    def __init__(self, path, problem):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

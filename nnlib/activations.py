@@ -1,0 +1,62 @@
+"""Element-wise layers (any shape, layout preserved): ReLU, Sigmoid, Tanh, and inverted Dropout."""
+import numpy as np
+
+from .layers import Layer, _check
+
+
+class ReLU(Layer):
+    def forward(self, x, training=False):
+        y = np.maximum(x, 0)
+        self.y = y if training else None
+        return y
+
+    def backward(self, dy):
+        return np.where(self.y > 0, dy, 0).astype(dy.dtype, copy=False)
+
+
+class Sigmoid(Layer):
+    def forward(self, x, training=False):
+        # exp of -|x| never overflows; both branches are the same function
+        e = np.exp(-np.abs(x))
+        y = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        self.y = y if training else None
+        return y
+
+    def backward(self, dy):
+        return dy * self.y * (1 - self.y)
+
+
+class Tanh(Layer):
+    def forward(self, x, training=False):
+        y = np.tanh(x)
+        self.y = y if training else None
+        return y
+
+    def backward(self, dy):
+        return dy * (1 - self.y * self.y)
+
+
+class Dropout(Layer):
+    """Inverted dropout: at train time zero each unit with probability p and scale the rest
+    by 1/(1-p), so evaluation is the identity. Draws from `rng` (a numpy Generator)."""
+
+    def __init__(self, p=0.5, rng=None):
+        super().__init__()
+        _check(isinstance(p, (float, int)) and 0 <= p < 1, "p", p, "in [0, 1)")
+        self.p = float(p)
+        self.rng = np.random.default_rng() if rng is None else rng
+        self.mask = None
+
+    def forward(self, x, training=False):
+        if not training or self.p == 0:
+            self.mask = None
+            return x
+        keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
+        self.mask = keep * np.asarray(1.0 / (1.0 - self.p), dtype=x.dtype)
+        return x * self.mask
+
+    def backward(self, dy):
+        return dy if self.mask is None else dy * self.mask
+
+    def get_config(self):
+        return {"p": self.p}

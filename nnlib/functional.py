@@ -1,0 +1,197 @@
+"""Pure array operations behind the layers: convolution, pooling and their gradients.
+
+Layouts: the public layer API is NCHW. Internally every op works on NHWC memory, because then
+im2col copies contiguous channel runs and one GEMM yields the output with channels last. Outputs
+are returned as NCHW-shaped *views* of NHWC memory (``y.transpose(0, 3, 1, 2)``), so no copy is
+spent on going back and forth; `to_nhwc` turns any NCHW array into contiguous NHWC (a free view
+when the memory already is NHWC).
+"""
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+def to_nhwc(x):
+    """(N, C, H, W) array of any memory layout -> C-contiguous (N, H, W, C)."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
+def as_nchw(y):
+    """(N, H, W, C) -> an (N, C, H, W) view of the same memory."""
+    return y.transpose(0, 3, 1, 2)
+
+
+def out_size(size, kernel, stride, padding=0):
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def pad_nhwc(x, padding):
+    """Zero-pad the two spatial axes of an NHWC array (allocates in x's dtype)."""
+    if padding == 0:
+        return x
+    n, h, w, c = x.shape
+    xp = np.zeros((n, h + 2 * padding, w + 2 * padding, c), dtype=x.dtype)
+    xp[:, padding:padding + h, padding:padding + w, :] = x
+    return xp
+
+
+def windows(xp, kh, kw, stride):
+    """Strided view (N, Ho, Wo, kh, kw, C) of every kernel window of an NHWC array; no copy."""
+    n, hp, wp, c = xp.shape
+    ho, wo = (hp - kh) // stride + 1, (wp - kw) // stride + 1
+    sn, sh, sw, sc = xp.strides
+    return as_strided(xp, (n, ho, wo, kh, kw, c), (sn, sh * stride, sw * stride, sh, sw, sc),
+                      writeable=False)
+
+
+def im2col(xp, kh, kw, stride, out=None):
+    """Copy the windows of padded NHWC `xp` into a (N*Ho*Wo, kh*kw*C) matrix, rows in NHW order."""
+    win = windows(xp, kh, kw, stride)
+    if out is None:
+        out = np.empty(win.shape, dtype=xp.dtype)
+    else:
+        out = out.reshape(win.shape)
+    np.copyto(out, win)
+    return out.reshape(-1, kh * kw * xp.shape[3])
+
+
+def col2im(dcol, xp_shape, kh, kw, stride):
+    """Adjoint of im2col: sum (N, Ho, Wo, kh, kw, C) window gradients into a padded NHWC array.
+
+    Loops over the kh*kw kernel offsets only; each iteration is one strided add of the batch.
+    """
+    n, hp, wp, c = xp_shape
+    ho, wo = dcol.shape[1], dcol.shape[2]
+    dxp = np.zeros(xp_shape, dtype=dcol.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, i:i + stride * (ho - 1) + 1:stride, j:j + stride * (wo - 1) + 1:stride, :] += \
+                dcol[:, :, :, i, j, :]
+    return dxp
+
+
+def weight_matrix(w):
+    """Conv weight (O, C, kh, kw) -> (kh*kw*C, O), matching im2col's column order."""
+    o = w.shape[0]
+    return np.ascontiguousarray(w.transpose(2, 3, 1, 0)).reshape(-1, o)
+
+
+def conv2d_forward(x_nhwc, w, b, stride, padding, col_buffer=None):
+    """Convolution of NHWC input with weight (O, C, kh, kw) and bias (O,).
+
+    Returns (y (N, Ho, Wo, O) contiguous, col matrix kept for the backward pass).
+    """
+    o, _, kh, kw = w.shape
+    xp = pad_nhwc(x_nhwc, padding)
+    col = im2col(xp, kh, kw, stride, col_buffer)
+    n = x_nhwc.shape[0]
+    ho, wo = (xp.shape[1] - kh) // stride + 1, (xp.shape[2] - kw) // stride + 1
+    y = col @ weight_matrix(w)
+    y += b
+    return y.reshape(n, ho, wo, o), col
+
+
+def conv2d_backward(dy_nhwc, col, w, x_shape, stride, padding, need_dx=True):
+    """Gradients of conv2d_forward: (dx NHWC or None, dW (O, C, kh, kw), db (O,)).
+
+    dW and the window gradients are one GEMM each; dx is the kernel-offset accumulation of col2im.
+    """
+    o, c, kh, kw = w.shape
+    n, ho, wo, _ = dy_nhwc.shape
+    dy2 = dy_nhwc.reshape(-1, o)
+    db = dy2.sum(axis=0, dtype=np.float64).astype(w.dtype)
+    dw = (col.T @ dy2).reshape(kh, kw, c, o).transpose(3, 2, 0, 1)
+    if not need_dx:
+        return None, np.ascontiguousarray(dw), db
+    dcol = (dy2 @ weight_matrix(w).T).reshape(n, ho, wo, kh, kw, c)
+    h, wd = x_shape[1], x_shape[2]
+    xp_shape = (n, h + 2 * padding, wd + 2 * padding, c)
+    dxp = col2im(dcol, xp_shape, kh, kw, stride)
+    dx = dxp[:, padding:padding + h, padding:padding + wd, :] if padding else dxp
+    return dx, np.ascontiguousarray(dw), db
+
+
+def _is_fast_2x2(x_nhwc, k, s):
+    return k == 2 and s == 2
+
+
+def maxpool_forward(x_nhwc, k, s):
+    """Max pooling of NHWC input, windows k x k, stride s, no padding (floor, like PyTorch).
+
+    Returns (y (N, Ho, Wo, C), argmax cache). 2x2/2 is done with four strided views.
+    """
+    n, h, w, c = x_nhwc.shape
+    ho, wo = out_size(h, k, s), out_size(w, k, s)
+    if _is_fast_2x2(x_nhwc, k, s):
+        v = x_nhwc[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c)
+        y = np.maximum(v[:, :, 0, :, 0], v[:, :, 0, :, 1])
+        np.maximum(y, v[:, :, 1, :, 0], out=y)
+        np.maximum(y, v[:, :, 1, :, 1], out=y)
+        return y, None
+    win = windows(x_nhwc, k, k, s).reshape(n, ho, wo, k * k, c)
+    arg = win.argmax(axis=3)
+    y = np.take_along_axis(win, arg[:, :, :, None, :], axis=3)[:, :, :, 0, :]
+    return y, arg.astype(np.int16)
+
+
+def maxpool_backward(dy_nhwc, x_nhwc, y, arg, k, s):
+    """Route each output gradient to the first maximum of its window (ties: first in row order)."""
+    n, h, w, c = x_nhwc.shape
+    ho, wo = y.shape[1], y.shape[2]
+    dx = np.zeros(x_nhwc.shape, dtype=dy_nhwc.dtype)
+    if arg is None:
+        v = x_nhwc[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c)
+        dv = dx[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c)
+        taken = np.zeros(y.shape, dtype=bool)
+        for a in range(2):
+            for b in range(2):
+                hit = v[:, :, a, :, b] == y
+                hit &= ~taken
+                taken |= hit
+                np.multiply(dy_nhwc, hit, out=dv[:, :, a, :, b])
+        return dx
+    for i in range(k):
+        for j in range(k):
+            hit = arg == i * k + j
+            dx[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] += dy_nhwc * hit
+    return dx
+
+
+def avgpool_forward(x_nhwc, k, s):
+    """Average pooling of NHWC input, windows k x k, stride s, no padding."""
+    n, h, w, c = x_nhwc.shape
+    ho, wo = out_size(h, k, s), out_size(w, k, s)
+    if _is_fast_2x2(x_nhwc, k, s):
+        v = x_nhwc[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c)
+        y = v[:, :, 0, :, 0] + v[:, :, 0, :, 1]
+        y += v[:, :, 1, :, 0]
+        y += v[:, :, 1, :, 1]
+        y *= 0.25
+        return y
+    y = np.zeros((n, ho, wo, c), dtype=x_nhwc.dtype)
+    for i in range(k):
+        for j in range(k):
+            y += x_nhwc[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :]
+    y *= 1.0 / (k * k)
+    return y
+
+
+def avgpool_backward(dy_nhwc, x_shape, k, s):
+    ho, wo = dy_nhwc.shape[1], dy_nhwc.shape[2]
+    dx = np.zeros(x_shape, dtype=dy_nhwc.dtype)
+    share = dy_nhwc * (1.0 / (k * k))
+    for i in range(k):
+        for j in range(k):
+            dx[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] += share
+    return dx
+
+
+def log_softmax(logits):
+    """Numerically stable log-softmax over the last axis, in the logits' dtype."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(logits):
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    e /= e.sum(axis=1, keepdims=True)
+    return e

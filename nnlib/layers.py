@@ -1,0 +1,230 @@
+"""Layers: parameter holders with a cache, built on the pure ops of `nnlib.functional`.
+
+Images are (N, C, H, W), vectors (N, features). `forward(x, training=False) -> y` and
+`backward(dy) -> dx`; backward fills every `Param.grad` and never writes into `dy`.
+4-D outputs are NCHW-shaped views of channels-last memory (see `nnlib.functional`).
+"""
+import numpy as np
+
+from . import functional as F
+from .init import INITS, initial_weights
+
+
+class Param:
+    """A trainable array and its gradient (same shape and dtype)."""
+
+    def __init__(self, value):
+        self.value = value
+        self.grad = np.zeros_like(value)
+
+    def __repr__(self):
+        return f"Param(shape={self.value.shape}, dtype={self.value.dtype})"
+
+
+def _check(cond, name, value, rule):
+    if not cond:
+        raise ValueError(f"{name} must be {rule} (received: {name}={value!r})")
+
+
+def _positive_int(name, value):
+    _check(isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0,
+           name, value, "a positive integer")
+
+
+class Layer:
+    """Base class. Subclasses set `params`, `buffers` (names of saved non-trained arrays), `rng`."""
+    buffers = ()
+    can_skip_input_grad = False   # True where backward(dy, need_dx=False) saves work
+
+    def __init__(self):
+        self.params = {}
+        self.rng = None
+
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {}
+
+    def output_shape(self, input_shape):
+        """Shape of one sample's output given one sample's input shape (no batch axis)."""
+        return input_shape
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Dense(Layer):
+    """Affine map (N, in_features) -> (N, out_features): y = x @ W + b, W (in, out), b (out,)."""
+    can_skip_input_grad = True
+
+    def __init__(self, in_features, out_features, init="he", rng=None, dtype=np.float32):
+        super().__init__()
+        _positive_int("in_features", in_features)
+        _positive_int("out_features", out_features)
+        _check(init in INITS, "init", init, f"one of {INITS}")
+        self.in_features, self.out_features, self.init = in_features, out_features, init
+        self.dtype = np.dtype(dtype)
+        rng = np.random.default_rng() if rng is None else rng
+        w = initial_weights((in_features, out_features), in_features, out_features, init, rng, dtype)
+        self.params = {"W": Param(w), "b": Param(np.zeros(out_features, dtype=dtype))}
+
+    def forward(self, x, training=False):
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(f"Dense expects input (N, {self.in_features}), got {x.shape}")
+        self.x = x
+        y = x @ self.params["W"].value
+        y += self.params["b"].value
+        return y
+
+    def backward(self, dy, need_dx=True):
+        w, b = self.params["W"], self.params["b"]
+        w.grad[...] = self.x.T @ dy
+        b.grad[...] = dy.sum(axis=0)
+        self.x = None
+        return dy @ w.value.T if need_dx else None
+
+    def get_config(self):
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "init": self.init, "dtype": self.dtype.name}
+
+    def output_shape(self, input_shape):
+        return (self.out_features,)
+
+
+class Conv2D(Layer):
+    """2-D convolution (N, C, H, W) -> (N, O, Ho, Wo); W (O, C, kh, kw), b (O,)."""
+    can_skip_input_grad = True
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, init="he",
+                 rng=None, dtype=np.float32):
+        super().__init__()
+        _positive_int("in_channels", in_channels)
+        _positive_int("out_channels", out_channels)
+        _positive_int("kernel_size", kernel_size)
+        _positive_int("stride", stride)
+        _check(isinstance(padding, (int, np.integer)) and padding >= 0, "padding", padding,
+               "a non-negative integer")
+        _check(init in INITS, "init", init, f"one of {INITS}")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding, self.init = kernel_size, stride, padding, init
+        self.dtype = np.dtype(dtype)
+        rng = np.random.default_rng() if rng is None else rng
+        k = kernel_size
+        fan_in, fan_out = in_channels * k * k, out_channels * k * k
+        w = initial_weights((out_channels, in_channels, k, k), fan_in, fan_out, init, rng, dtype)
+        self.params = {"W": Param(w), "b": Param(np.zeros(out_channels, dtype=dtype))}
+        self._col_buffer = None
+
+    def forward(self, x, training=False):
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv2D expects input (N, {self.in_channels}, H, W), got {x.shape}")
+        x_nhwc = F.to_nhwc(x)
+        buf = self._buffer(x_nhwc) if training else None
+        y, col = F.conv2d_forward(x_nhwc, self.params["W"].value, self.params["b"].value,
+                                  self.stride, self.padding, buf)
+        self.col, self.x_shape = (col, x_nhwc.shape) if training else (None, None)
+        return F.as_nchw(y)
+
+    def _buffer(self, x_nhwc):
+        """The im2col matrix is the biggest allocation of a step; keep one per layer and reuse it."""
+        n, h, w, c = x_nhwc.shape
+        k, p, s = self.kernel_size, self.padding, self.stride
+        size = n * F.out_size(h, k, s, p) * F.out_size(w, k, s, p) * k * k * c
+        if self._col_buffer is None or self._col_buffer.size != size \
+                or self._col_buffer.dtype != x_nhwc.dtype:
+            self._col_buffer = np.empty(size, dtype=x_nhwc.dtype)
+        return self._col_buffer
+
+    def backward(self, dy, need_dx=True):
+        if self.col is None:
+            raise RuntimeError("Conv2D.backward needs a forward pass with training=True first")
+        dx, dw, db = F.conv2d_backward(F.to_nhwc(dy), self.col, self.params["W"].value,
+                                       self.x_shape, self.stride, self.padding, need_dx)
+        self.params["W"].grad[...] = dw
+        self.params["b"].grad[...] = db
+        self.col = None
+        return F.as_nchw(dx) if need_dx else None
+
+    def get_config(self):
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
+                "init": self.init, "dtype": self.dtype.name}
+
+    def output_shape(self, input_shape):
+        _, h, w = input_shape
+        k, s, p = self.kernel_size, self.stride, self.padding
+        return (self.out_channels, F.out_size(h, k, s, p), F.out_size(w, k, s, p))
+
+
+class _Pool2D(Layer):
+    def __init__(self, kernel_size, stride=None):
+        super().__init__()
+        _positive_int("kernel_size", kernel_size)
+        if stride is not None:
+            _positive_int("stride", stride)
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+
+    def get_config(self):
+        return {"kernel_size": self.kernel_size, "stride": self.stride}
+
+    def output_shape(self, input_shape):
+        c, h, w = input_shape
+        k, s = self.kernel_size, self.stride
+        return (c, F.out_size(h, k, s), F.out_size(w, k, s))
+
+    def _check_input(self, x):
+        if x.ndim != 4 or x.shape[2] < self.kernel_size or x.shape[3] < self.kernel_size:
+            raise ValueError(f"{type(self).__name__}(kernel_size={self.kernel_size}) expects "
+                             f"(N, C, H, W) with H, W >= {self.kernel_size}, got {x.shape}")
+
+
+class MaxPool2D(_Pool2D):
+    """Max pooling (N, C, H, W) -> (N, C, Ho, Wo), no padding, floor of partial windows."""
+
+    def forward(self, x, training=False):
+        self._check_input(x)
+        x_nhwc = F.to_nhwc(x)
+        y, arg = F.maxpool_forward(x_nhwc, self.kernel_size, self.stride)
+        if training:
+            self.cache = (x_nhwc, y, arg)
+        return F.as_nchw(y)
+
+    def backward(self, dy):
+        x_nhwc, y, arg = self.cache
+        self.cache = None
+        dx = F.maxpool_backward(F.to_nhwc(dy), x_nhwc, y, arg, self.kernel_size, self.stride)
+        return F.as_nchw(dx)
+
+
+class AvgPool2D(_Pool2D):
+    """Average pooling (N, C, H, W) -> (N, C, Ho, Wo), no padding."""
+
+    def forward(self, x, training=False):
+        self._check_input(x)
+        x_nhwc = F.to_nhwc(x)
+        self.x_shape = x_nhwc.shape
+        return F.as_nchw(F.avgpool_forward(x_nhwc, self.kernel_size, self.stride))
+
+    def backward(self, dy):
+        dx = F.avgpool_backward(F.to_nhwc(dy), self.x_shape, self.kernel_size, self.stride)
+        return F.as_nchw(dx)
+
+
+class Flatten(Layer):
+    """(N, C, H, W) -> (N, C*H*W) in NCHW order (as PyTorch's flatten)."""
+
+    def forward(self, x, training=False):
+        self.x_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        return dy.reshape(self.x_shape)
+
+    def output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
