@@ -13,8 +13,7 @@ import numpy as np
 
 from .elastic import check_elastic_ranges, displacement_fields
 from .geometric import affine_positions, check_affine_ranges, draw_affine_params, inverse_matrices
-from .sampling import (as_nchw, bilinear, centred_grid, check_images, check_number, check_rng,
-                       restore, work_dtype)
+from .sampling import centred_grid, check_images, check_number, check_rng, warp, work_dtype
 
 
 class Augmenter:
@@ -33,7 +32,7 @@ class Augmenter:
     def __init__(self, rotation=0.0, shift=0.0, zoom=0.0, shear=0.0, elastic_alpha=0.0,
                  elastic_sigma=4.0, p_affine=1.0, p_elastic=1.0):
         self.rotation, self.shift, self.zoom, self.shear = check_affine_ranges(rotation, shift, zoom, shear)
-        alpha, sigma = check_elastic_ranges(elastic_alpha, elastic_sigma)
+        alpha, sigma = check_elastic_ranges(elastic_alpha, elastic_sigma, prefix="elastic_")
         self.elastic_alpha, self.elastic_sigma = alpha, sigma
         self.p_affine = check_number("p_affine", p_affine, low=0, high=1)
         self.p_elastic = check_number("p_elastic", p_elastic, low=0, high=1)
@@ -47,6 +46,9 @@ class Augmenter:
 
     def __eq__(self, other):
         return isinstance(other, Augmenter) and self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash(tuple(self.get_config().items()))
 
     def __repr__(self):
         args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
@@ -79,10 +81,9 @@ class Augmenter:
         chosen = np.flatnonzero(with_affine | with_elastic)
         if chosen.size == 0:
             return images.copy()
-        ys, xs = self._positions(rng, params, with_affine, with_elastic, chosen, h, w,
-                                 work_dtype(images.dtype))
         subset = images if chosen.size == n else images[chosen]
-        result = restore(bilinear(as_nchw(subset), ys, xs), subset)
+        result = warp(subset, self._positions(rng, params, with_affine, with_elastic, chosen, h, w,
+                                              work_dtype(images.dtype)))
         if chosen.size == n:
             return result
         out = images.copy()
@@ -96,19 +97,23 @@ class Augmenter:
         return rng.random(n) < p
 
     def _positions(self, rng, params, with_affine, with_elastic, chosen, h, w, dtype):
-        """Input sampling positions (M, H, W) x 2 for the M chosen images: elastic, then affine."""
+        """positions(start, stop) for `warp` over the chosen images: elastic, then affine."""
         angles, shifts, zooms, shears = (p[chosen] for p in params)
         # Images that only draw elastic get the identity map.
         skip = ~with_affine[chosen]
         angles[skip], shifts[skip], zooms[skip], shears[skip] = 0.0, 0.0, 1.0, 0.0
+        matrices = inverse_matrices(angles, zooms, shears)
         gy, gx = centred_grid(h, w, dtype)
         elastic_rows = np.flatnonzero(with_elastic[chosen])
-        if elastic_rows.size:
-            dy, dx = displacement_fields(rng, elastic_rows.size, h, w, self.elastic_alpha,
-                                         self.elastic_sigma, dtype)
-            gy = np.repeat(gy[None], chosen.size, axis=0)
-            gx = np.repeat(gx[None], chosen.size, axis=0)
-            gy[elastic_rows] += dy
-            gx[elastic_rows] += dx
-        matrices = inverse_matrices(angles, zooms, shears)
-        return affine_positions(matrices, shifts, gy, gx, h, w)
+        if elastic_rows.size == 0:
+            return lambda start, stop: affine_positions(
+                matrices[start:stop], shifts[start:stop], gy, gx, h, w)
+        dy, dx = displacement_fields(rng, elastic_rows.size, h, w, self.elastic_alpha,
+                                     self.elastic_sigma, dtype)
+        # The field displaces the output grid; the affine map then carries it into the input.
+        grid_y = np.repeat(gy[None], chosen.size, axis=0)
+        grid_x = np.repeat(gx[None], chosen.size, axis=0)
+        grid_y[elastic_rows] += dy
+        grid_x[elastic_rows] += dx
+        return lambda start, stop: affine_positions(
+            matrices[start:stop], shifts[start:stop], grid_y[start:stop], grid_x[start:stop], h, w)

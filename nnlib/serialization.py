@@ -50,9 +50,13 @@ def _read(path):
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such model file")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError) as e:
+        with open(path, "rb") as f:
+            data = np.load(f, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("not an npz archive")
+            with data:
+                return {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError, AttributeError) as e:
         raise ValueError(f"{path}: not a readable nnlib model file ({e})") from None
 
 

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 
+from .allocator import retain_freed_memory
 from .serialization import load_optimizer_state, load_weights, save
 
 KEYS = ("loss", "acc", "val_loss", "val_acc", "lr")
@@ -172,6 +173,7 @@ def fit(model, loss, optimizer, x, y, epochs, batch_size=128, rng=None, validati
         raise ValueError(f"x and y must be non-empty and of equal length (got {len(x)} and {len(y)})")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 (received: batch_size={batch_size})")
+    retain_freed_memory()
     history, start = History(), 0
     if checkpoint is not None and os.path.exists(checkpoint):
         start, history = _restore(checkpoint, model, optimizer, scheduler, rng)

@@ -214,3 +214,25 @@ def test_sequential_gradients_all_parameters():
             np.testing.assert_allclose(analytic[name], 0, atol=1e-8)
             continue
         assert_grad_close(analytic[name], numerical_grad(scalar, p.value), name, rtol=1e-4)
+
+
+# ---------------------------------------------------------------- the library's own helper
+
+def test_library_check_gradients_accepts_correct_and_rejects_wrong_backward():
+    # nnlib.check_gradients is nnlib.gradcheck.check_layer_gradients(layer, x, rng, ...)
+    rng = np.random.default_rng(8)
+    layer = nn.Conv2D(2, 2, 3, stride=2, padding=1, rng=np.random.default_rng(1), dtype=F64)
+    x = rng.standard_normal((1, 2, 5, 5))
+    nn.check_gradients(layer, x, np.random.default_rng(0))
+
+    class Wrong(nn.Dense):
+        def backward(self, dy, *args, **kwargs):
+            dx = super().backward(dy, *args, **kwargs)
+            self.params["W"].grad[...] *= 1.01
+            return dx
+
+    with pytest.raises(AssertionError):
+        nn.check_gradients(Wrong(3, 2, rng=np.random.default_rng(2), dtype=F64),
+                           rng.standard_normal((4, 3)), np.random.default_rng(0))
+    with pytest.raises(ValueError):
+        nn.check_gradients(layer, x.astype(np.float32), np.random.default_rng(0))

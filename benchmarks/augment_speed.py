@@ -1,0 +1,223 @@
+"""Speed of the augment transforms, next to one arch-A training step of nnlib.
+
+    python benchmarks/augment_speed.py [--batch 128] [--repeats 30] [--grid out.png]
+
+(with the project installed, `pip install -e .`, or from the checkout: `PYTHONPATH=. python ...`)
+
+Prints the machine (cores, BLAS), microseconds per image for each transform on a batch of real
+MNIST digits (float32, (N, 1, 28, 28), values in [0, 1]), the interpolation back-ends that were
+considered for the affine warp, and the time of the default augmenter per batch as a fraction of one
+arch-A training step (forward + backward + Adam), measured interleaved as a training loop runs them.
+`--grid out.png` also saves originals next to augmented variants, to check the digits by eye.
+Run it alone: the machine's other jobs show up in the timings.
+"""
+import argparse
+import gzip
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy
+from scipy import ndimage
+
+import augment
+from augment.geometric import inverse_matrices
+
+ROOT = Path(__file__).resolve().parents[1]
+
+DEFAULT_DATA = ROOT / "contest" / "data" / "mnist" / "train-images-idx3-ubyte.gz"
+DEFAULT_AUGMENT = {"rotation": 10.0, "shift": 2.0, "zoom": 0.1}          # contest preset "default"
+LARGE_AUGMENT = {"rotation": 12.0, "shift": 2.5, "zoom": 0.12, "shear": 0.15}
+ELASTIC = {"elastic_alpha": 34.0, "elastic_sigma": 4.0}                 # Simard 2003
+
+
+def load_digits(path, n):
+    """The first n images of an IDX3 file as (n, 1, 28, 28) float32 in [0, 1]."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    if int.from_bytes(raw[:4], "big") != 2051:
+        raise SystemExit(f"{path}: not an IDX3 image file")
+    count, rows, cols = (int.from_bytes(raw[4 * i:4 * i + 4], "big") for i in (1, 2, 3))
+    images = np.frombuffer(raw, np.uint8, offset=16).reshape(count, rows, cols)[:n]
+    return (images.astype(np.float32) / 255)[:, None]
+
+
+def median_seconds(fn, repeats):
+    fn()                                  # warm caches and lazily built grids
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def print_machine():
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores (os.cpu_count), "
+          f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}")
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        print("BLAS: threadpoolctl not installed")
+        return
+    for pool in threadpool_info():
+        print(f"BLAS: {pool.get('internal_api')} {pool.get('version')}, "
+              f"{pool.get('num_threads')} threads, {pool.get('user_api')}")
+
+
+def transform_table(x, repeats, seed):
+    """Median microseconds per image for each transform on the batch x."""
+    rng = np.random.default_rng(seed)
+    cases = {
+        "shift 1 px (slicing)": lambda: augment.shift(x, 1, -1),
+        "shift 0.5 px (bilinear)": lambda: augment.shift(x, 0.5, -0.5),
+        "affine, fixed parameters": lambda: augment.affine(x, 10.0, (1.0, -1.0), 1.05, 0.1),
+        "random_affine rot10 shift2 zoom.1": lambda: augment.random_affine(x, rng, 10, 2, 0.1),
+        "elastic alpha34 sigma4": lambda: augment.elastic(x, rng, 34, 4),
+        "Augmenter default preset": lambda: augmenters["default"](x, rng),
+        "Augmenter large preset": lambda: augmenters["large"](x, rng),
+        "Augmenter default + elastic": lambda: augmenters["default+elastic"](x, rng),
+    }
+    augmenters = {"default": augment.Augmenter(**DEFAULT_AUGMENT),
+                  "large": augment.Augmenter(**LARGE_AUGMENT),
+                  "default+elastic": augment.Augmenter(**DEFAULT_AUGMENT, **ELASTIC)}
+    print(f"\ntransforms on {len(x)} MNIST digits {x.shape[1:]} float32 (median of {repeats}):")
+    results = {}
+    for name, fn in cases.items():
+        seconds = median_seconds(fn, repeats)
+        results[name] = seconds
+        print(f"  {name:36s} {seconds / len(x) * 1e6:8.1f} us/image  {seconds * 1e3:7.2f} ms/batch")
+    return results
+
+
+def backend_table(x, repeats, seed):
+    """The same random affine warps through three interpolation back-ends (why we sample in NumPy)."""
+    rng = np.random.default_rng(seed)
+    n, h, w = len(x), x.shape[-2], x.shape[-1]
+    angles, shifts = rng.uniform(-10, 10, n), rng.uniform(-2, 2, (n, 2))
+    zooms, shears = rng.uniform(0.9, 1.1, n), np.zeros(n)
+    matrices = inverse_matrices(angles, zooms, shears)
+    centre = np.array([(h - 1) / 2, (w - 1) / 2])
+    offsets = centre - np.einsum("nij,nj->ni", matrices, centre + shifts)
+    planes = x[:, 0]
+
+    def per_image_affine_transform():
+        out = np.empty_like(planes)
+        for i in range(n):
+            ndimage.affine_transform(planes[i], matrices[i], offsets[i], order=1,
+                                     mode="grid-constant", output=out[i])
+        return out
+
+    def batch_map_coordinates():
+        yy, xx = np.mgrid[:h, :w].astype(np.float32)
+        ys = matrices[:, 0, 0, None, None] * yy + matrices[:, 0, 1, None, None] * xx + offsets[:, 0, None, None]
+        xs = matrices[:, 1, 0, None, None] * yy + matrices[:, 1, 1, None, None] * xx + offsets[:, 1, None, None]
+        batch_index = np.broadcast_to(np.arange(n, dtype=np.float32)[:, None, None], (n, h, w))
+        return ndimage.map_coordinates(planes, np.stack([batch_index, ys, xs]), order=1,
+                                       mode="grid-constant")
+
+    def numpy_gather():
+        return augment.affine(planes, angles, shifts, zooms, shears)
+
+    reference = per_image_affine_transform()
+    print(f"\naffine interpolation back-ends, same {n} warps (order=1, zero fill):")
+    for name, fn in [("scipy affine_transform, one call per image", per_image_affine_transform),
+                     ("scipy map_coordinates, one call on the batch", batch_map_coordinates),
+                     ("augment: NumPy bilinear gather (chosen)", numpy_gather)]:
+        seconds = median_seconds(fn, repeats)
+        error = np.abs(fn() - reference).max()
+        print(f"  {name:46s} {seconds / n * 1e6:8.1f} us/image  max |diff| {error:.1e}")
+
+
+def training_step_ratio(x, repeats, seed, results):
+    """Interleave default augmentation and arch-A steps, as a training loop does; print the ratio."""
+    try:
+        import nnlib
+        from contest.architectures import build_model
+    except Exception as error:           # nnlib is optional here: the augment figures stand alone
+        print(f"\nnnlib step unavailable ({type(error).__name__}: {error})")
+        return
+    rng = np.random.default_rng(seed)
+    model = build_model("a", rng)
+    loss = nnlib.SoftmaxCrossEntropy()
+    opt = nnlib.Adam(model.parameters(), lr=1e-3)
+    labels = rng.integers(0, 10, len(x))
+    augmenter = augment.Augmenter(**DEFAULT_AUGMENT)
+    aug_times, step_times = [], []
+    for i in range(repeats + 2):
+        start = time.perf_counter()
+        batch = augmenter(x, rng)
+        middle = time.perf_counter()
+        logits = model.forward(batch, training=True)
+        loss.forward(logits, labels)
+        model.backward(loss.backward())
+        opt.step()
+        opt.zero_grad()
+        end = time.perf_counter()
+        if i >= 2:                        # the first steps allocate optimizer state
+            aug_times.append(middle - start)
+            step_times.append(end - middle)
+    step, aug = float(np.median(step_times)), float(np.median(aug_times))
+    print(f"\narch-A training step (forward + backward + Adam), batch {len(x)}, median of {repeats}:")
+    print(f"  nnlib step                           {step * 1e3:8.2f} ms/batch")
+    print(f"  default augmenter, same loop         {aug * 1e3:8.2f} ms/batch  = {aug / step:6.1%} of a step "
+          f"(budget 10 %)")
+    elastic = results["Augmenter default + elastic"]
+    print(f"  default + elastic (from the table)   {elastic * 1e3:8.2f} ms/batch  = {elastic / step:6.1%} of a step")
+
+
+def save_grid(path, x, seed, n_digits=8):
+    """PNG: per row one original, then 5 default-preset variants, then 4 large-preset + elastic."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(seed)
+    digits = x[:n_digits]
+    columns = [("original", digits)]
+    default = augment.Augmenter(**DEFAULT_AUGMENT)
+    columns += [("default", default(digits, rng)) for _ in range(5)]
+    elastic = augment.Augmenter(**LARGE_AUGMENT, **ELASTIC)
+    columns += [("large+elastic", elastic(digits, rng)) for _ in range(4)]
+    fig, axes = plt.subplots(n_digits, len(columns), figsize=(len(columns) * 0.9, n_digits * 0.9 + 0.3))
+    for col, (title, images) in enumerate(columns):
+        for row in range(n_digits):
+            ax = axes[row, col]
+            ax.imshow(images[row, 0], cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            # A centre cross-hair makes drift away from the centre visible.
+            ax.axhline(13.5, color="tab:red", lw=0.3, alpha=0.5)
+            ax.axvline(13.5, color="tab:red", lw=0.3, alpha=0.5)
+        axes[0, col].set_title(title, fontsize=6)
+    fig.tight_layout(pad=0.2)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"\ngrid saved to {path}: {n_digits} digits x (original, 5 default, 4 large+elastic)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=128, help="images per batch (default 128)")
+    parser.add_argument("--repeats", type=int, default=30, help="timed repetitions per figure")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="gzipped IDX3 image file")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--grid", type=Path, help="also save a PNG of originals and variants")
+    args = parser.parse_args(argv)
+    if args.batch < 1 or args.repeats < 1:
+        parser.error(f"--batch and --repeats must be >= 1 (received: {args.batch}, {args.repeats})")
+    if not args.data.is_file():
+        parser.error(f"--data: no such file {args.data}")
+    x = load_digits(args.data, args.batch)
+    print_machine()
+    results = transform_table(x, args.repeats, args.seed)
+    backend_table(x, max(5, args.repeats // 3), args.seed)
+    training_step_ratio(x, max(5, args.repeats // 3), args.seed, results)
+    if args.grid:
+        save_grid(args.grid, x, args.seed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""The reference architectures A and B in PyTorch, for same-process speed comparisons.
+PyTorch is never a dependency of the project: `pip install torch==2.13.0` (CPU build) to enable."""
+
+
+def torch_model(name):
+    import torch.nn as tnn
+    if name == "a":
+        return tnn.Sequential(
+            tnn.Conv2d(1, 16, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+            tnn.Conv2d(16, 32, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+            tnn.Flatten(), tnn.Linear(1568, 128), tnn.ReLU(), tnn.Linear(128, 10))
+    if name == "b":
+        def block(cin, cout):
+            return [tnn.Conv2d(cin, cout, 3, padding=1), tnn.BatchNorm2d(cout), tnn.ReLU()]
+        return tnn.Sequential(
+            *block(1, 32), *block(32, 32), tnn.MaxPool2d(2), *block(32, 64), *block(64, 64),
+            tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(3136, 256), tnn.BatchNorm1d(256),
+            tnn.ReLU(), tnn.Dropout(0.3), tnn.Linear(256, 10))
+    raise ValueError(f"no torch reference for architecture {name!r}")

@@ -1,0 +1,123 @@
+"""Training and inference throughput of nnlib on reference architectures A and B, with 1 and 2
+BLAS threads; when PyTorch is importable, the same architectures in PyTorch in the same process,
+runs alternating, and the nnlib/PyTorch ratios.
+
+    python benchmarks/train_speed.py [--arch a b] [--threads 1 2] [--repeats 5]
+
+Train: batch 128, forward + backward + Adam step. Inference: batch 1000, eval mode.
+Figures are medians of `--repeats` rounds of timed steps (images per second).
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nnlib as nn  # noqa: E402
+from contest.architectures import build_model  # noqa: E402
+from machine import machine_facts  # noqa: E402
+
+
+def nnlib_steps(arch, rng):
+    model = build_model(arch, rng)
+    loss, opt = nn.SoftmaxCrossEntropy(), nn.Adam(model.parameters(), lr=1e-3)
+    xt = rng.random((128, 1, 28, 28), dtype=np.float32)
+    yt = rng.integers(0, 10, 128)
+    xi = rng.random((1000, 1, 28, 28), dtype=np.float32)
+
+    def train():
+        logits = model.forward(xt, training=True)
+        loss.forward(logits, yt)
+        model.backward(loss.backward(), input_grad=False)
+        opt.step()
+        opt.zero_grad()
+
+    return train, lambda: model.predict_proba(xi, batch_size=1000)
+
+
+def torch_steps(arch, rng, threads):
+    import torch
+    from torch_reference import torch_model
+    torch.manual_seed(0)
+    model = torch_model(arch)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    lossf = torch.nn.CrossEntropyLoss()
+    xt = torch.from_numpy(rng.random((128, 1, 28, 28), dtype=np.float32))
+    yt = torch.from_numpy(rng.integers(0, 10, 128))
+    xi = torch.from_numpy(rng.random((1000, 1, 28, 28), dtype=np.float32))
+
+    def train():
+        torch.set_num_threads(threads)
+        model.train()
+        opt.zero_grad()
+        lossf(model(xt), yt).backward()
+        opt.step()
+
+    def infer():
+        torch.set_num_threads(threads)
+        model.eval()
+        with torch.no_grad():
+            torch.softmax(model(xi), dim=1)
+
+    return train, infer
+
+
+def rate(fn, images, steps):
+    t = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return images * steps / (time.perf_counter() - t)
+
+
+def measure(arch, threads, repeats, have_torch):
+    rng = np.random.default_rng(0)
+    contenders = {"nnlib": nnlib_steps(arch, rng)}
+    if have_torch:
+        contenders["torch"] = torch_steps(arch, rng, threads)
+    figures = {name: {"train": [], "infer": []} for name in contenders}
+    with threadpool_limits(threads):
+        for name, (train, infer) in contenders.items():   # warm-up
+            train(); train(); infer()
+        for _ in range(repeats):                           # alternate the contenders
+            for name, (train, infer) in contenders.items():
+                figures[name]["train"].append(rate(train, 128, 8))
+                figures[name]["infer"].append(rate(infer, 1000, 2))
+    return {n: {k: float(np.median(v)) for k, v in f.items()} for n, f in figures.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--arch", nargs="+", default=["a", "b"])
+    ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    try:
+        import torch
+        have_torch = True
+        torch_note = f"torch {torch.__version__} (same process, alternating runs)"
+    except ImportError:
+        have_torch, torch_note = False, "torch not importable: nnlib figures only"
+    print(machine_facts())
+    print(torch_note)
+    head = f"{'arch':4} {'thr':>3} {'nnlib train':>12} {'nnlib infer':>12}"
+    if have_torch:
+        head += f" {'torch train':>12} {'torch infer':>12} {'ratio train':>11} {'ratio infer':>11}"
+    print("images/s (median of", args.repeats, "rounds)")
+    print(head)
+    for arch in args.arch:
+        for threads in args.threads:
+            f = measure(arch, threads, args.repeats, have_torch)
+            row = f"{arch:4} {threads:>3} {f['nnlib']['train']:>12.0f} {f['nnlib']['infer']:>12.0f}"
+            if have_torch:
+                t = f["torch"]
+                row += (f" {t['train']:>12.0f} {t['infer']:>12.0f}"
+                        f" {f['nnlib']['train'] / t['train']:>11.2f}"
+                        f" {f['nnlib']['infer'] / t['infer']:>11.2f}")
+            print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()

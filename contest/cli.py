@@ -1,0 +1,211 @@
+"""The `contest` command line: thin click commands over contest.commands and contest.parallel.
+
+Heavy modules (nnlib, joblib, matplotlib) are imported inside the commands that need them, so
+`contest predict-one` and `contest --help` start fast. Every refused input is reported as one line
+`Error: FILE: problem` with exit status 2 and no traceback.
+"""
+import json
+
+import click
+
+from contest.errors import ContestError
+from contest.presets import PRESETS
+
+SETTINGS = {"show_default": True, "help_option_names": ["-h", "--help"], "max_content_width": 100}
+AUGMENT_HELP = ("augmentation: 'none', 'default' (the default preset's: rotation, shift, zoom) or a "
+                "JSON object of augment.Augmenter arguments, e.g. '{\"rotation\": 8, \"shift\": 2}'; "
+                "omitted: the preset's own")
+
+
+class ContestUsageError(click.ClickException):
+    """A ContestError shown by click: 'Error: message', exit status 2."""
+    exit_code = 2
+
+
+class ContestGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ContestError as exc:
+            raise ContestUsageError(str(exc)) from None
+
+
+class LazyChoice(click.Choice):
+    """click.Choice whose choices are computed on first use (avoids importing nnlib for --help
+    of unrelated commands and for fast start-up)."""
+
+    def __init__(self, load):
+        self._load, self._choices, self.case_sensitive = load, None, True
+
+    @property
+    def choices(self):
+        if self._choices is None:
+            self._choices = tuple(self._load())
+        return self._choices
+
+
+def _architectures():
+    from contest.architectures import ARCHITECTURES
+
+    return sorted(ARCHITECTURES)
+
+
+def parse_augment(ctx, param, value):
+    """None (keep the preset's), {} for 'none', the default preset's for 'default', or JSON."""
+    if value is None:
+        return None
+    if value.strip().lower() == "none":
+        return {}
+    if value.strip().lower() == "default":
+        return dict(PRESETS["default"].augment)
+    try:
+        kwargs = json.loads(value)
+    except ValueError:
+        raise click.BadParameter(f"not 'none', 'default' or a JSON object: {value!r}") from None
+    if not isinstance(kwargs, dict):
+        raise click.BadParameter(f"expected a JSON object of Augmenter arguments, got {value!r}")
+    try:
+        from contest.training import build_augmenter
+
+        build_augmenter(kwargs)
+    except (TypeError, ValueError) as exc:
+        raise click.BadParameter(str(exc)) from None
+    return kwargs
+
+
+models_option = click.option("--models", "models", default="models", type=click.Path(),
+                             help="model directory written by train-ensemble")
+data_dir_option = click.option("--data-dir", type=click.Path(), envvar="CONTEST_DATA_DIR",
+                               show_envvar=True, default=None,
+                               help="directory of MNIST-format IDX files (default: the bundled "
+                                    "MNIST, or the data the ensemble was trained on)")
+batch_option = click.option("--batch-size", type=click.IntRange(min=1), default=1000,
+                            help="images per inference batch")
+
+
+@click.group(cls=ContestGroup, context_settings=SETTINGS)
+@click.version_option(package_name="contest")
+def main():
+    """Train ensembles of NumPy CNNs on MNIST and write digit-contest submissions.
+
+    Quick start: `contest train-ensemble --n 5` then `contest evaluate`.
+    """
+
+
+@main.command("train-ensemble")
+@click.option("--n", "n", type=click.IntRange(min=1), default=5, help="number of members")
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default="default",
+              help="training recipe (contest/presets.py); --epochs/--arch/--augment override it")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="[default: the preset's]")
+@click.option("--arch", type=LazyChoice(_architectures), default=None,
+              help="architecture (contest/architectures.py) [default: the preset's]")
+@click.option("--augment", callback=parse_augment, default=None, metavar="none|default|JSON",
+              help=AUGMENT_HELP)
+@click.option("--seed", type=int, default=0, help="members use SeedSequence(seed).spawn(n)")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="models",
+              help="model directory (rerun the same command to resume)")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="parallel workers [default: all cores]")
+@click.option("--backend", type=click.Choice(["loky", "multiprocessing", "threading", "sequential"]),
+              default="loky", help="joblib backend")
+@click.option("--train-limit", type=click.IntRange(min=20), default=None,
+              help="use only the first N training images (quick runs)")
+@data_dir_option
+@click.option("--quiet", "-q", is_flag=True, help="no progress output while training")
+def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backend, train_limit,
+                   data_dir, quiet):
+    """Train N CNNs in parallel; write OUT/ensemble.json, member files and learning curves."""
+    import time
+
+    from contest.parallel import TrainSettings, train_ensemble as train, with_overrides
+    from contest.progress import choose_mode
+    from contest.summary import training_text
+
+    started = time.time()
+    recipe = with_overrides(PRESETS[preset], epochs=epochs, arch=arch, augment=augment)
+    settings = TrainSettings(preset=recipe, n=n, seed=seed, out_dir=out_dir, jobs=jobs,
+                             backend=backend, train_limit=train_limit, data_dir=data_dir)
+    manifest = train(settings, monitor_mode=choose_mode(quiet))
+    click.echo(training_text(manifest, out_dir, time.time() - started))
+
+
+@main.command()
+@click.argument("images", type=click.Path())
+@click.option("-o", "--output", type=click.Path(), default="submissions/submission.txt",
+              help="submission file")
+@models_option
+@click.option("--format", "fmt", type=click.Choice(["txt", "csv"]), default=None,
+              help="txt: one label per line; csv: Kaggle ImageId,Label (1-based) "
+                   "[default: from the output's extension]")
+@click.option("--proba", type=click.Path(), default=None, help="also save the averaged "
+              "probabilities (N, 10) float32 to this .npy file")
+@batch_option
+@click.option("--low-confidence", type=click.FloatRange(0, 1), default=0.9,
+              help="report predictions whose probability is below this")
+def predict(images, output, models, fmt, proba, batch_size, low_confidence):
+    """Predict IMAGES (.npy (N,28,28)/(N,784)/(N,1,28,28), uint8 0-255 or float 0-1, or a
+    Kaggle test.csv) and write a submission."""
+    from contest.commands import run_predict
+
+    click.echo(run_predict(images, output, models, fmt, proba, batch_size, low_confidence))
+
+
+@main.command("predict-one")
+@click.option("--index", type=click.IntRange(min=0), default=0,
+              help="image number in the test set (or in --image)")
+@click.option("--image", type=click.Path(), default=None,
+              help="an image file (.npy or a 28x28 .png) instead of the test set")
+@click.option("--label", type=click.IntRange(0, 9), default=None, help="true label of --image")
+@models_option
+@data_dir_option
+@click.option("--save-png", type=click.Path(), default=None,
+              help="save the image with a probability bar chart")
+def predict_one(index, image, label, models, data_dir, save_png):
+    """Show one digit, the ensemble's prediction, top 3 and every member's vote."""
+    from contest.commands import run_predict_one
+
+    click.echo(run_predict_one(models, index, image, label, data_dir, save_png))
+
+
+@main.command()
+@models_option
+@click.option("--images", type=click.Path(), default=None, help="images to evaluate on "
+              "(with --labels) [default: the test set]")
+@click.option("--labels", type=click.Path(), default=None, help="labels .npy for --images")
+@data_dir_option
+@batch_option
+@click.option("--report", type=click.Path(), default=None,
+              help="save the confusion matrix and the mistakes to this .png")
+def evaluate(models, images, labels, data_dir, batch_size, report):
+    """Accuracy of every member and of the ensemble, confusion matrix, misclassified indices."""
+    from contest.commands import run_evaluate
+
+    click.echo(run_evaluate(models, images, labels, data_dir, batch_size, report))
+
+
+@main.command()
+@click.argument("submission", type=click.Path())
+@click.option("--labels", type=click.Path(), required=True, help="true labels (.npy)")
+def score(submission, labels):
+    """Accuracy of a SUBMISSION (.txt or Kaggle .csv) against true labels."""
+    from contest.commands import run_score
+
+    click.echo(run_score(submission, labels))
+
+
+@main.command()
+@click.option("--split", type=click.Choice(["test", "train"]), default="test")
+@click.option("--out", type=click.Path(), required=True,
+              help="images file: .npy (uint8 (N, 28, 28)) or Kaggle-style .csv")
+@click.option("--labels", type=click.Path(), default=None, help="also write labels (.npy)")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="only the first N")
+@data_dir_option
+def export(split, out, labels, limit, data_dir):
+    """Write a dataset split as contest input, to try the predict/score loop."""
+    from contest.commands import run_export
+
+    click.echo(run_export(split, out, labels, limit, data_dir))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""A trained ensemble on disk, loaded strictly, and the average of its members' softmax outputs.
+
+Layout of a model directory:
+    ensemble.json        manifest: settings, data checksums, members with sha256, accuracies, times
+    member-K.npz         nnlib model files (metadata: seed, history, preset, normalisation, ...)
+    member-K-curves.png  learning curves
+A member file that is missing, modified since training (sha256 mismatch), unreadable or
+incompatible (architecture or input shape) makes loading fail with one line naming the file.
+"""
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from contest.errors import ContestInputError
+from contest.fileio import sha256_file, write_json
+from contest.preprocess import NORMALISATIONS, normalise
+
+MANIFEST = "ensemble.json"
+FORMAT = "contest-ensemble-1"
+INPUT_SHAPE = (1, 28, 28)
+NUM_CLASSES = 10
+_REQUIRED = ("format", "arch", "normalisation", "members")
+CHUNK = 10000  # images normalised at a time, bounding memory for large prediction sets
+
+
+def write_manifest(directory, manifest):
+    write_json(Path(directory) / MANIFEST, manifest)
+
+
+def read_manifest(directory):
+    """The manifest of `directory`, checked for the keys prediction relies on."""
+    directory = Path(directory)
+    if not directory.exists():
+        raise ContestInputError(directory, "model directory not found "
+                                           "(train one with `contest train-ensemble`)")
+    if not directory.is_dir():
+        raise ContestInputError(directory, "model directory is not a directory")
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise ContestInputError(path, "missing: not a trained ensemble directory")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ContestInputError(path, f"not valid JSON ({exc})") from None
+    _check_manifest(manifest, path)
+    return manifest
+
+
+def _check_manifest(manifest, path):
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ContestInputError(path, f"not a {FORMAT} manifest")
+    missing = [key for key in _REQUIRED if key not in manifest]
+    if missing:
+        raise ContestInputError(path, f"manifest lacks {', '.join(missing)}")
+    if manifest["normalisation"] not in NORMALISATIONS:
+        raise ContestInputError(path, f"unknown normalisation {manifest['normalisation']!r}")
+    members = manifest["members"]
+    if not isinstance(members, list) or not members:
+        raise ContestInputError(path, "manifest lists no members")
+    for entry in members:
+        if not isinstance(entry, dict) or not {"file", "sha256"} <= set(entry):
+            raise ContestInputError(path, "member entry without 'file' and 'sha256'")
+
+
+def load_member(directory, entry, arch):
+    """The nnlib model of one manifest entry, verified: present, untampered, compatible."""
+    import nnlib as nn
+
+    path = Path(directory) / entry["file"]
+    if Path(entry["file"]).name != entry["file"]:
+        raise ContestInputError(path, "member file must lie inside the model directory")
+    if not path.is_file():
+        raise ContestInputError(path, "member listed in ensemble.json is missing")
+    if sha256_file(path) != entry["sha256"]:
+        raise ContestInputError(path, "sha256 mismatch: member file changed since training "
+                                      "(tampered or corrupt)")
+    try:
+        model, meta = nn.load_with_metadata(path)
+    except ValueError as exc:
+        raise ContestInputError(path, f"cannot load member ({_strip(exc, path)})") from None
+    _check_compatible(model, meta, arch, path)
+    return model
+
+
+def _strip(exc, path):
+    return str(exc).replace(f"{path}: ", "")
+
+
+def _check_compatible(model, meta, arch, path):
+    if meta.get("arch") != arch:
+        raise ContestInputError(path, f"incompatible member: architecture {meta.get('arch')!r}, "
+                                      f"the ensemble's is {arch!r}")
+    try:
+        out = model.forward(np.zeros((1,) + INPUT_SHAPE, dtype=np.float32), training=False)
+    except Exception as exc:  # any failure here means the network cannot take our input
+        raise ContestInputError(path, f"incompatible member: cannot take (1, 28, 28) images "
+                                      f"({type(exc).__name__}: {exc})") from None
+    if out.shape != (1, NUM_CLASSES):
+        raise ContestInputError(path, f"incompatible member: outputs shape {out.shape[1:]}, "
+                                      f"expected ({NUM_CLASSES},)")
+
+
+@dataclass
+class Ensemble:
+    """Members of one model directory; predict_proba averages their softmax outputs."""
+    directory: Path
+    manifest: dict
+    models: list
+
+    @property
+    def normalisation(self):
+        return self.manifest["normalisation"]
+
+    def __len__(self):
+        return len(self.models)
+
+    def member_probabilities(self, images, batch_size=1000):
+        """(M, N, 10) float32 softmax outputs of every member for images in any accepted form."""
+        out = np.empty((len(self.models), len(images), NUM_CLASSES), dtype=np.float32)
+        for start in range(0, len(images), CHUNK):
+            x = normalise(images[start:start + CHUNK], self.normalisation)
+            for m, model in enumerate(self.models):
+                out[m, start:start + len(x)] = model.predict_proba(x, batch_size=batch_size)
+        return out
+
+    def predict_proba(self, images, batch_size=1000):
+        """(mean (N, 10) float32, members (M, N, 10)): the ensemble average and its parts."""
+        members = self.member_probabilities(images, batch_size)
+        return average(members), members
+
+
+def average(member_probabilities):
+    """Mean over members, accumulated in float64 so the result is order-exact, as float32."""
+    return np.mean(member_probabilities, axis=0, dtype=np.float64).astype(np.float32)
+
+
+def load_ensemble(directory):
+    """Load and verify every member listed in `directory`/ensemble.json."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    models = [load_member(directory, entry, manifest["arch"]) for entry in manifest["members"]]
+    return Ensemble(directory, manifest, models)
+
+
+def accuracy(predicted, labels):
+    """(fraction correct, number correct) of predicted labels (or probabilities) vs labels."""
+    predicted = np.asarray(predicted)
+    if predicted.ndim == 2:
+        predicted = predicted.argmax(axis=1)
+    correct = int(np.count_nonzero(predicted == np.asarray(labels)))
+    return correct / len(labels), correct
+
+
+def confusion_matrix(labels, predicted, num_classes=NUM_CLASSES):
+    """(num_classes, num_classes) counts; rows are true labels, columns predictions."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(labels), np.asarray(predicted)), 1)
+    return matrix

@@ -1,0 +1,70 @@
+"""The one place where images become model input.
+
+Images arrive as uint8 0-255 or float 0-1 with shape (N, 28, 28), (N, 784) or (N, 1, 28, 28);
+the model sees float32 (N, 1, 28, 28). `normalise(images, name)` = `to_unit_nchw` (layout and
+0-1 scale) followed by the named per-image normalisation. Training and prediction both go through
+here with the name recorded in the ensemble manifest, so the two can never drift apart. Training
+applies the named step per batch, after augmentation (`BatchTransform`), so augmentation always
+works on 0-1 images whose background is 0; since every normalisation is per image, normalising per
+batch equals normalising the whole set.
+"""
+import numpy as np
+
+DEFAULT_NORMALISATION = "unit"
+
+
+def to_unit_nchw(images):
+    """float32 (N, 1, 28, 28) copy of `images` scaled to [0, 1] (uint8 divided by 255)."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        x = images.astype(np.float32) / np.float32(255.0)
+    else:
+        x = images.astype(np.float32, copy=True)
+    return x.reshape(-1, 1, 28, 28)
+
+
+def _unit(x):
+    return x
+
+
+def _standardise(x):
+    # per-image standardisation: invariant to the contrast and brightness of the whole image
+    mean = x.mean(axis=(1, 2, 3), keepdims=True)
+    std = x.std(axis=(1, 2, 3), keepdims=True)
+    return (x - mean) / np.maximum(std, np.float32(1e-3))
+
+
+NORMALISATIONS = {"unit": _unit, "standardise": _standardise}
+
+
+def check_normalisation(name):
+    if name not in NORMALISATIONS:
+        raise ValueError(f"unknown normalisation {name!r}; choose one of {sorted(NORMALISATIONS)}")
+    return name
+
+
+def apply_normalisation(x, name=DEFAULT_NORMALISATION):
+    """The named per-image normalisation of 0-1 images (N, 1, 28, 28), as float32."""
+    return NORMALISATIONS[check_normalisation(name)](x).astype(np.float32, copy=False)
+
+
+def normalise(images, name=DEFAULT_NORMALISATION):
+    """Model input float32 (N, 1, 28, 28) from images in any accepted layout and range."""
+    return apply_normalisation(to_unit_nchw(images), name)
+
+
+class BatchTransform:
+    """`fit`'s per-batch hook: augment 0-1 images (if an augmenter is given), then normalise."""
+
+    def __init__(self, augmenter=None, normalisation=DEFAULT_NORMALISATION):
+        self.augmenter = augmenter
+        self.normalisation = check_normalisation(normalisation)
+
+    def __call__(self, batch, rng):
+        if self.augmenter is not None:
+            batch = self.augmenter(batch, rng)
+        return apply_normalisation(batch, self.normalisation)
+
+    @property
+    def is_identity(self):
+        return self.augmenter is None and self.normalisation == "unit"

@@ -1,0 +1,123 @@
+"""After training: verify every member, measure validation and test accuracy, draw learning
+curves and write the manifest `ensemble.json` (atomically)."""
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from contest import datasets
+from contest.ensemble import FORMAT, INPUT_SHAPE, NUM_CLASSES, accuracy, average, write_manifest
+from contest.errors import ContestError, ContestInputError
+from contest.fileio import sha256_file
+from contest.preprocess import normalise
+from contest.training import member_path
+
+CURVES_FILE = "member-{}-curves.png"
+
+
+def load_trained(out_dir, index, run):
+    """(model, metadata) of a finished member, refusing one trained with other settings."""
+    import nnlib as nn
+
+    path = member_path(out_dir, index)
+    try:
+        model, meta = nn.load_with_metadata(path)
+    except ValueError as exc:
+        raise ContestInputError(path, f"cannot load member ({exc})") from None
+    if meta.get("run") != json.loads(json.dumps(run)):
+        raise ContestError(f"{path}: trained with other settings; delete it or use another --out")
+    return model, meta
+
+
+def load_test_set(data_dir):
+    """(images, labels) of the test split, or None when the data directory has none."""
+    try:
+        return datasets.load_split("test", data_dir)
+    except ContestInputError:
+        return None
+
+
+def evaluate_members(models, data, test):
+    """Per-member probabilities on the validation set and (if any) the test set."""
+    val = np.stack([m.predict_proba(data.x_val) for m in models])
+    if test is None:
+        return val, None
+    x_test = normalise(test[0], data.run["normalisation"])
+    return val, np.stack([m.predict_proba(x_test) for m in models])
+
+
+def member_entry(out_dir, index, meta, val_acc, test_acc):
+    path = member_path(out_dir, index)
+    return {"index": index, "file": path.name, "sha256": sha256_file(path),
+            "spawn_key": meta["spawn_key"], "val_acc": val_acc, "test_acc": test_acc,
+            "epochs": len(meta["history"]["epoch"]), "train_seconds": meta["train_seconds"],
+            "resumed": meta["resumed"], "curves": CURVES_FILE.format(index)}
+
+
+def draw_curves(out_dir, index, meta, force):
+    from contest.report import plot_learning_curves
+
+    path = Path(out_dir) / CURVES_FILE.format(index)
+    if force or not path.exists():
+        plot_learning_curves(meta["history"], path, title=f"member {index}")
+
+
+def finish_ensemble(settings, data, trained, workers, wall_seconds):
+    """Verify members 0..n-1, score them, write curves and the manifest; return the manifest."""
+    out_dir = Path(settings.out_dir)
+    loaded = [load_trained(out_dir, k, data.run) for k in range(settings.n)]
+    test = load_test_set(settings.data_dir)
+    val_p, test_p = evaluate_members([model for model, _ in loaded], data, test)
+    entries = []
+    for k, (_, meta) in enumerate(loaded):
+        draw_curves(out_dir, k, meta, force=k in trained)
+        test_acc = None if test_p is None else accuracy(test_p[k], test[1])[0]
+        entries.append(member_entry(out_dir, k, meta, accuracy(val_p[k], data.y_val)[0], test_acc))
+    manifest = build_manifest(settings, data, entries, workers, wall_seconds)
+    manifest["validation_accuracy"] = accuracy(average(val_p), data.y_val)[0]
+    if test_p is not None:
+        manifest["test_accuracy"] = accuracy(average(test_p), test[1])[0]
+        manifest["test_size"] = len(test[1])
+    write_manifest(out_dir, manifest)
+    return manifest
+
+
+def build_manifest(settings, data, entries, workers, wall_seconds):
+    preset = settings.preset
+    return {"format": FORMAT, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "arch": preset.arch, "preset": preset.to_dict(), "augment": preset.augment,
+            "normalisation": settings.normalisation, "seed": settings.seed, "n": settings.n,
+            "input_shape": list(INPUT_SHAPE), "num_classes": NUM_CLASSES,
+            "data": {**data.run["data"], "train_limit": settings.train_limit,
+                     "train_size": data.run["train_size"],
+                     "validation_size": data.run["validation_size"]},
+            "members": entries, "jobs": workers, "backend": settings.backend,
+            "wall_seconds": round(wall_seconds, 2)}
+
+
+def _pct(value):
+    from contest.display import percent
+
+    return "-" if value is None else percent(value)
+
+
+def training_text(manifest, out_dir, seconds):
+    """The closing report of train-ensemble: per-member and ensemble accuracies and times."""
+    from contest.display import table
+
+    rows = [[str(m["index"]), str(m["epochs"]), f"{m['train_seconds']:.0f} s"
+             + (" (resumed)" if m["resumed"] else ""), _pct(m["val_acc"]), _pct(m["test_acc"])]
+            for m in manifest["members"]]
+    rows.append(["ensemble", "", "", _pct(manifest["validation_accuracy"]),
+                 _pct(manifest.get("test_accuracy"))])
+    preset = manifest["preset"]
+    lines = [f"ensemble of {manifest['n']} x arch {manifest['arch']} (preset {preset['name']}, "
+             f"{preset['epochs']} epochs) in {out_dir}/ensemble.json, "
+             f"{manifest['jobs']} worker(s), {seconds:.0f} s",
+             table(["member", "epochs", "train time", "val acc", "test acc"], rows)]
+    if "test_accuracy" in manifest:
+        correct = round(manifest["test_accuracy"] * manifest["test_size"])
+        lines.append(f"ensemble test accuracy: {_pct(manifest['test_accuracy'])} "
+                     f"({correct}/{manifest['test_size']})")
+    return "\n".join(lines)

@@ -1,0 +1,43 @@
+"""Helpers for the contest tests (imported by conftest.py and the test modules)."""
+import gzip
+import struct
+
+import numpy as np
+from click.testing import CliRunner
+
+from contest.cli import main
+
+TRAIN_ARGS = ["--n", "2", "--preset", "fast", "--epochs", "2", "--train-limit", "300",
+              "--augment", '{"rotation": 5, "shift": 1}', "--seed", "3"]
+
+
+def write_idx(path, array, compress=True):
+    """Write `array` (uint8) as an IDX file, gzip-compressed when `compress`."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = b"\0\0\x08" + bytes([array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.tobytes()
+    if compress:
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(data, compresslevel=1))
+    else:
+        path.write_bytes(data)
+
+
+def invoke(args, env=None):
+    return CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=True)
+
+
+def train(out_dir, data_dir, *extra, env=None):
+    result = invoke(["train-ensemble", *TRAIN_ARGS, "--out", out_dir, "--data-dir", data_dir,
+                     *extra], env=env)
+    return result
+
+
+def assert_refused(result, name, output_paths=()):
+    """Exit status 2, one line naming `name`, no traceback, no output file written."""
+    text = result.output.strip()
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert len(text.splitlines()) == 1, text
+    assert str(name) in text, text
+    for path in output_paths:
+        assert not path.exists(), f"{path} was written"

@@ -1,0 +1,94 @@
+"""contest.inputs and contest.preprocess: every accepted layout gives the same model input."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from contest.commands import write_kaggle_csv
+from contest.errors import ContestInputError
+from contest.inputs import load_images, load_labels
+from contest.preprocess import BatchTransform, normalise, to_unit_nchw
+
+
+@pytest.fixture(scope="module")
+def digits():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, size=(4, 28, 28), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("layout", [(4, 28, 28), (4, 784), (4, 1, 28, 28)])
+def test_every_npy_layout_and_dtype_gives_the_same_model_input(tmp_path, digits, layout):
+    reference = normalise(digits)
+    for name, array in (("u8", digits), ("i64", digits.astype(np.int64)),
+                        ("f32", digits.astype(np.float32) / np.float32(255)),
+                        ("f64", digits / 255.0)):
+        path = tmp_path / f"{name}.npy"
+        np.save(path, array.reshape(layout))
+        x = normalise(load_images(path))
+        assert x.shape == (4, 1, 28, 28) and x.dtype == np.float32
+        np.testing.assert_allclose(x, reference, atol=1e-6, err_msg=name)
+
+
+def test_integer_input_stays_uint8_so_predictions_match_evaluate(tmp_path, digits):
+    np.save(tmp_path / "x.npy", digits.astype(np.int32))
+    loaded = load_images(tmp_path / "x.npy")
+    assert loaded.dtype == np.uint8 and np.array_equal(loaded, digits)
+
+
+def test_single_image_npy_is_one_image(tmp_path, digits):
+    np.save(tmp_path / "one.npy", digits[0])
+    assert load_images(tmp_path / "one.npy").shape == (1, 28, 28)
+
+
+def test_kaggle_csv_with_and_without_label_column(tmp_path, digits):
+    write_kaggle_csv(tmp_path / "test.csv", digits)
+    assert np.array_equal(load_images(tmp_path / "test.csv"), digits)
+    rows = [",".join(["label"] + [f"pixel{i}" for i in range(784)])]
+    rows += [",".join(map(str, [7] + d.ravel().tolist())) for d in digits]
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    assert np.array_equal(load_images(tmp_path / "train.csv"), digits)
+
+
+def test_png_is_read_and_dark_on_light_is_inverted(tmp_path):
+    picture = np.zeros((28, 28), np.uint8)
+    picture[8:20, 12:16] = 200
+    Image.fromarray(picture).save(tmp_path / "light-on-dark.png")
+    Image.fromarray(255 - picture).save(tmp_path / "dark-on-light.png")
+    for name in ("light-on-dark.png", "dark-on-light.png"):
+        loaded = load_images(tmp_path / name)
+        assert loaded.shape == (1, 28, 28) and loaded.dtype == np.uint8
+        assert np.array_equal(loaded[0], picture), name
+
+
+def test_png_with_transparent_background_reads_as_background(tmp_path):
+    rgba = np.zeros((28, 28, 4), np.uint8)
+    rgba[5:23, 13:15] = (0, 0, 0, 255)  # opaque black stroke on a transparent sheet
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "t.png")
+    image = load_images(tmp_path / "t.png")[0]
+    assert image[10, 14] == 255 and image[0, 0] == 0
+
+
+def test_float_values_slightly_above_one_are_clipped_not_refused(tmp_path):
+    np.save(tmp_path / "x.npy", np.full((1, 28, 28), 1 + 1e-7))
+    assert load_images(tmp_path / "x.npy").max() == 1.0
+
+
+def test_labels_npy_and_txt(tmp_path):
+    np.save(tmp_path / "l.npy", np.array([[1], [2], [3]], dtype=np.uint8))
+    assert load_labels(tmp_path / "l.npy").tolist() == [1, 2, 3]
+    (tmp_path / "l.txt").write_text("4\n5\n")
+    assert load_labels(tmp_path / "l.txt").tolist() == [4, 5]
+    with pytest.raises(ContestInputError, match="2 labels, expected 3"):
+        load_labels(tmp_path / "l.txt", n_expected=3)
+
+
+def test_normalisations_are_per_image_and_batch_transform_applies_them(digits):
+    x = to_unit_nchw(digits)
+    assert x.min() >= 0 and x.max() <= 1
+    standard = normalise(digits, "standardise")
+    np.testing.assert_allclose(standard.mean(axis=(1, 2, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(normalise(digits[:2], "standardise"), standard[:2], rtol=1e-6)
+    transform = BatchTransform(None, "standardise")
+    np.testing.assert_allclose(transform(x, np.random.default_rng(0)), standard, rtol=1e-6)
+    assert BatchTransform().is_identity and not transform.is_identity
+    with pytest.raises(ValueError, match="unknown normalisation"):
+        normalise(digits, "whiten")
