@@ -95,7 +95,9 @@ def main():
 @main.command("train-ensemble")
 @click.option("--n", "n", type=click.IntRange(min=1), default=5, help="number of members")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default="default",
-              help="training recipe (contest/presets.py); --epochs/--arch/--augment override it")
+              help="training recipe (" + "; ".join(
+                  f"{p.name}: arch {p.arch}, {p.epochs} epochs" for p in PRESETS.values())
+              + "); --epochs/--arch/--augment override it")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="[default: the preset's]")
 @click.option("--arch", type=LazyChoice(_architectures), default=None,
               help="architecture (contest/architectures.py) [default: the preset's]")

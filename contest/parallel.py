@@ -1,11 +1,13 @@
 """`train_ensemble`: train the members of an ensemble in parallel (joblib), resumably.
 
-Members are independent: member K draws everything random from SeedSequence(seed).spawn(n)[K], so
-the result does not depend on --jobs. The training arrays are written once to a temporary .npy
-and handed to the workers as read-only memory maps (no per-member copy). Each worker limits its
-BLAS threads so that workers x threads never exceed the cores. Rerunning after an interruption
-skips finished members and resumes the others from their per-epoch checkpoints; a directory
-holding members trained with other settings is refused rather than mixed.
+Members are independent: member K draws everything random from SeedSequence(seed).spawn(n)[K].
+The training arrays are written once to a temporary .npy and handed to the workers as read-only
+memory maps (no per-member copy). Each member trains with a fixed number of BLAS threads,
+cores // min(n, cores): the thread count changes float rounding, so it must not follow --jobs if
+results are to be independent of --jobs; workers x threads still never exceed the cores.
+Rerunning after an interruption skips finished members and resumes the others from their
+per-epoch checkpoints; a directory holding members trained with other settings is refused
+rather than mixed.
 """
 import json
 import os
@@ -101,11 +103,21 @@ def pending_members(out_dir, n):
     return [k for k in range(n) if not member_path(out_dir, k).is_file()]
 
 
+def threads_per_member(n, cores):
+    """BLAS threads of every member: a function of n and the cores, never of --jobs.
+
+    The number of BLAS threads changes the rounding of matrix products (OpenBLAS splits sums
+    differently), so tying it to --jobs would make the trained weights depend on --jobs. With at
+    most min(n, cores) workers, workers x threads never exceeds the cores.
+    """
+    return max(1, cores // max(1, min(n, cores)))
+
+
 def plan_jobs(settings, todo, run):
     """One MemberJob per pending member, and the number of worker processes to use."""
     cores = available_cores()
     workers = max(1, min(settings.jobs or cores, len(todo) or 1))
-    threads = max(1, cores // workers)
+    threads = threads_per_member(settings.n, cores)
     jobs = [MemberJob(index=k, seed=settings.seed, preset=settings.preset,
                       normalisation=settings.normalisation, out_dir=str(settings.out_dir),
                       threads=threads, run=run, interrupt=interrupt_for(k)) for k in todo]

@@ -84,7 +84,10 @@ class ProgressMonitor:
             done = report["epoch"] + (report["batch"] / report["batches"] if report["batches"] else 0)
             bar.update(round(done - bar.n, 4))
             bar.set_postfix_str(_describe(report), refresh=True)
-        elif report.get("event") == "epoch" and report["epoch"] > self._printed.get(index, 0):
-            self._printed[index] = report["epoch"]
-            print(f"member {index}: {_describe(report)} ({report['elapsed']:.0f} s)",
-                  file=self.stream, flush=True)
+        else:
+            for epoch in report.get("finished", []):  # polls may miss short epochs: print all
+                if epoch["epoch"] > self._printed.get(index, 0):
+                    self._printed[index] = epoch["epoch"]
+                    line = _describe({**epoch, "epochs": report["epochs"]})
+                    print(f"member {index}: {line} ({epoch['elapsed']:.0f} s)", file=self.stream,
+                          flush=True)

@@ -151,7 +151,7 @@ def _metadata(job, history, seconds, resumed):
             "arch": job.preset.arch, "preset": job.preset.to_dict(),
             "normalisation": job.normalisation, "history": hist,
             "val_acc": val_acc[-1] if val_acc else None, "train_seconds": round(seconds, 2),
-            "resumed": resumed, "run": job.run}
+            "resumed": resumed, "blas_threads": job.threads, "run": job.run}
 
 
 class ProgressWriter(nn.Callback):
@@ -163,7 +163,7 @@ class ProgressWriter(nn.Callback):
 
     def on_train_begin(self, state):
         self.epoch = len(state.history.epoch)
-        self.started = time.time()
+        self.started, self.finished = time.time(), []  # epochs finished in this run
         self._write({"batch": 0, "batches": 0, "loss": None, "acc": None}, "start")
 
     def on_epoch_begin(self, epoch, state):
@@ -175,6 +175,9 @@ class ProgressWriter(nn.Callback):
 
     def on_epoch_end(self, epoch, logs):
         self.epoch, self.val_acc = epoch + 1, logs.get("val_acc")
+        self.finished.append({"epoch": epoch + 1, "loss": logs.get("loss"), "acc": logs.get("acc"),
+                              "val_acc": logs.get("val_acc"),
+                              "elapsed": round(time.time() - self.started, 2)})
         self._write({**logs, "batch": 0, "batches": 0}, "epoch")
 
     def _write(self, logs, event):
@@ -183,7 +186,7 @@ class ProgressWriter(nn.Callback):
                   "batch": logs.get("batch", 0) + (1 if logs.get("batches") else 0),
                   "batches": logs.get("batches", 0), "loss": logs.get("loss"),
                   "acc": logs.get("acc"), "val_acc": self.val_acc,
-                  "elapsed": round(self.last - self.started, 2)}
+                  "elapsed": round(self.last - self.started, 2), "finished": self.finished}
         write_json(self.path, report, fsync=False)
 
 

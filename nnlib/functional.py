@@ -75,41 +75,66 @@ def weight_matrix(w):
     return np.ascontiguousarray(w.transpose(2, 3, 1, 0)).reshape(-1, o)
 
 
-def conv2d_forward(x_nhwc, w, b, stride, padding, col_buffer=None):
+# The im2col matrix of a whole batch is tens of MB; built and consumed a few images at a time it
+# stays in cache between the copy and the GEMM (measured 1.3-2x faster per layer on this machine).
+_CHUNK_BYTES = 2 << 20
+
+
+def chunk_size(xp_shape, kh, kw, stride, itemsize):
+    n, hp, wp, c = xp_shape
+    rows = ((hp - kh) // stride + 1) * ((wp - kw) // stride + 1)
+    return int(np.clip(_CHUNK_BYTES // max(1, rows * kh * kw * c * itemsize), 2, 8))
+
+
+def conv2d_forward(x_nhwc, w, b, stride, padding):
     """Convolution of NHWC input with weight (O, C, kh, kw) and bias (O,).
 
-    Returns (y (N, Ho, Wo, O) contiguous, col matrix kept for the backward pass).
+    Returns (y (N, Ho, Wo, O) contiguous, padded input kept for the backward pass).
     """
     o, _, kh, kw = w.shape
     xp = pad_nhwc(x_nhwc, padding)
-    col = im2col(xp, kh, kw, stride, col_buffer)
-    n = x_nhwc.shape[0]
+    n = xp.shape[0]
     ho, wo = (xp.shape[1] - kh) // stride + 1, (xp.shape[2] - kw) // stride + 1
-    y = col @ weight_matrix(w)
-    y += b
-    return y.reshape(n, ho, wo, o), col
+    wm = weight_matrix(w)
+    y = np.empty((n, ho, wo, o), dtype=np.result_type(x_nhwc, w))
+    step = chunk_size(xp.shape, kh, kw, stride, xp.itemsize)
+    for s in range(0, n, step):
+        ys = y[s:s + step].reshape(-1, o)
+        np.matmul(im2col(xp[s:s + step], kh, kw, stride), wm, out=ys)
+        ys += b
+    return y, xp
 
 
-def conv2d_backward(dy_nhwc, col, w, x_shape, stride, padding, need_dx=True):
+def conv2d_backward(dy_nhwc, xp, w, x_shape, stride, padding, need_dx=True):
     """Gradients of conv2d_forward: (dx NHWC or None, dW (O, C, kh, kw), db (O,)).
 
-    dW is one GEMM. dx: for stride 1 it is the full correlation of dy with the flipped kernel,
-    done as im2col + one GEMM (a kernel-offset accumulation of strided adds was 4x slower);
-    for larger strides the kernel-offset accumulation of col2im avoids convolving zeros.
+    Per chunk of images: im2col again (cheaper than keeping the whole matrix), dW += one GEMM,
+    and dx: for stride 1 the full correlation of dy with the flipped kernel as im2col + one GEMM
+    (a kernel-offset accumulation of strided adds was 4x slower); for larger strides the
+    kernel-offset accumulation of col2im, which avoids convolving inserted zeros.
     """
     o, c, kh, kw = w.shape
-    n, ho, wo, _ = dy_nhwc.shape
-    dy2 = dy_nhwc.reshape(-1, o)
-    db = dy2.sum(axis=0, dtype=np.float64).astype(w.dtype)
-    dw = np.ascontiguousarray((col.T @ dy2).reshape(kh, kw, c, o).transpose(3, 2, 0, 1))
-    if not need_dx:
-        return None, dw, db
+    n = dy_nhwc.shape[0]
     h, wd = x_shape[1], x_shape[2]
-    if stride == 1:
-        return _conv_input_grad_gemm(dy_nhwc, w, h, wd, padding), dw, db
-    dcol = (dy2 @ weight_matrix(w).T).reshape(n, ho, wo, kh, kw, c)
-    dxp = col2im(dcol, (n, h + 2 * padding, wd + 2 * padding, c), kh, kw, stride)
-    return dxp[:, padding:padding + h, padding:padding + wd, :], dw, db
+    db = dy_nhwc.reshape(-1, o).sum(axis=0, dtype=np.float64).astype(w.dtype)
+    dwm = np.zeros((kh * kw * c, o), dtype=np.result_type(dy_nhwc, w))
+    dx = np.empty((n, h, wd, c), dtype=dwm.dtype) if need_dx else None
+    wm = weight_matrix(w)
+    step = chunk_size(xp.shape, kh, kw, stride, xp.itemsize)
+    for s in range(0, n, step):
+        dys = dy_nhwc[s:s + step]
+        dy2 = dys.reshape(-1, o)
+        dwm += im2col(xp[s:s + step], kh, kw, stride).T @ dy2
+        if not need_dx:
+            continue
+        if stride == 1:
+            dx[s:s + step] = _conv_input_grad_gemm(dys, w, h, wd, padding)
+        else:
+            dcol = (dy2 @ wm.T).reshape(dys.shape[:3] + (kh, kw, c))
+            dxp = col2im(dcol, (len(dys), h + 2 * padding, wd + 2 * padding, c), kh, kw, stride)
+            dx[s:s + step] = dxp[:, padding:padding + h, padding:padding + wd, :]
+    dw = np.ascontiguousarray(dwm.reshape(kh, kw, c, o).transpose(3, 2, 0, 1))
+    return dx, dw, db
 
 
 def _conv_input_grad_gemm(dy_nhwc, w, h, wd, padding):

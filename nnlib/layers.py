@@ -118,36 +118,25 @@ class Conv2D(Layer):
         fan_in, fan_out = in_channels * k * k, out_channels * k * k
         w = initial_weights((out_channels, in_channels, k, k), fan_in, fan_out, init, rng, dtype)
         self.params = {"W": Param(w), "b": Param(np.zeros(out_channels, dtype=dtype))}
-        self._col_buffer = None
+        self.xp = None
 
     def forward(self, x, training=False):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"Conv2D expects input (N, {self.in_channels}, H, W), got {x.shape}")
         x_nhwc = F.to_nhwc(x)
-        buf = self._buffer(x_nhwc) if training else None
-        y, col = F.conv2d_forward(x_nhwc, self.params["W"].value, self.params["b"].value,
-                                  self.stride, self.padding, buf)
-        self.col, self.x_shape = (col, x_nhwc.shape) if training else (None, None)
+        y, xp = F.conv2d_forward(x_nhwc, self.params["W"].value, self.params["b"].value,
+                                 self.stride, self.padding)
+        self.xp, self.x_shape = (xp, x_nhwc.shape) if training else (None, None)
         return F.as_nchw(y)
 
-    def _buffer(self, x_nhwc):
-        """The im2col matrix is the biggest allocation of a step; keep one per layer and reuse it."""
-        n, h, w, c = x_nhwc.shape
-        k, p, s = self.kernel_size, self.padding, self.stride
-        size = n * F.out_size(h, k, s, p) * F.out_size(w, k, s, p) * k * k * c
-        if self._col_buffer is None or self._col_buffer.size != size \
-                or self._col_buffer.dtype != x_nhwc.dtype:
-            self._col_buffer = np.empty(size, dtype=x_nhwc.dtype)
-        return self._col_buffer
-
     def backward(self, dy, need_dx=True):
-        if self.col is None:
+        if self.xp is None:
             raise RuntimeError("Conv2D.backward needs a forward pass with training=True first")
-        dx, dw, db = F.conv2d_backward(F.to_nhwc(dy), self.col, self.params["W"].value,
+        dx, dw, db = F.conv2d_backward(F.to_nhwc(dy), self.xp, self.params["W"].value,
                                        self.x_shape, self.stride, self.padding, need_dx)
         self.params["W"].grad[...] = dw
         self.params["b"].grad[...] = db
-        self.col = None
+        self.xp = None
         return F.as_nchw(dx) if need_dx else None
 
     def get_config(self):

@@ -1,0 +1,134 @@
+"""contest train-ensemble: outputs, determinism across --jobs, resume, reuse and refusals."""
+import json
+
+import numpy as np
+import pytest
+
+import nnlib as nn
+from contest.fileio import sha256_file
+from contest.presets import PRESETS
+from contest.training import INTERRUPT_ENV, SimulatedInterruption, member_rngs
+from contest_testutil import assert_refused, invoke, train
+
+
+def predict_files(models, images, out_dir):
+    """(submission bytes, probability bytes) of `contest predict` with `models`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = invoke(["predict", images, "--models", models, "-o", out_dir / "s.csv",
+                     "--proba", out_dir / "p.npy"])
+    assert result.exit_code == 0, result.output
+    return (out_dir / "s.csv").read_bytes(), (out_dir / "p.npy").read_bytes()
+
+
+def weights(path):
+    return nn.load(path).state_dict()
+
+
+def assert_same_members(dir_a, dir_b, n=2):
+    for k in range(n):
+        a, b = weights(dir_a / f"member-{k}.npz"), weights(dir_b / f"member-{k}.npz")
+        assert a.keys() == b.keys()
+        for name in a:
+            assert np.array_equal(a[name], b[name]), f"member {k} weight {name} differs"
+
+
+def test_training_writes_members_manifest_and_curves(trained, tiny_data):
+    models, output = trained
+    manifest = json.loads((models / "ensemble.json").read_text())
+    assert manifest["arch"] == "a" and manifest["n"] == 2 and manifest["seed"] == 3
+    assert manifest["preset"]["name"] == "fast" and manifest["preset"]["epochs"] == 2
+    assert manifest["augment"] == {"rotation": 5, "shift": 1}
+    assert manifest["normalisation"] == "unit"
+    assert manifest["data"]["dir"] == str(tiny_data.resolve())
+    assert manifest["data"]["train_size"] == 270 and manifest["data"]["validation_size"] == 30
+    for k, member in enumerate(manifest["members"]):
+        path = models / member["file"]
+        assert member["sha256"] == sha256_file(path) and member["spawn_key"] == [k]
+        assert member["epochs"] == 2 and 0 <= member["val_acc"] <= 1
+        assert (models / member["curves"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        _, meta = nn.load_with_metadata(path)
+        assert meta["seed"] == 3 and len(meta["history"]["epoch"]) == 2
+        assert meta["history"]["history"]["val_acc"][-1] == pytest.approx(member["val_acc"])
+    assert 0 <= manifest["test_accuracy"] <= 1 and manifest["test_size"] == 200
+    assert not list(models.glob("*.ckpt.npz")) and not (models / ".progress").exists()
+    assert "member 0: ep 1/2" in output and "member 1: ep 2/2" in output  # progress lines
+    assert "ensemble test accuracy:" in output and "val acc" in output
+
+
+def test_member_generators_come_from_seed_sequence_spawn():
+    for k, child in enumerate(np.random.SeedSequence(7).spawn(3)):
+        expected = [np.random.default_rng(s).random() for s in child.spawn(2)]
+        assert [rng.random() for rng in member_rngs(7, k)] == expected
+
+
+def test_jobs_1_and_jobs_2_give_identical_submissions(models, tiny_data, exported, tmp_path):
+    other = tmp_path / "jobs2"
+    result = train(other, tiny_data, "--jobs", "2", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "member 0: ep" not in result.output  # --quiet: no progress lines
+    assert_same_members(models, other)
+    images = exported[0]
+    assert predict_files(models, images, tmp_path / "p1") == \
+        predict_files(other, images, tmp_path / "p2")
+
+
+def test_resume_after_an_interruption_equals_an_uninterrupted_run(models, tiny_data, exported,
+                                                                  tmp_path):
+    out = tmp_path / "resumed"
+    # member 1 "dies" in the first batch of its second epoch, after member 0 finished
+    result = train(out, tiny_data, "--jobs", "1", env={INTERRUPT_ENV: "1:1:0"})
+    assert isinstance(result.exception, SimulatedInterruption)
+    assert (out / "member-0.npz").exists() and (out / "member-1.ckpt.npz").exists()
+    assert not (out / "member-1.npz").exists() and not (out / "ensemble.json").exists()
+    finished = (out / "member-0.npz").stat().st_mtime_ns
+    result = train(out, tiny_data, "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    assert (out / "member-0.npz").stat().st_mtime_ns == finished  # skipped, not retrained
+    assert "member 1: ep 2/2" in result.output and "member 0: ep" not in result.output
+    manifest = json.loads((out / "ensemble.json").read_text())
+    assert [m["resumed"] for m in manifest["members"]] == [False, True]
+    assert_same_members(models, out)
+    assert predict_files(models, exported[0], tmp_path / "a") == \
+        predict_files(out, exported[0], tmp_path / "b")
+
+
+def test_more_members_reuse_the_finished_ones(models_copy, tiny_data):
+    before = [sha256_file(models_copy / f"member-{k}.npz") for k in range(2)]
+    result = train(models_copy, tiny_data, "--jobs", "1", "--quiet", "--n", "3")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((models_copy / "ensemble.json").read_text())
+    assert manifest["n"] == 3 and [m["sha256"] for m in manifest["members"][:2]] == before
+    assert (models_copy / "member-2.npz").exists()
+
+
+def test_a_directory_trained_with_other_settings_is_refused(models_copy, tiny_data):
+    manifest = (models_copy / "ensemble.json").read_bytes()
+    result = train(models_copy, tiny_data, "--epochs", "3")
+    assert_refused(result, "preset.epochs")
+    assert (models_copy / "ensemble.json").read_bytes() == manifest
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("spin", "not 'none', 'default' or a JSON object"),
+    ("[1, 2]", "expected a JSON object"),
+    ('{"spin": 3}', "spin"),
+    ('{"zoom": 2}', "zoom"),
+])
+def test_bad_augment_option_is_refused(tmp_path, tiny_data, value, problem):
+    result = invoke(["train-ensemble", "--augment", value, "--out", tmp_path / "m",
+                     "--data-dir", tiny_data])
+    assert result.exit_code == 2 and problem in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_augment_none_and_default_keywords():
+    from contest.cli import parse_augment
+
+    assert parse_augment(None, None, "none") == {}
+    assert parse_augment(None, None, "default") == PRESETS["default"].augment
+    assert parse_augment(None, None, None) is None
+
+
+def test_missing_data_dir_is_refused(tmp_path):
+    result = invoke(["train-ensemble", "--out", tmp_path / "m", "--data-dir", tmp_path / "none"])
+    assert_refused(result, "data directory not found")
