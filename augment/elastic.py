@@ -38,13 +38,14 @@ def _smoothing_matrix(size, sigma):
 def gaussian_smooth(fields, sigma):
     """Smooth each (H, W) plane of `fields` (M, H, W) float32 with a Gaussian of width sigma.
 
-    Equals gaussian_filter(fields, (0, sigma, sigma), mode='constant') to float32 rounding, but as
-    BLAS matrix products over the whole stack: ~4x faster than scipy's 33-tap loops at sigma=4.
+    Equals gaussian_filter(fields, (0, sigma, sigma), mode='constant') to float32 rounding, as
+    G_h @ plane @ G_w.T for every plane: ~1 ms for 256 planes of 28x28, against 4 ms for scipy's
+    33-tap loops at sigma=4. Stacked per-plane products on purpose: OpenBLAS runs these small
+    GEMMs on one thread, whereas one tall (M*H, W) product went multi-threaded and took 16 ms
+    when the cores were busy with other work.
     """
-    m, h, w = fields.shape
-    along_w = fields.reshape(m * h, w) @ _smoothing_matrix(w, sigma).T
-    along_h = _smoothing_matrix(h, sigma) @ along_w.reshape(m, h, w)
-    return along_h
+    h, w = fields.shape[-2:]
+    return _smoothing_matrix(h, sigma) @ (fields @ _smoothing_matrix(w, sigma).T)
 
 
 def displacement_fields(rng, n, height, width, alpha, sigma, dtype=np.float32):

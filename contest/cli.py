@@ -120,13 +120,15 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
     import time
 
     from contest.parallel import TrainSettings, train_ensemble as train, with_overrides
+    from contest.preprocess import DEFAULT_NORMALISATION
     from contest.progress import choose_mode
     from contest.summary import training_text
 
     started = time.time()
     recipe = with_overrides(PRESETS[preset], epochs=epochs, arch=arch, augment=augment)
     settings = TrainSettings(preset=recipe, n=n, seed=seed, out_dir=out_dir, jobs=jobs,
-                             backend=backend, train_limit=train_limit, data_dir=data_dir)
+                             backend=backend, train_limit=train_limit, data_dir=data_dir,
+                             normalisation=getattr(recipe, "normalisation", DEFAULT_NORMALISATION))
     manifest = train(settings, monitor_mode=choose_mode(quiet))
     click.echo(training_text(manifest, out_dir, time.time() - started))
 

@@ -128,19 +128,28 @@ def _csv_header(path):
 def _load_csv(path):
     """Kaggle test.csv (or train.csv, whose label column is ignored) as (N, 28, 28) pixels."""
     has_label = _csv_header(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # loadtxt warns on a header-only file; we raise below
-            data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ContestInputError(path, f"bad CSV data ({str(exc).splitlines()[0]})") from None
+    data = _read_csv_numbers(path)
     columns = 785 if has_label else 784
     if data.size and data.shape[1] != columns:
         raise ContestInputError(path, f"expected {columns} columns per row, found {data.shape[1]}")
     pixels = data[:, 1:] if has_label else data
-    if pixels.size and np.all(np.isfinite(pixels)) and np.all(pixels == np.round(pixels)):
+    if pixels.dtype.kind == "f" and pixels.size and np.all(np.isfinite(pixels)) \
+            and np.all(pixels == np.round(pixels)):
         pixels = pixels.astype(np.int64)  # integral values: the 0..255 scale of Kaggle files
     return pixels.reshape(-1, 28, 28)
+
+
+def _read_csv_numbers(path):
+    """The CSV body as int64 (Kaggle's integer pixels, parsed ~6x faster) or else float64."""
+    error = None
+    for dtype in (np.int64, np.float64):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # loadtxt warns on a header-only file
+                return np.loadtxt(path, delimiter=",", skiprows=1, dtype=dtype, ndmin=2)
+        except (ValueError, UnicodeDecodeError) as exc:
+            error = exc
+    raise ContestInputError(path, f"bad CSV data ({str(error).splitlines()[0]})") from None
 
 
 def _load_png(path):

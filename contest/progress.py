@@ -10,6 +10,7 @@ import threading
 from contest.training import progress_path, read_progress
 
 MODES = ("bars", "lines", "quiet")
+STEPS = 1000  # bar steps per epoch
 
 
 def choose_mode(quiet, stream=None):
@@ -20,7 +21,9 @@ def choose_mode(quiet, stream=None):
 
 
 def _describe(report):
-    parts = [f"ep {report['epoch']}/{report['epochs']}"]
+    # during an epoch, show the epoch being trained (1-based); after it, the epochs completed
+    epoch = report["epoch"] + (1 if report.get("event") == "batch" else 0)
+    parts = [f"ep {min(epoch, report['epochs'])}/{report['epochs']}"]
     if report.get("loss") is not None:
         parts.append(f"loss {report['loss']:.4f} acc {100 * report['acc']:.2f}%")
     if report.get("val_acc") is not None:
@@ -63,10 +66,11 @@ class ProgressMonitor:
     def _open_bars(self):
         from tqdm import tqdm
 
-        fmt = "{desc} {percentage:3.0f}%|{bar:20}| {postfix} [{elapsed}<{remaining}]"
+        fmt = "{desc} {percentage:3.0f}%|{bar:20}| [{elapsed}<{remaining}{postfix}]"
         for position, index in enumerate(self.indices):
-            self._bars[index] = tqdm(total=self.epochs, desc=f"member {index}", position=position,
-                                     bar_format=fmt, file=self.stream, leave=True)
+            self._bars[index] = tqdm(total=self.epochs * STEPS, desc=f"member {index}",
+                                     position=position, bar_format=fmt, file=self.stream,
+                                     leave=True)
 
     def _run(self):
         while not self._stop.wait(self.interval):
@@ -81,9 +85,10 @@ class ProgressMonitor:
     def _show(self, index, report):
         if self.mode == "bars":
             bar = self._bars[index]
-            done = report["epoch"] + (report["batch"] / report["batches"] if report["batches"] else 0)
-            bar.update(round(done - bar.n, 4))
-            bar.set_postfix_str(_describe(report), refresh=True)
+            fraction = report["batch"] / report["batches"] if report["batches"] else 0
+            done = min(int((report["epoch"] + fraction) * STEPS), bar.total)
+            bar.set_postfix_str(_describe(report), refresh=False)
+            bar.update(done - bar.n)  # whole steps: tqdm's rate and time left stay exact
         else:
             for epoch in report.get("finished", []):  # polls may miss short epochs: print all
                 if epoch["epoch"] > self._printed.get(index, 0):

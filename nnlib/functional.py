@@ -152,48 +152,49 @@ def _conv_input_grad_gemm(dy_nhwc, w, h, wd, padding):
     return (im2col(frame, kh, kw, 1) @ wflip).reshape(n, h, wd, c)
 
 
-def _is_fast_2x2(x_nhwc, k, s):
+def _is_2x2(k, s):
     return k == 2 and s == 2
 
 
 def maxpool_forward(x_nhwc, k, s):
     """Max pooling of NHWC input, windows k x k, stride s, no padding (floor, like PyTorch).
 
-    Returns (y (N, Ho, Wo, C), argmax cache). 2x2/2 is done with four strided views.
+    Returns (y (N, Ho, Wo, C), cache for the backward pass). 2x2/2 is done with four strided
+    views; its cache is three boolean "which half won" arrays, so backward needs no comparisons.
     """
     n, h, w, c = x_nhwc.shape
     ho, wo = out_size(h, k, s), out_size(w, k, s)
-    if _is_fast_2x2(x_nhwc, k, s):
+    if _is_2x2(k, s):
         v = x_nhwc[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c)
-        y = np.maximum(v[:, :, 0, :, 0], v[:, :, 0, :, 1])
-        np.maximum(y, v[:, :, 1, :, 0], out=y)
-        np.maximum(y, v[:, :, 1, :, 1], out=y)
-        return y, None
+        top, bottom = np.maximum(v[:, :, 0, :, 0], v[:, :, 0, :, 1]), np.maximum(v[:, :, 1, :, 0], v[:, :, 1, :, 1])
+        # ties go to the first maximum in row order, as in PyTorch
+        wins = (top >= bottom, v[:, :, 0, :, 0] >= v[:, :, 0, :, 1], v[:, :, 1, :, 0] >= v[:, :, 1, :, 1])
+        np.maximum(top, bottom, out=top)
+        return top, wins
     win = windows(x_nhwc, k, k, s).reshape(n, ho, wo, k * k, c)
     arg = win.argmax(axis=3)
     y = np.take_along_axis(win, arg[:, :, :, None, :], axis=3)[:, :, :, 0, :]
     return y, arg.astype(np.int16)
 
 
-def maxpool_backward(dy_nhwc, x_nhwc, y, arg, k, s):
+def maxpool_backward(dy_nhwc, x_shape, cache, k, s):
     """Route each output gradient to the first maximum of its window (ties: first in row order)."""
-    n, h, w, c = x_nhwc.shape
-    ho, wo = y.shape[1], y.shape[2]
-    dx = np.zeros(x_nhwc.shape, dtype=dy_nhwc.dtype)
-    if arg is None:
-        v = x_nhwc[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c)
+    n, h, w, c = x_shape
+    ho, wo = dy_nhwc.shape[1], dy_nhwc.shape[2]
+    even = (h == 2 * ho and w == 2 * wo)
+    dx = (np.empty if even and _is_2x2(k, s) else np.zeros)(x_shape, dtype=dy_nhwc.dtype)
+    if _is_2x2(k, s):
+        top, left_top, left_bottom = cache
         dv = dx[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c)
-        taken = np.zeros(y.shape, dtype=bool)
-        for a in range(2):
-            for b in range(2):
-                hit = v[:, :, a, :, b] == y
-                hit &= ~taken
-                taken |= hit
-                np.multiply(dy_nhwc, hit, out=dv[:, :, a, :, b])
+        dtop, dbottom = dy_nhwc * top, dy_nhwc * ~top
+        np.multiply(dtop, left_top, out=dv[:, :, 0, :, 0])
+        np.multiply(dtop, ~left_top, out=dv[:, :, 0, :, 1])
+        np.multiply(dbottom, left_bottom, out=dv[:, :, 1, :, 0])
+        np.multiply(dbottom, ~left_bottom, out=dv[:, :, 1, :, 1])
         return dx
     for i in range(k):
         for j in range(k):
-            hit = arg == i * k + j
+            hit = cache == i * k + j
             dx[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] += dy_nhwc * hit
     return dx
 
@@ -202,7 +203,7 @@ def avgpool_forward(x_nhwc, k, s):
     """Average pooling of NHWC input, windows k x k, stride s, no padding."""
     n, h, w, c = x_nhwc.shape
     ho, wo = out_size(h, k, s), out_size(w, k, s)
-    if _is_fast_2x2(x_nhwc, k, s):
+    if _is_2x2(k, s):
         v = x_nhwc[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c)
         y = v[:, :, 0, :, 0] + v[:, :, 0, :, 1]
         y += v[:, :, 1, :, 0]

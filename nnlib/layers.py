@@ -179,15 +179,15 @@ class MaxPool2D(_Pool2D):
     def forward(self, x, training=False):
         self._check_input(x)
         x_nhwc = F.to_nhwc(x)
-        y, arg = F.maxpool_forward(x_nhwc, self.kernel_size, self.stride)
+        y, cache = F.maxpool_forward(x_nhwc, self.kernel_size, self.stride)
         if training:
-            self.cache = (x_nhwc, y, arg)
+            self.cache = (x_nhwc.shape, cache)
         return F.as_nchw(y)
 
     def backward(self, dy):
-        x_nhwc, y, arg = self.cache
+        x_shape, cache = self.cache
         self.cache = None
-        dx = F.maxpool_backward(F.to_nhwc(dy), x_nhwc, y, arg, self.kernel_size, self.stride)
+        dx = F.maxpool_backward(F.to_nhwc(dy), x_shape, cache, self.kernel_size, self.stride)
         return F.as_nchw(dx)
 
 

@@ -48,6 +48,13 @@ def test_kaggle_csv_with_and_without_label_column(tmp_path, digits):
     assert np.array_equal(load_images(tmp_path / "train.csv"), digits)
 
 
+def test_csv_with_float_pixels_is_read_as_floats(tmp_path):
+    header = ",".join(f"pixel{i}" for i in range(784))
+    (tmp_path / "f.csv").write_text(header + "\n" + ",".join(["0.5"] * 784) + "\n")
+    images = load_images(tmp_path / "f.csv")
+    assert images.dtype == np.float32 and images.shape == (1, 28, 28) and images.max() == 0.5
+
+
 def test_png_is_read_and_dark_on_light_is_inverted(tmp_path):
     picture = np.zeros((28, 28), np.uint8)
     picture[8:20, 12:16] = 200

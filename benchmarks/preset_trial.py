@@ -1,0 +1,65 @@
+"""One training trial on the validation split (never the test set), for choosing preset values.
+
+    python benchmarks/preset_trial.py --arch e --epochs 10 --lr 3e-3 --schedule onecycle \
+        --augment '{"rotation": 10, "shift": 2, "zoom": 0.1}' --normalisation unit --threads 1
+
+Trains on the first 55,000 training images, validates on the last 5,000; prints per-epoch
+validation accuracy and wall time.
+"""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nnlib as nn  # noqa: E402
+from contest.architectures import build_model  # noqa: E402
+from contest.datasets import load_split  # noqa: E402
+from contest.presets import PRESETS  # noqa: E402
+from contest.preprocess import BatchTransform, normalise, to_unit_nchw  # noqa: E402
+from contest.training import build_augmenter, build_optimizer, build_scheduler  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--preset", default="default")
+    ap.add_argument("--arch"); ap.add_argument("--epochs", type=int); ap.add_argument("--lr", type=float)
+    ap.add_argument("--schedule"); ap.add_argument("--augment"); ap.add_argument("--optimizer")
+    ap.add_argument("--label-smoothing", type=float); ap.add_argument("--weight-decay", type=float)
+    ap.add_argument("--batch-size", type=int)
+    ap.add_argument("--normalisation", default="unit")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--train-limit", type=int, default=55000)
+    a = ap.parse_args()
+    over = {k: v for k, v in {"arch": a.arch, "epochs": a.epochs, "lr": a.lr, "schedule": a.schedule,
+            "optimizer": a.optimizer, "label_smoothing": a.label_smoothing,
+            "weight_decay": a.weight_decay, "batch_size": a.batch_size,
+            "augment": json.loads(a.augment) if a.augment else None}.items() if v is not None}
+    preset = dataclasses.replace(PRESETS[a.preset], **over)
+    print(json.dumps(preset.to_dict()), "normalisation", a.normalisation, flush=True)
+    x, y = load_split("train")
+    xtr, ytr = to_unit_nchw(x[:a.train_limit]), y[:a.train_limit]
+    xv, yv = normalise(x[55000:], a.normalisation), y[55000:]
+    rng = np.random.default_rng(a.seed)
+    model = build_model(preset.arch, rng)
+    opt = build_optimizer(preset, model.parameters())
+    sched = build_scheduler(preset, opt, -(-len(xtr) // preset.batch_size))
+    t0 = time.perf_counter()
+    log = nn.LambdaCallback(on_epoch_end=lambda e, l: print(
+        f"epoch {e + 1}: loss {l['loss']:.4f} acc {l['acc']:.4f} val_acc {l['val_acc']:.4f} "
+        f"lr {l['lr']:.2e} ({time.perf_counter() - t0:.0f} s)", flush=True))
+    with threadpool_limits(a.threads):
+        nn.fit(model, nn.SoftmaxCrossEntropy(preset.label_smoothing), opt, xtr, ytr,
+               preset.epochs, preset.batch_size, rng, validation_data=(xv, yv),
+               augment=BatchTransform(build_augmenter(preset.augment), a.normalisation),
+               scheduler=sched, callbacks=[log])
+
+
+if __name__ == "__main__":
+    main()
