@@ -1,0 +1,125 @@
+"""Pixel-level corruptions for training: noise, salt-and-pepper, contrast, blur, stroke width and
+stray lines, so that a model trained on clean scans does not collapse on dirty ones.
+
+`PixelAugmenter(**kwargs)(batch, rng) -> batch` works on float batches (N, H, W) or (N, C, H, W)
+with ink in [0, 1] on a 0 background (call it before any normalisation). Each corruption hits each
+image independently with its own probability; everything is vectorised over the batch.
+"""
+import numpy as np
+from scipy import ndimage
+
+from .sampling import check_number, check_rng
+
+_CROSS = ndimage.generate_binary_structure(2, 1)
+
+
+def _subset(rng, n, p):
+    return np.flatnonzero(rng.random(n) < p)
+
+
+def add_noise(x, rng, sigma_max):
+    """Gaussian noise with a per-image sigma drawn from U(0, sigma_max), clipped to [0, 1]."""
+    sigma = rng.uniform(0, sigma_max, size=(len(x),) + (1,) * (x.ndim - 1)).astype(x.dtype)
+    return np.clip(x + sigma * rng.standard_normal(x.shape, dtype=x.dtype), 0, 1)
+
+
+def salt_pepper(x, rng, fraction_max):
+    """Set a per-image fraction U(0, fraction_max) of pixels to 0 or 1 (half each)."""
+    frac = rng.uniform(0, fraction_max, size=(len(x),) + (1,) * (x.ndim - 1))
+    u = rng.random(x.shape, dtype=np.float32)
+    out = x.copy()
+    out[u < frac / 2] = 0
+    out[(u >= frac / 2) & (u < frac)] = 1
+    return out
+
+
+def low_contrast(x, rng, contrast_min):
+    """Map ink to background + scale * ink with scale U(contrast_min, 1), background U(0, 1-scale)/2."""
+    shape = (len(x),) + (1,) * (x.ndim - 1)
+    scale = rng.uniform(contrast_min, 1, size=shape).astype(x.dtype)
+    base = (rng.uniform(0, 1, size=shape) * (1 - scale) / 2).astype(x.dtype)
+    return base + scale * x
+
+
+def blur(x, sigma):
+    sig = (0,) * (x.ndim - 2) + (sigma, sigma)
+    return ndimage.gaussian_filter(x, sig, mode="constant")
+
+
+def stroke_width(x, thicker):
+    """Grey dilation with a 3x3 cross (thicker) or 2x2 erosion rescaled to the old peak (thinner)."""
+    footprint = _CROSS if thicker else np.ones((2, 2), bool)
+    footprint = footprint.reshape((1,) * (x.ndim - 2) + footprint.shape)
+    if thicker:
+        return ndimage.grey_dilation(x, footprint=footprint, mode="constant")
+    thin = ndimage.grey_erosion(x, footprint=footprint, mode="constant")
+    axes = tuple(range(1, x.ndim))
+    peak, new_peak = x.max(axis=axes, keepdims=True), thin.max(axis=axes, keepdims=True)
+    return thin * np.where(new_peak > 0, peak / np.maximum(new_peak, 1e-6), 1).astype(x.dtype)
+
+
+def stray_line(x, rng, width_max=2.5):
+    """Draw one anti-aliased line per image, any angle, through a point near the centre."""
+    n, h, w = len(x), x.shape[-2], x.shape[-1]
+    angle = rng.uniform(0, np.pi, n)
+    cy, cx = rng.uniform(-5, 5, (2, n)) + np.array([[(h - 1) / 2], [(w - 1) / 2]])
+    width = rng.uniform(1.0, width_max, n)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    dist = np.abs((yy[None] - cy[:, None, None]) * np.cos(angle)[:, None, None]
+                  - (xx[None] - cx[:, None, None]) * np.sin(angle)[:, None, None])
+    ink = np.clip(width[:, None, None] / 2 + 0.5 - dist, 0, 1).astype(x.dtype)
+    ink = ink.reshape((n,) + (1,) * (x.ndim - 3) + (h, w))
+    return np.maximum(x, ink)
+
+
+class PixelAugmenter:
+    """Random pixel corruptions of float image batches in [0, 1]; probabilities per image."""
+
+    def __init__(self, p_noise=0.0, noise_sigma=0.3, p_salt_pepper=0.0, salt_pepper_fraction=0.1,
+                 p_contrast=0.0, contrast_min=0.25, p_blur=0.0, blur_sigma=1.0, p_thick=0.0,
+                 p_thin=0.0, p_line=0.0):
+        probs = dict(p_noise=p_noise, p_salt_pepper=p_salt_pepper, p_contrast=p_contrast,
+                     p_blur=p_blur, p_thick=p_thick, p_thin=p_thin, p_line=p_line)
+        self.config = {k: check_number(k, v, low=0, high=1) for k, v in probs.items()}
+        self.config.update(noise_sigma=check_number("noise_sigma", noise_sigma, low=0, high=1),
+                           salt_pepper_fraction=check_number("salt_pepper_fraction",
+                                                             salt_pepper_fraction, low=0, high=1),
+                           contrast_min=check_number("contrast_min", contrast_min, low=0, high=1,
+                                                     low_open=True),
+                           blur_sigma=check_number("blur_sigma", blur_sigma, low=0))
+
+    def get_config(self):
+        return dict(self.config)
+
+    @property
+    def is_identity(self):
+        return not any(v for k, v in self.config.items() if k.startswith("p_"))
+
+    def __call__(self, images, rng):
+        check_rng(rng)
+        c = self.config
+        x = np.array(images, dtype=np.float32 if images.dtype != np.float64 else np.float64)
+        steps = [("p_thick", lambda v: stroke_width(v, True)),
+                 ("p_thin", lambda v: stroke_width(v, False)),
+                 ("p_blur", lambda v: blur(v, c["blur_sigma"])),
+                 ("p_line", lambda v: stray_line(v, rng)),
+                 ("p_contrast", lambda v: low_contrast(v, rng, c["contrast_min"])),
+                 ("p_noise", lambda v: add_noise(v, rng, c["noise_sigma"])),
+                 ("p_salt_pepper", lambda v: salt_pepper(v, rng, c["salt_pepper_fraction"]))]
+        for key, fn in steps:
+            idx = _subset(rng, len(x), c[key]) if c[key] else ()
+            if len(idx):
+                x[idx] = fn(x[idx])
+        return x.astype(images.dtype, copy=False)
+
+
+class Compose:
+    """Apply augmenters in order: Compose([geometric, pixel])(batch, rng)."""
+
+    def __init__(self, augmenters):
+        self.augmenters = list(augmenters)
+
+    def __call__(self, images, rng):
+        for aug in self.augmenters:
+            images = aug(images, rng)
+        return images
