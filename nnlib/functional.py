@@ -156,11 +156,12 @@ def _is_2x2(k, s):
     return k == 2 and s == 2
 
 
-def maxpool_forward(x_nhwc, k, s):
+def maxpool_forward(x_nhwc, k, s, training=True):
     """Max pooling of NHWC input, windows k x k, stride s, no padding (floor, like PyTorch).
 
-    Returns (y (N, Ho, Wo, C), cache for the backward pass). 2x2/2 is done with four strided
-    views; its cache is three boolean "which half won" arrays, so backward needs no comparisons.
+    Returns (y (N, Ho, Wo, C), cache for the backward pass or None when not training). 2x2/2 is
+    done with four strided views; its cache is three boolean "which half won" arrays, so
+    backward needs no comparisons.
     """
     n, h, w, c = x_nhwc.shape
     ho, wo = out_size(h, k, s), out_size(w, k, s)
@@ -168,7 +169,8 @@ def maxpool_forward(x_nhwc, k, s):
         v = x_nhwc[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c)
         top, bottom = np.maximum(v[:, :, 0, :, 0], v[:, :, 0, :, 1]), np.maximum(v[:, :, 1, :, 0], v[:, :, 1, :, 1])
         # ties go to the first maximum in row order, as in PyTorch
-        wins = (top >= bottom, v[:, :, 0, :, 0] >= v[:, :, 0, :, 1], v[:, :, 1, :, 0] >= v[:, :, 1, :, 1])
+        wins = (top >= bottom, v[:, :, 0, :, 0] >= v[:, :, 0, :, 1],
+                v[:, :, 1, :, 0] >= v[:, :, 1, :, 1]) if training else None
         np.maximum(top, bottom, out=top)
         return top, wins
     win = windows(x_nhwc, k, k, s).reshape(n, ho, wo, k * k, c)

@@ -35,6 +35,7 @@ class Layer:
     """Base class. Subclasses set `params`, `buffers` (names of saved non-trained arrays), `rng`."""
     buffers = ()
     can_skip_input_grad = False   # True where backward(dy, need_dx=False) saves work
+    returns_view = False          # True where forward may return (a view of) its input
 
     def __init__(self):
         self.params = {}
@@ -179,7 +180,7 @@ class MaxPool2D(_Pool2D):
     def forward(self, x, training=False):
         self._check_input(x)
         x_nhwc = F.to_nhwc(x)
-        y, cache = F.maxpool_forward(x_nhwc, self.kernel_size, self.stride)
+        y, cache = F.maxpool_forward(x_nhwc, self.kernel_size, self.stride, training)
         if training:
             self.cache = (x_nhwc.shape, cache)
         return F.as_nchw(y)
@@ -207,6 +208,7 @@ class AvgPool2D(_Pool2D):
 
 class Flatten(Layer):
     """(N, C, H, W) -> (N, C*H*W) in NCHW order (as PyTorch's flatten)."""
+    returns_view = True
 
     def forward(self, x, training=False):
         self.x_shape = x.shape

@@ -12,8 +12,22 @@ class Sequential:
         self.input_shape = None if input_shape is None else tuple(int(s) for s in input_shape)
 
     def forward(self, x, training=False):
+        if not training:
+            return self._infer(x)
         for layer in self.layers:
-            x = layer.forward(x, training=training)
+            x = layer.forward(x, training=True)
+        return x
+
+    def _infer(self, x):
+        # Once a layer has allocated a fresh array, later element-wise layers may overwrite it:
+        # no one else holds it. The caller's x is never written.
+        owned = False
+        for layer in self.layers:
+            if owned and hasattr(layer, "forward_inplace"):
+                x = layer.forward_inplace(x)
+            else:
+                x = layer.forward(x, training=False)
+                owned = owned or not layer.returns_view
         return x
 
     def backward(self, grad, input_grad=True):
