@@ -11,10 +11,11 @@ import click
 from contest.errors import ContestError
 from contest.presets import PRESETS
 
+BACKENDS = ["loky", "multiprocessing", "threading", "sequential"]  # joblib's built-in backends
 SETTINGS = {"show_default": True, "help_option_names": ["-h", "--help"], "max_content_width": 100}
-AUGMENT_HELP = ("augmentation: 'none', 'default' (the default preset's: rotation, shift, zoom) or a "
-                "JSON object of augment.Augmenter arguments, e.g. '{\"rotation\": 8, \"shift\": 2}'; "
-                "omitted: the preset's own")
+AUGMENT_HELP = ("augmentation: 'none', 'default' (the default preset's: rotation, shift, "
+                "zoom) or a JSON object of augment.Augmenter arguments, e.g. "
+                "'{\"rotation\": 8, \"shift\": 2}'; omitted: the preset's own")
 
 
 class ContestUsageError(click.ClickException):
@@ -108,8 +109,7 @@ def main():
               help="model directory (rerun the same command to resume)")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="parallel workers [default: all cores]")
-@click.option("--backend", type=click.Choice(["loky", "multiprocessing", "threading", "sequential"]),
-              default="loky", help="joblib backend")
+@click.option("--backend", type=click.Choice(BACKENDS), default="loky", help="joblib backend")
 @click.option("--train-limit", type=click.IntRange(min=20), default=None,
               help="use only the first N training images (quick runs)")
 @data_dir_option

@@ -152,7 +152,8 @@ def evaluation_text(ensemble, what, members, mean, labels, matrix):
     rows = [[str(m), accuracy_text(*accuracy(p, labels), n)] for m, p in enumerate(members)]
     wrong = np.flatnonzero(mean.argmax(axis=1) != labels)
     listed = ", ".join(map(str, wrong[:MAX_LISTED_MISTAKES]))
-    more = f", ... ({len(wrong) - MAX_LISTED_MISTAKES} more)" if len(wrong) > MAX_LISTED_MISTAKES else ""
+    hidden = len(wrong) - MAX_LISTED_MISTAKES
+    more = f", ... ({hidden} more)" if hidden > 0 else ""
     return "\n".join([
         f"ensemble {ensemble.directory}: {len(ensemble)} members, arch {manifest['arch']}, "
         f"preset {manifest.get('preset', {}).get('name', '?')}", f"evaluated on {what}",

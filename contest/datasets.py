@@ -94,7 +94,8 @@ def parse_idx(data, path="<bytes>"):
     dtype = np.dtype(_IDX_DTYPES[data[2]])
     expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
     if len(data) != expected:
-        raise ContestInputError(path, f"IDX size mismatch: {len(data)} bytes, header says {expected}")
+        raise ContestInputError(path, f"IDX size mismatch: {len(data)} bytes, "
+                                      f"header says {expected}")
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
 
 

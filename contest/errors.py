@@ -7,7 +7,7 @@ the library modules lets them be used from Python as well.
 
 
 class ContestError(Exception):
-    """A problem caused by the user's input or files: one line, exit status 2 on the command line."""
+    """A problem with the user's input or files: one line, exit status 2 on the command line."""
 
 
 class ContestInputError(ContestError):

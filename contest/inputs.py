@@ -99,15 +99,16 @@ def _check_values(images, path):
     if images.dtype.kind in "ui":
         lo, hi = int(images.min()), int(images.max())
         if lo < 0 or hi > 255:
-            raise ContestInputError(path, f"integer pixel values must lie in 0..255; found {lo}..{hi}")
+            raise ContestInputError(path, "integer pixel values must lie in 0..255; "
+                                          f"found {lo}..{hi}")
         return images.astype(np.uint8, copy=False)
     bad = int(np.count_nonzero(~np.isfinite(images)))
     if bad:
         raise ContestInputError(path, f"contains {bad} NaN or infinite pixel values")
     lo, hi = float(images.min()), float(images.max())
     if lo < -_FLOAT_TOLERANCE or hi > 1 + _FLOAT_TOLERANCE:
-        raise ContestInputError(path, f"float pixel values must lie in [0, 1]; found [{lo:g}, {hi:g}] "
-                                      "(use uint8 for 0..255)")
+        raise ContestInputError(path, "float pixel values must lie in [0, 1]; "
+                                      f"found [{lo:g}, {hi:g}] (use uint8 for 0..255)")
     return np.clip(images, 0.0, 1.0).astype(np.float32, copy=False)
 
 
@@ -200,13 +201,15 @@ def _check_labels(labels, path, n_expected):
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1:
-        raise ContestInputError(path, f"wrong dimensions {labels.shape}: expected labels of shape (N,)")
+        raise ContestInputError(path, f"wrong dimensions {labels.shape}: "
+                                      "expected labels of shape (N,)")
     if labels.dtype.kind not in "ui":
         raise ContestInputError(path, f"labels must be integers, got dtype {labels.dtype}")
     if len(labels) == 0:
         raise ContestInputError(path, "empty: the file contains no labels")
     if labels.min() < 0 or labels.max() > 9:
-        raise ContestInputError(path, f"labels must lie in 0..9; found {labels.min()}..{labels.max()}")
+        raise ContestInputError(path, "labels must lie in 0..9; "
+                                      f"found {labels.min()}..{labels.max()}")
     if n_expected is not None and len(labels) != n_expected:
         raise ContestInputError(path, f"{len(labels)} labels, expected {n_expected}")
     return labels.astype(np.int64)

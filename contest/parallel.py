@@ -26,7 +26,6 @@ from contest.training import (MemberJob, interrupt_for, member_path, progress_pa
                               train_member)
 
 RUN_FILE = "run.json"
-BACKENDS = ("loky", "multiprocessing", "threading", "sequential")
 
 
 @dataclass(frozen=True)
@@ -157,6 +156,7 @@ def train_ensemble(settings, monitor_mode="lines", stream=None):
     jobs, workers = plan_jobs(settings, todo, data.run)
     with ProgressMonitor(out_dir, todo, settings.preset.epochs, monitor_mode, stream):
         run_jobs(jobs, workers, settings.backend, data)
+    data.x_train = None  # the largest array (~170 MB for MNIST) is not needed any more
     _clean_progress(out_dir, todo)
     return finish_ensemble(settings, data, trained=todo, workers=workers,
                            wall_seconds=time.time() - started)

@@ -68,7 +68,8 @@ def _parse_csv_rows(rows, path):
     for number, row in enumerate(rows, start=2):
         fields = row.split(",")
         if len(fields) != 2:
-            raise ContestInputError(path, f"line {number}: expected 'ImageId,Label', got {row[:30]!r}")
+            raise ContestInputError(path, f"line {number}: expected 'ImageId,Label', "
+                                          f"got {row[:30]!r}")
         if fields[0].strip() != str(number - 1):
             raise ContestInputError(path, f"line {number}: ImageId {fields[0].strip()[:12]!r}, "
                                           f"expected {number - 1}")

@@ -201,7 +201,8 @@ class Interrupter(nn.Callback):
 
     def on_batch_end(self, batch, logs):
         if (self.epoch, batch) == self.at:
-            raise SimulatedInterruption(f"simulated interruption at epoch {self.epoch} batch {batch}")
+            raise SimulatedInterruption(f"simulated interruption at epoch {self.epoch} "
+                                        f"batch {batch}")
 
 
 

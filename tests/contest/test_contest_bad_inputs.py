@@ -36,7 +36,7 @@ IMAGE_CASES = {  # kind: (file name, writer, expected problem)
     "directory": ("dir.npy", lambda p: p.mkdir(), "is a directory"),
     "zero-bytes": ("empty.npy", lambda p: p.write_bytes(b""), "file is empty"),
     "truncated": ("cut.npy", _truncated, "truncated .npy"),
-    "not-npy": ("junk.npy", lambda p: p.write_bytes(b"hello, not numpy at all"), "not a valid .npy"),
+    "not-npy": ("junk.npy", lambda p: p.write_bytes(b"hello, not numpy"), "not a valid .npy"),
     "object-array": ("obj.npy", lambda p: _save(p, np.array([{"a": 1}], dtype=object),
                                                 allow_pickle=True), "object (pickled)"),
     "wrong-image-size": ("small.npy", lambda p: _save(p, np.zeros((3, 27, 28), np.uint8)),
@@ -181,7 +181,8 @@ def _truncate_member(models):
 rng = np.random.default_rng(0)
 MODEL_CASES = {  # kind: (mutation of a copied model directory, named file, expected problem)
     "missing-member": (lambda m: (m / "member-1.npz").unlink(), "member-1.npz", "is missing"),
-    "tampered-member": (lambda m: _flip_byte(m / "member-1.npz"), "member-1.npz", "sha256 mismatch"),
+    "tampered-member": (lambda m: _flip_byte(m / "member-1.npz"), "member-1.npz",
+                        "sha256 mismatch"),
     "wrong-input-shape": (lambda m: _replace_member(m, nn.Sequential(
         [nn.Flatten(), nn.Dense(100, 10, rng=rng)]), "a"), "member-1.npz", "incompatible member"),
     "other-architecture": (lambda m: _replace_member(m, build_model("b", rng), "b"),

@@ -114,7 +114,8 @@ def test_export_of_the_bundled_mnist(tmp_path):
     assert np.load(tmp_path / "y.npy").tolist() == [5, 0, 4, 1, 9]
     ok(["export", "--limit", 3, "--out", tmp_path / "t.csv"])
     lines = (tmp_path / "t.csv").read_text().splitlines()
-    assert len(lines) == 4 and lines[0].startswith("pixel0,pixel1") and len(lines[1].split(",")) == 784
+    assert len(lines) == 4 and lines[0].startswith("pixel0,pixel1")
+    assert len(lines[1].split(",")) == 784
 
 
 def test_export_refuses_an_unknown_output_type(tmp_path):
