@@ -93,13 +93,22 @@ def build_scheduler(preset, optimizer, batches_per_epoch):
 
 
 def build_augmenter(augment_kwargs):
-    """An augment.Augmenter from keyword arguments, or None for no augmentation ({})."""
+    """The per-batch augmentation of a preset's `augment` dict, or None for none ({}).
+
+    Geometric keys go to augment.Augmenter; an optional "pixel" dict goes to
+    augment.pixel.PixelAugmenter, applied after the geometry.
+    """
     if not augment_kwargs:
         return None
     from augment import Augmenter
+    from augment.pixel import Compose, PixelAugmenter
 
-    augmenter = Augmenter(**augment_kwargs)
-    return None if augmenter.is_identity else augmenter
+    geometric = dict(augment_kwargs)
+    pixel = geometric.pop("pixel", None) or {}
+    parts = [p for p in (Augmenter(**geometric), PixelAugmenter(**pixel)) if not p.is_identity]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else Compose(parts)
 
 
 def _callbacks(job, epochs):

@@ -13,12 +13,19 @@ _RESERVED = ("__format__", "__architecture__", "__metadata__", "__rng__", "__opt
 _OPT_PREFIX = "__optimizer__."
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path, write):
     """Call write(file_object) on a temp file beside `path`, then move it over `path`."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
     try:
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give the usual mode of new files
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
