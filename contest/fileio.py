@@ -5,42 +5,10 @@ temporary file in the destination directory, which then replaces the target in o
 """
 import hashlib
 import json
-import os
-import tempfile
-from contextlib import contextmanager
-from pathlib import Path
 
+from nnlib.atomic import atomic_open
 
-def _file_mode():
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-_FILE_MODE = _file_mode()
-
-
-@contextmanager
-def atomic_open(path, mode="w", fsync=True, **kwargs):
-    """Open a temporary file beside `path`; on success it replaces `path`, on error it vanishes.
-
-    fsync=False skips the flush to disk, for small files rewritten often (progress reports).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600 files; give the usual umask-based mode
-        with os.fdopen(fd, mode, **kwargs) as handle:
-            yield handle
-            if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+__all__ = ["atomic_open", "write_text", "write_json", "write_npy", "sha256_file", "read_json"]
 
 
 def write_text(path, text, fsync=True):

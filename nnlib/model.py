@@ -1,6 +1,7 @@
 """Sequential: a chain of layers. forward(x, training) / backward(dlogits) / predict_proba."""
 import numpy as np
 
+from .allocator import retain_freed_memory
 from .functional import softmax
 
 
@@ -87,6 +88,7 @@ class Sequential:
         """Softmax probabilities (N, K) in eval mode, computed in batches (bounded memory)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 (received: batch_size={batch_size})")
+        retain_freed_memory()
         out = None
         for start in range(0, len(x), batch_size):
             p = softmax(self.forward(x[start:start + batch_size], training=False))

@@ -3,38 +3,21 @@ JSON strings under reserved keys, optional optimizer state. Never pickle: files 
 allow_pickle=False, written to a temp file and moved into place with os.replace (atomic)."""
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
+
+from .atomic import atomic_open
 
 FORMAT = "nnlib-npz-1"
 _RESERVED = ("__format__", "__architecture__", "__metadata__", "__rng__", "__optimizer__")
 _OPT_PREFIX = "__optimizer__."
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write(path, write):
-    """Call write(file_object) on a temp file beside `path`, then move it over `path`."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give the usual mode of new files
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Call write(binary file object) on a temp file beside `path`, then move it over `path`."""
+    with atomic_open(path, "wb") as f:
+        write(f)
 
 
 def save(model, path, metadata=None, optimizer=None):
