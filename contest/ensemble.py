@@ -128,15 +128,17 @@ class Ensemble:
         from threadpoolctl import threadpool_limits
 
         out = np.empty((len(self.models), len(images), NUM_CLASSES), dtype=np.float32)
-        workers = max(1, min(len(self.models), _cores()))
-        with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
+        with threadpool_limits(1), ThreadPoolExecutor(_cores()) as pool:
             for start in range(0, len(images), CHUNK):
                 x = normalise(images[start:start + CHUNK], self.normalisation)
-                stop = start + len(x)
+                # tasks of one member x one batch, so that no core idles at the end
+                tasks = [(m, b) for m in range(len(self.models)) for b in range(0, len(x), batch_size)]
 
-                def run(m):
-                    out[m, start:stop] = self.models[m].predict_proba(x, batch_size=batch_size)
-                list(pool.map(run, range(len(self.models))))
+                def run(task):
+                    m, b = task
+                    part = self.models[m].predict_proba(x[b:b + batch_size], batch_size=batch_size)
+                    out[m, start + b:start + b + len(part)] = part
+                list(pool.map(run, tasks))
         return out
 
     def predict_proba(self, images, batch_size=1000):
