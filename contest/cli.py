@@ -82,6 +82,25 @@ data_dir_option = click.option("--data-dir", type=click.Path(), envvar="CONTEST_
                                     "MNIST, or the data the ensemble was trained on)")
 batch_option = click.option("--batch-size", type=click.IntRange(min=1), default=1000,
                             help="images per inference batch")
+tta_option = click.option("--tta", is_flag=True,
+                          help="test-time augmentation: average the probabilities over the image "
+                               "and its 4 one-pixel shifts (5x slower; off unless validation "
+                               "shows it helps, see benchmarks/accuracy.py)")
+
+
+class OneLineSeed(click.ParamType):
+    """A non-negative integer seed; a bad value is one line 'Error: ...' with exit status 2
+    (click's own refusals add a usage banner)."""
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        try:
+            seed = value if isinstance(value, int) else int(str(value), 10)
+        except ValueError:
+            seed = -1
+        if isinstance(seed, bool) or seed < 0:
+            raise ContestUsageError(f"--seed must be a non-negative integer (received: {value!r})")
+        return seed
 
 
 @click.group(cls=ContestGroup, context_settings=SETTINGS)
@@ -110,12 +129,16 @@ def main():
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="parallel workers [default: all cores]")
 @click.option("--backend", type=click.Choice(BACKENDS), default="loky", help="joblib backend")
+@click.option("--scheduler", metavar="ADDRESS|local", default=None,
+              help="train the members as tasks on the Dask cluster at ADDRESS (e.g. "
+                   "tcp://host:8786), or on a LocalCluster of this machine's cores for 'local'; "
+                   "ignores --jobs and --backend; needs pip install \"contest[dask]\"")
 @click.option("--train-limit", type=click.IntRange(min=20), default=None,
               help="use only the first N training images (quick runs)")
 @data_dir_option
 @click.option("--quiet", "-q", is_flag=True, help="no progress output while training")
-def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backend, train_limit,
-                   data_dir, quiet):
+def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backend, scheduler,
+                   train_limit, data_dir, quiet):
     """Train N CNNs in parallel; write OUT/ensemble.json, member files and learning curves."""
     import time
 
@@ -128,7 +151,8 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
     recipe = with_overrides(PRESETS[preset], epochs=epochs, arch=arch, augment=augment)
     settings = TrainSettings(preset=recipe, n=n, seed=seed, out_dir=out_dir, jobs=jobs,
                              backend=backend, train_limit=train_limit, data_dir=data_dir,
-                             normalisation=getattr(recipe, "normalisation", DEFAULT_NORMALISATION))
+                             normalisation=getattr(recipe, "normalisation", DEFAULT_NORMALISATION),
+                             scheduler=scheduler)
     manifest = train(settings, monitor_mode=choose_mode(quiet))
     click.echo(training_text(manifest, out_dir, time.time() - started))
 
@@ -146,12 +170,13 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
 @batch_option
 @click.option("--low-confidence", type=click.FloatRange(0, 1), default=0.9,
               help="report predictions whose probability is below this")
-def predict(images, output, models, fmt, proba, batch_size, low_confidence):
+@tta_option
+def predict(images, output, models, fmt, proba, batch_size, low_confidence, tta):
     """Predict IMAGES (.npy (N,28,28)/(N,784)/(N,1,28,28), uint8 0-255 or float 0-1, or a
     Kaggle test.csv) and write a submission."""
     from contest.commands import run_predict
 
-    click.echo(run_predict(images, output, models, fmt, proba, batch_size, low_confidence))
+    click.echo(run_predict(images, output, models, fmt, proba, batch_size, low_confidence, tta))
 
 
 @main.command("predict-one")
@@ -179,12 +204,23 @@ def predict_one(index, image, label, models, data_dir, save_png):
 @data_dir_option
 @batch_option
 @click.option("--report", type=click.Path(), default=None,
-              help="save the confusion matrix and the mistakes to this .png")
-def evaluate(models, images, labels, data_dir, batch_size, report):
-    """Accuracy of every member and of the ensemble, confusion matrix, misclassified indices."""
+              help="save the confusion matrix and the mistakes (and, with --robustness, the "
+                   "robustness table) to this .png; variant examples go to FILE-variants.png")
+@tta_option
+@click.option("--robustness", is_flag=True,
+              help="also score every member, the mean member and the ensemble on harder "
+                   "variants of the images (shifted, rotated, noisy, low contrast, ...)")
+@click.option("--variants", default=None, metavar="NAME,...",
+              help="only these robustness variants (implies --robustness) [default: all]")
+@click.option("--seed", type=OneLineSeed(), default=0, help="seed of the robustness variants")
+def evaluate(models, images, labels, data_dir, batch_size, report, tta, robustness, variants,
+             seed):
+    """Accuracy of every member and of the ensemble, confusion matrix, misclassified indices;
+    with --robustness, accuracy on harder variants of the images."""
     from contest.commands import run_evaluate
 
-    click.echo(run_evaluate(models, images, labels, data_dir, batch_size, report))
+    click.echo(run_evaluate(models, images, labels, data_dir, batch_size, report, tta,
+                            robustness, seed, variants))
 
 
 @main.command()

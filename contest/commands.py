@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from contest import display
-from contest.errors import ContestInputError
+from contest.errors import ContestError, ContestInputError
 
 MAX_LISTED_MISTAKES = 200
 
@@ -33,23 +33,25 @@ def data_dir_for(data_dir, manifest):
 
 
 def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_size=1000,
-                low_confidence=0.9):
+                low_confidence=0.9, tta=False):
     from contest.ensemble import load_ensemble
     from contest.fileio import write_npy
     from contest.inputs import load_images
     from contest.submission import write_submission
+    from contest.tta import describe, probabilities
 
     check_output(output)
     if proba_path is not None:
         check_output(proba_path, (".npy",))
     images = load_images(images_path)
     ensemble = load_ensemble(models)
-    mean, _ = ensemble.predict_proba(images, batch_size)
+    mean, _ = probabilities(ensemble, images, batch_size, tta)
     labels = mean.argmax(axis=1)
     used = write_submission(output, labels, fmt)
     if proba_path is not None:
         write_npy(proba_path, mean)
-    return prediction_summary(mean, labels, len(ensemble), output, used, low_confidence)
+    text = prediction_summary(mean, labels, len(ensemble), output, used, low_confidence)
+    return text + ("\n" + describe(tta) if tta else "")
 
 
 def prediction_summary(mean, labels, members, output, fmt, low_confidence):
@@ -125,24 +127,70 @@ def _evaluation_data(images_path, labels_path, data_dir):
 
 
 def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batch_size=1000,
-                 report_path=None):
-    from contest.ensemble import accuracy, confusion_matrix, load_ensemble
+                 report_path=None, tta=False, robustness=False, seed=0, variants=None):
+    """Evaluation text; with `robustness` (or `variants`, comma-separated names) also the
+    accuracies on the variants of contest.robustness, drawn with `seed`."""
+    from contest.ensemble import confusion_matrix, load_ensemble
+    from contest.tta import describe, probabilities
 
-    if report_path is not None:
-        check_output(report_path, (".png",))
+    names = _variant_names(robustness, variants, seed)
+    _check_report(report_path, names is not None)
     ensemble = load_ensemble(models)
     images, labels, what = _evaluation_data(images_path, labels_path,
                                             data_dir_for(data_dir, ensemble.manifest))
-    mean, members = ensemble.predict_proba(images, batch_size)
+    mean, members = probabilities(ensemble, images, batch_size, tta)
     predicted = mean.argmax(axis=1)
     matrix = confusion_matrix(labels, predicted)
+    what += f"; {describe(tta)}" if tta else ""
     text = evaluation_text(ensemble, what, members, mean, labels, matrix)
-    if report_path is not None:
-        from contest.report import plot_evaluation
+    table = examples = None
+    if names is not None:
+        from contest.robustness_report import evaluate_robustness, robustness_text
 
-        plot_evaluation(matrix, images, labels, predicted, report_path)
-        text += f"\nsaved {report_path}"
+        table, examples = evaluate_robustness(ensemble, images, labels, seed, names, batch_size,
+                                              tta, known=(mean, members))
+        text += "\n" + robustness_text(table, seed, len(labels))
+    if report_path is not None:
+        text += _write_report(report_path, (matrix, images, labels, predicted), table, examples)
     return text
+
+
+def _variant_names(robustness, variants, seed):
+    """The variant names to score (None: no robustness evaluation), checked before any work."""
+    if not robustness and variants is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ContestError(f"--seed must be a non-negative integer (received: {seed!r})")
+    from contest.robustness_report import check_variant_names
+
+    try:
+        return check_variant_names(variants)
+    except ValueError as exc:
+        raise ContestError(f"--variants: {exc}") from None
+
+
+def _check_report(report_path, with_robustness):
+    if report_path is None:
+        return
+    check_output(report_path, (".png",))
+    if with_robustness:
+        from contest.robustness_report import variants_path
+
+        check_output(variants_path(report_path), (".png",))
+
+
+def _write_report(report_path, evaluation, table, examples):
+    """Draw the PNG report (and the variant grid beside it); the lines saying where they went."""
+    from contest.report import plot_evaluation
+
+    matrix, images, labels, predicted = evaluation
+    plot_evaluation(matrix, images, labels, predicted, report_path, robustness=table)
+    if table is None:
+        return f"\nsaved {report_path}"
+    from contest.robustness_report import save_examples, variants_path
+
+    save_examples(examples, variants_path(report_path))
+    return f"\nsaved {report_path} and {variants_path(report_path)} (variant examples)"
 
 
 def evaluation_text(ensemble, what, members, mean, labels, matrix):

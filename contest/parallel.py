@@ -40,6 +40,7 @@ class TrainSettings:
     train_limit: int = None
     data_dir: str = None
     normalisation: str = DEFAULT_NORMALISATION
+    scheduler: str = None          # Dask scheduler address or "local" (contest.cluster)
 
 
 def available_cores():
@@ -144,6 +145,10 @@ def _memmap(path, array):
 
 def train_ensemble(settings, monitor_mode="lines", stream=None):
     """Train (or finish) the ensemble of `settings`; returns (manifest, summary rows)."""
+    if settings.scheduler:
+        from contest.cluster import train_on_cluster
+
+        return train_on_cluster(settings, monitor_mode, stream)
     from contest.progress import ProgressMonitor
     from contest.summary import finish_ensemble
 

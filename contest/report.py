@@ -1,5 +1,6 @@
 """PNG reports drawn with matplotlib's Agg backend: learning curves, confusion matrix with a grid
-of mistakes, and an image with its probability bar chart.
+of mistakes (and, for `evaluate --robustness`, the robustness table and a bar chart), and an
+image with its probability bar chart.
 
 matplotlib takes about half a second to import, so it is imported inside the functions and only
 commands that draw pay for it. Files are written atomically.
@@ -62,22 +63,72 @@ def _confusion_axes(ax, matrix):
     ax.set_title("confusion matrix")
 
 
-def plot_evaluation(matrix, images, labels, predicted, path, max_mistakes=64, title=""):
-    """Confusion matrix and a grid of the first `max_mistakes` misclassified images."""
-    plt = _pyplot()
-    wrong = np.flatnonzero(np.asarray(predicted) != np.asarray(labels))[:max_mistakes]
-    cols = 8
-    rows = max(1, -(-len(wrong) // cols))
-    fig = plt.figure(figsize=(14, max(6, 1.5 * rows)))
-    _confusion_axes(fig.add_subplot(1, 2, 1), matrix)
+def _mistake_axes(fig, images, labels, predicted, wrong, rows, cols=8):
+    """The grid of misclassified images, in the right half of `fig` (a figure or subfigure)."""
     for slot, index in enumerate(wrong):
         ax = fig.add_subplot(rows, 2 * cols, (slot // cols) * 2 * cols + cols + slot % cols + 1)
         ax.imshow(np.asarray(images[index]).reshape(28, 28), cmap="gray")
         ax.set_title(f"#{index}: {labels[index]}->{predicted[index]}", fontsize=7)
         ax.axis("off")
-    fig.suptitle(title or f"{len(np.flatnonzero(np.asarray(predicted) != np.asarray(labels)))} "
-                          f"mistakes (true->predicted)")
+
+
+def plot_evaluation(matrix, images, labels, predicted, path, max_mistakes=64, title="",
+                    robustness=None):
+    """Confusion matrix and a grid of the first `max_mistakes` misclassified images; below them,
+    when `robustness` (a contest.robustness.robustness_table dict) is given, its table and chart."""
+    plt = _pyplot()
+    all_wrong = np.flatnonzero(np.asarray(predicted) != np.asarray(labels))
+    wrong = all_wrong[:max_mistakes]
+    rows = max(1, -(-len(wrong) // 8))
+    height = max(6, 1.5 * rows)
+    extra = 0 if robustness is None else 1.5 + 0.4 * len(robustness)
+    fig = top = plt.figure(figsize=(14, height + extra))
+    if robustness is not None:
+        top, bottom = fig.subfigures(2, 1, height_ratios=[height, extra])
+        _robustness_axes(bottom, robustness)
+    _confusion_axes(top.add_subplot(1, 2, 1), matrix)
+    _mistake_axes(top, images, labels, predicted, wrong, rows)
+    top.suptitle(title or f"{len(all_wrong)} mistakes (true->predicted)")
     _save(fig, path)
+
+
+def _robustness_axes(fig, table):
+    """Left: the robustness table in %; right: mean member vs ensemble bars, members as dots."""
+    names = list(table)
+    n_members = len(table[names[0]]["members"])
+    headers = [f"m{i + 1}" for i in range(n_members)] + ["mean", "ensemble"]
+    cells = [[f"{100 * v:.2f}" for v in row["members"] + [row["mean_member"], row["ensemble"]]]
+             for row in table.values()]
+    ax_table, ax_bars = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1]})
+    ax_table.axis("off")
+    grid = ax_table.table(cellText=cells, rowLabels=names, colLabels=headers, loc="center")
+    grid.auto_set_font_size(False)
+    grid.set_fontsize(8)
+    for i, row in enumerate(table.values(), start=1):  # the ensemble column: green if it helps
+        good = row["ensemble"] > row["mean_member"]
+        grid[i, len(headers) - 1].set_facecolor("#d8f0d8" if good else "#f8d8c8")
+    _robustness_bars(ax_bars, table)
+    fig.suptitle("accuracy (%) on the clean set and on harder variants")
+
+
+def _robustness_bars(ax, table):
+    names = list(table)[::-1]  # top to bottom in table order
+    y = np.arange(len(names))
+    mean = [100 * table[n]["mean_member"] for n in names]
+    ens = [100 * table[n]["ensemble"] for n in names]
+    ax.barh(y + 0.2, ens, height=0.4, color="tab:blue", label="ensemble")
+    ax.barh(y - 0.2, mean, height=0.4, color="tab:gray", label="mean member")
+    for k, name in enumerate(names):
+        members = [100 * v for v in table[name]["members"]]
+        ax.plot(members, [k - 0.2] * len(members), "k.", markersize=3)
+        ax.text(ens[k], k + 0.2, f" {ens[k]:.2f}", va="center", fontsize=7)
+    low = min(mean + ens + [100 * v for n in names for v in table[n]["members"]])
+    ax.set_xlim(max(0.0, low - 5), 100.5)
+    ax.axvline(90, color="tab:red", linewidth=0.8, linestyle="--")
+    ax.set_yticks(y)
+    ax.set_yticklabels(names, fontsize=8)
+    ax.set_xlabel("accuracy (%); dots: members; dashed: 90 %")
+    ax.legend(loc="lower left", fontsize=7)
 
 
 def plot_prediction(image, proba, path, title=""):
