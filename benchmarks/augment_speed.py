@@ -29,9 +29,26 @@ from augment.geometric import inverse_matrices
 ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_DATA = ROOT / "contest" / "data" / "mnist" / "train-images-idx3-ubyte.gz"
-DEFAULT_AUGMENT = {"rotation": 10.0, "shift": 2.0, "zoom": 0.1}          # contest preset "default"
-LARGE_AUGMENT = {"rotation": 12.0, "shift": 2.5, "zoom": 0.12, "shear": 0.15}
 ELASTIC = {"elastic_alpha": 34.0, "elastic_sigma": 4.0}                 # Simard 2003
+
+
+def _preset_augment(name):
+    """The augmentation of a contest preset (geometry + optional "pixel" corruptions)."""
+    from contest.presets import PRESETS
+    return dict(PRESETS[name].augment)
+
+
+def make_augmenter(kwargs):
+    """Geometry (augment.Augmenter), then pixel corruptions when kwargs has a "pixel" dict."""
+    from augment.pixel import Compose, PixelAugmenter
+    geometric = dict(kwargs)
+    pixel = geometric.pop("pixel", None)
+    parts = [augment.Augmenter(**geometric)] + ([PixelAugmenter(**pixel)] if pixel else [])
+    return parts[0] if len(parts) == 1 else Compose(parts)
+
+
+DEFAULT_AUGMENT = _preset_augment("default")
+LARGE_AUGMENT = _preset_augment("large")
 
 
 def load_digits(path, n):
@@ -81,9 +98,9 @@ def transform_table(x, repeats, seed):
         "Augmenter large preset": lambda: augmenters["large"](x, rng),
         "Augmenter default + elastic": lambda: augmenters["default+elastic"](x, rng),
     }
-    augmenters = {"default": augment.Augmenter(**DEFAULT_AUGMENT),
-                  "large": augment.Augmenter(**LARGE_AUGMENT),
-                  "default+elastic": augment.Augmenter(**DEFAULT_AUGMENT, **ELASTIC)}
+    augmenters = {"default": make_augmenter(DEFAULT_AUGMENT),
+                  "large": make_augmenter(LARGE_AUGMENT),
+                  "default+elastic": make_augmenter({**DEFAULT_AUGMENT, **ELASTIC})}
     print(f"\ntransforms on {len(x)} MNIST digits {x.shape[1:]} float32 (median of {repeats}):")
     results = {}
     for name, fn in cases.items():
@@ -140,12 +157,14 @@ def training_step_ratio(x, repeats, seed, results):
     except Exception as error:           # nnlib is optional here: the augment figures stand alone
         print(f"\nnnlib step unavailable ({type(error).__name__}: {error})")
         return
+    from nnlib.allocator import retain_freed_memory
+    retain_freed_memory()                # as nnlib.fit does
     rng = np.random.default_rng(seed)
     model = build_model("a", rng)
     loss = nnlib.SoftmaxCrossEntropy()
     opt = nnlib.Adam(model.parameters(), lr=1e-3)
     labels = rng.integers(0, 10, len(x))
-    augmenter = augment.Augmenter(**DEFAULT_AUGMENT)
+    augmenter = make_augmenter(DEFAULT_AUGMENT)
     aug_times, step_times = [], []
     for i in range(repeats + 2):
         start = time.perf_counter()
@@ -153,7 +172,7 @@ def training_step_ratio(x, repeats, seed, results):
         middle = time.perf_counter()
         logits = model.forward(batch, training=True)
         loss.forward(logits, labels)
-        model.backward(loss.backward())
+        model.backward(loss.backward(), input_grad=False)   # as nnlib.fit does
         opt.step()
         opt.zero_grad()
         end = time.perf_counter()
@@ -181,7 +200,7 @@ def save_grid(path, x, seed, n_digits=8):
     columns = [("original", digits)]
     for title, kwargs, count in [("default", DEFAULT_AUGMENT, 4), ("large", LARGE_AUGMENT, 3),
                                  ("default+elastic", {**DEFAULT_AUGMENT, **ELASTIC}, 3)]:
-        augmenter = augment.Augmenter(**kwargs)
+        augmenter = make_augmenter(kwargs)
         columns += [(title, augmenter(digits, rng)) for _ in range(count)]
     fig, axes = plt.subplots(n_digits, len(columns), figsize=(len(columns) * 0.9, n_digits * 0.9 + 0.3))
     for col, (title, images) in enumerate(columns):
