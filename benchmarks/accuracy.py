@@ -102,6 +102,8 @@ def tta_text(ensemble, manifest, batch_size):
     helps = tta - plain >= TTA_MIN_GAIN
     verdict = ("use --tta" if helps else "keep --tta off") + (
         f" (gain {100 * (tta - plain):+.2f} points; threshold +{100 * TTA_MIN_GAIN:.2f})")
+    if len(labels) < 1000:
+        verdict += f"; but {len(labels)} images are too few to decide"
     return "\n".join([
         f"validation split ({len(labels)} images, the last of the training set):",
         f"  ensemble without TTA: {100 * plain:.2f} % ({plain_correct}/{len(labels)})",

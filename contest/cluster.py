@@ -48,9 +48,10 @@ def require_dask():
 def connect(distributed, scheduler):
     """A Client of the scheduler at `scheduler`, or of a LocalCluster on this machine ("local")."""
     if scheduler == "local":
-        # one single-threaded worker process per core: NumPy's element-wise work uses one core
+        # one single-threaded worker process per core (NumPy's element-wise work uses one core);
+        # ":0": any free port for the scheduler's HTTP server, so a running cluster is no conflict
         with distributed.LocalCluster(n_workers=available_cores(), threads_per_worker=1,
-                                      processes=True, dashboard_address=None,
+                                      processes=True, dashboard_address=":0",
                                       silence_logs=logging.ERROR) as cluster, \
                 distributed.Client(cluster) as client:
             yield client

@@ -128,8 +128,7 @@ def _evaluation_data(images_path, labels_path, data_dir):
 
 def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batch_size=1000,
                  report_path=None, tta=False, robustness=False, seed=0, variants=None):
-    """Evaluation text; with `robustness` (or `variants`, comma-separated names) also the
-    accuracies on the variants of contest.robustness, drawn with `seed`."""
+    """Evaluation text; with `robustness` or `variants` ("a,b") also the robustness table."""
     from contest.ensemble import confusion_matrix, load_ensemble
     from contest.tta import describe, probabilities
 

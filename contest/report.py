@@ -128,7 +128,7 @@ def _robustness_bars(ax, table):
     ax.set_yticks(y)
     ax.set_yticklabels(names, fontsize=8)
     ax.set_xlabel("accuracy (%); dots: members; dashed: 90 %")
-    ax.legend(loc="lower left", fontsize=7)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=7, frameon=False)
 
 
 def plot_prediction(image, proba, path, title=""):

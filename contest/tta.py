@@ -25,7 +25,8 @@ def check_shifts(shifts):
         try:
             dy, dx = offset
         except (TypeError, ValueError):
-            raise ValueError(f"shifts[{i}] must be a pair (dy, dx) (received: {offset!r})") from None
+            raise ValueError(f"shifts[{i}] must be a pair (dy, dx) "
+                             f"(received: {offset!r})") from None
         if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (dy, dx)):
             raise ValueError(f"shifts[{i}] must be whole pixels (received: {offset!r})")
         if max(abs(int(dy)), abs(int(dx))) > MAX_SHIFT:
