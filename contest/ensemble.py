@@ -118,33 +118,39 @@ class Ensemble:
         return len(self.models)
 
     def member_probabilities(self, images, batch_size=1000):
-        """(M, N, 10) float32 softmax outputs of every member for images in any accepted form.
-
-        Members run in one thread per core with one BLAS thread each: NumPy releases the GIL in
-        its loops and BLAS calls, and its element-wise work is single-threaded, so this uses
-        the cores better than one member at a time with multi-threaded BLAS.
-        """
-        from concurrent.futures import ThreadPoolExecutor
-        from threadpoolctl import threadpool_limits
-
+        """(M, N, 10) float32 softmax outputs of every member for images in any accepted form."""
         out = np.empty((len(self.models), len(images), NUM_CLASSES), dtype=np.float32)
-        with threadpool_limits(1), ThreadPoolExecutor(_cores()) as pool:
-            for start in range(0, len(images), CHUNK):
-                x = normalise(images[start:start + CHUNK], self.normalisation)
-                # tasks of one member x one batch, so that no core idles at the end
-                tasks = [(m, b) for m in range(len(self.models)) for b in range(0, len(x), batch_size)]
-
-                def run(task):
-                    m, b = task
-                    part = self.models[m].predict_proba(x[b:b + batch_size], batch_size=batch_size)
-                    out[m, start + b:start + b + len(part)] = part
-                list(pool.map(run, tasks))
+        for start in range(0, len(images), CHUNK):
+            x = normalise(images[start:start + CHUNK], self.normalisation)
+            out[:, start:start + len(x)] = models_probabilities(self.models, x, batch_size)
         return out
 
     def predict_proba(self, images, batch_size=1000):
         """(mean (N, 10) float32, members (M, N, 10)): the ensemble average and its parts."""
         members = self.member_probabilities(images, batch_size)
         return average(members), members
+
+
+def models_probabilities(models, x, batch_size=1000):
+    """(M, N, 10) float32 softmax outputs of `models` for model-ready input x (N, 1, 28, 28).
+
+    Work is split into member x batch tasks run by one thread per core, each with one BLAS
+    thread: NumPy releases the GIL in its loops and BLAS calls, its element-wise work is
+    single-threaded anyway, and small tasks keep every core busy to the end (5 arch-a members
+    on 10,000 images: 5.9 s -> 4.7 s for the whole `contest predict`).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+    from threadpoolctl import threadpool_limits
+
+    out = np.empty((len(models), len(x), NUM_CLASSES), dtype=np.float32)
+    tasks = [(m, b) for m in range(len(models)) for b in range(0, len(x), batch_size)]
+
+    def run(task):
+        m, b = task
+        out[m, b:b + batch_size] = models[m].predict_proba(x[b:b + batch_size], batch_size)
+    with threadpool_limits(1), ThreadPoolExecutor(_cores()) as pool:
+        list(pool.map(run, tasks))
+    return out
 
 
 def _cores():

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from contest import datasets
-from contest.ensemble import FORMAT, INPUT_SHAPE, NUM_CLASSES, accuracy, average, write_manifest
+from contest.ensemble import (FORMAT, INPUT_SHAPE, NUM_CLASSES, accuracy, average,
+                              models_probabilities, write_manifest)
 from contest.errors import ContestError, ContestInputError
 from contest.fileio import sha256_file
 from contest.preprocess import normalise
@@ -40,11 +41,10 @@ def load_test_set(data_dir):
 
 def evaluate_members(models, data, test):
     """Per-member probabilities on the validation set and (if any) the test set."""
-    val = np.stack([m.predict_proba(data.x_val) for m in models])
+    val = models_probabilities(models, data.x_val)
     if test is None:
         return val, None
-    x_test = normalise(test[0], data.run["normalisation"])
-    return val, np.stack([m.predict_proba(x_test) for m in models])
+    return val, models_probabilities(models, normalise(test[0], data.run["normalisation"]))
 
 
 def member_entry(out_dir, index, meta, val_acc, test_acc):
