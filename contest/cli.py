@@ -23,6 +23,11 @@ class ContestUsageError(click.ClickException):
     exit_code = 2
 
 
+class ContestInterrupted(click.ClickException):
+    """Ctrl-C during training: one line, exit status 130 like any interrupted command."""
+    exit_code = 130
+
+
 class ContestGroup(click.Group):
     def invoke(self, ctx):
         try:
@@ -153,7 +158,12 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
                              backend=backend, train_limit=train_limit, data_dir=data_dir,
                              normalisation=getattr(recipe, "normalisation", DEFAULT_NORMALISATION),
                              scheduler=scheduler)
-    manifest = train(settings, monitor_mode=choose_mode(quiet))
+    try:
+        manifest = train(settings, monitor_mode=choose_mode(quiet))
+    except KeyboardInterrupt:
+        # finished members and per-epoch checkpoints are on disk: say how to go on
+        raise ContestInterrupted(f"interrupted: finished members and per-epoch checkpoints are "
+                                 f"kept in {out_dir}; rerun the same command to resume") from None
     click.echo(training_text(manifest, out_dir, time.time() - started))
 
 

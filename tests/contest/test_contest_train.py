@@ -132,3 +132,19 @@ def test_augment_none_and_default_keywords():
 def test_missing_data_dir_is_refused(tmp_path):
     result = invoke(["train-ensemble", "--out", tmp_path / "m", "--data-dir", tmp_path / "none"])
     assert_refused(result, "data directory not found")
+
+
+def test_ctrl_c_during_training_says_how_to_resume(monkeypatch, tmp_path):
+    import contest.parallel
+    from click.testing import CliRunner
+    from contest.cli import main
+
+    def interrupted(settings, monitor_mode="lines", stream=None):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(contest.parallel, "train_ensemble", interrupted)
+    result = CliRunner().invoke(main, ["train-ensemble", "--n", "1", "--preset", "fast",
+                                       "--out", str(tmp_path / "m")])
+    assert result.exit_code == 130
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "rerun the same command to resume" in lines[0]
+    assert "Traceback" not in result.output
