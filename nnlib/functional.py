@@ -120,6 +120,7 @@ def conv2d_backward(dy_nhwc, xp, w, x_shape, stride, padding, need_dx=True):
     dwm = np.zeros((kh * kw * c, o), dtype=np.result_type(dy_nhwc, w))
     dx = np.empty((n, h, wd, c), dtype=dwm.dtype) if need_dx else None
     wm = weight_matrix(w)
+    wflip = flipped_weight_matrix(w) if need_dx and stride == 1 else None
     step = chunk_size(xp.shape, kh, kw, stride, xp.itemsize)
     for s in range(0, n, step):
         dys = dy_nhwc[s:s + step]
@@ -128,7 +129,7 @@ def conv2d_backward(dy_nhwc, xp, w, x_shape, stride, padding, need_dx=True):
         if not need_dx:
             continue
         if stride == 1:
-            dx[s:s + step] = _conv_input_grad_gemm(dys, w, h, wd, padding)
+            dx[s:s + step] = _conv_input_grad_gemm(dys, wflip, kh, kw, h, wd, padding)
         else:
             dcol = (dy2 @ wm.T).reshape(dys.shape[:3] + (kh, kw, c))
             dxp = col2im(dcol, (len(dys), h + 2 * padding, wd + 2 * padding, c), kh, kw, stride)
@@ -137,19 +138,22 @@ def conv2d_backward(dy_nhwc, xp, w, x_shape, stride, padding, need_dx=True):
     return dx, dw, db
 
 
-def _conv_input_grad_gemm(dy_nhwc, w, h, wd, padding):
+def flipped_weight_matrix(w):
+    """Conv weight (O, C, kh, kw) flipped in space, as a (kh*kw*O, C) matrix for the input gradient."""
+    return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(-1, w.shape[1])
+
+
+def _conv_input_grad_gemm(dy_nhwc, wflip, kh, kw, h, wd, padding):
     """dx (N, H, W, C) of a stride-1 convolution: correlate the zero-framed dy with the kernel
-    flipped in space and transposed in channels, as one im2col and one GEMM."""
-    o, c, kh, kw = w.shape
-    n, ho, wo, _ = dy_nhwc.shape
+    flipped in space and transposed in channels (`wflip`), as one im2col and one GEMM."""
+    n, ho, wo, o = dy_nhwc.shape
     # dy sits at offset (kh-1-padding) inside a frame sized so the output is exactly (H, W)
     top, left = kh - 1 - padding, kw - 1 - padding
     frame = np.zeros((n, h + kh - 1, wd + kw - 1, o), dtype=dy_nhwc.dtype)
     src = dy_nhwc[:, max(0, -top):, max(0, -left):, :]
     src = src[:, :frame.shape[1] - max(top, 0), :frame.shape[2] - max(left, 0), :]
     frame[:, max(top, 0):max(top, 0) + src.shape[1], max(left, 0):max(left, 0) + src.shape[2], :] = src
-    wflip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(-1, c)
-    return (im2col(frame, kh, kw, 1) @ wflip).reshape(n, h, wd, c)
+    return (im2col(frame, kh, kw, 1) @ wflip).reshape(n, h, wd, -1)
 
 
 def _is_2x2(k, s):
