@@ -148,12 +148,13 @@ def models_probabilities(models, x, batch_size=1000):
     def run(task):
         m, b = task
         out[m, b:b + batch_size] = models[m].predict_proba(x[b:b + batch_size], batch_size)
-    with threadpool_limits(1), ThreadPoolExecutor(_cores()) as pool:
+    with threadpool_limits(1), ThreadPoolExecutor(available_cores()) as pool:
         list(pool.map(run, tasks))
     return out
 
 
-def _cores():
+def available_cores():
+    """Cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:

@@ -10,7 +10,6 @@ per-epoch checkpoints; a directory holding members trained with other settings i
 rather than mixed.
 """
 import json
-import os
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from contest import datasets
+from contest.ensemble import available_cores
 from contest.errors import ContestError
 from contest.fileio import read_json, write_json
 from contest.preprocess import DEFAULT_NORMALISATION, normalise, to_unit_nchw
@@ -41,13 +41,6 @@ class TrainSettings:
     data_dir: str = None
     normalisation: str = DEFAULT_NORMALISATION
     scheduler: str = None          # Dask scheduler address or "local" (contest.cluster)
-
-
-def available_cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 @dataclass

@@ -2,7 +2,7 @@
 lost mid-run, failed members listed, and a clear message without Dask.
 
 The tests that need a cluster are skipped only when dask[distributed] is not installed; CI
-installs it (pip install -e ".[test,dask]"). They compare against the session's tiny ensemble
+installs it (the test extra brings dask). They compare against the session's tiny ensemble
 (conftest `models`, trained with the default loky backend and the same settings).
 """
 import importlib.util
