@@ -9,6 +9,7 @@ import numpy as np
 
 from . import functional as F
 from .layers import Layer, Param, _check, _positive_int
+from .threads import GROUP, run_elementwise, run_sharded
 
 
 class BatchNorm(Layer):
@@ -28,32 +29,48 @@ class BatchNorm(Layer):
         self.running_var = np.ones(num_features, dtype=dtype)
 
     def _as_matrix(self, x):
-        """(N, C) or (N, C, H, W) -> contiguous (M, C) and a function mapping back."""
+        """(N, C) or (N, C, H, W) -> contiguous (M, C), rows per image, and a function mapping
+        back."""
         if x.ndim == 2 and x.shape[1] == self.num_features:
-            return np.ascontiguousarray(x), lambda m: m
+            return np.ascontiguousarray(x), 1, lambda m: m
         if x.ndim == 4 and x.shape[1] == self.num_features:
             x_nhwc = F.to_nhwc(x)
             shape = x_nhwc.shape
-            return x_nhwc.reshape(-1, shape[3]), lambda m: F.as_nchw(m.reshape(shape))
+            return (x_nhwc.reshape(-1, shape[3]), shape[1] * shape[2],
+                    lambda m: F.as_nchw(m.reshape(shape)))
         raise ValueError(f"BatchNorm({self.num_features}) expects (N, {self.num_features}) or "
                          f"(N, {self.num_features}, H, W), got {x.shape}")
 
     def forward(self, x, training=False):
-        x2, back = self._as_matrix(x)
+        x2, rows, back = self._as_matrix(x)
         gamma, beta = self.params["gamma"].value, self.params["beta"].value
         if not training:
             scale = gamma / np.sqrt(self.running_var + self.eps)
-            return back(x2 * scale + (beta - self.running_mean * scale))
+            shift = beta - self.running_mean * scale
+            y = np.empty_like(x2)
+            run_elementwise(lambda a, b: _affine(x2[a:b], scale, shift, y[a:b]), x2)
+            return back(y)
         m = x2.shape[0]
-        mean = x2.mean(axis=0, dtype=np.float64)
-        xc = x2 - mean.astype(x2.dtype)
-        var = np.einsum("ij,ij->j", xc, xc, dtype=np.float64) / m
+        mean = _reduce(lambda a, b: (x2[a:b].sum(axis=0, dtype=np.float64),), m, rows)[0] / m
+        xhat = np.empty_like(x2)
+        mean32 = mean.astype(x2.dtype)
+
+        def centre(a, b):
+            xc = np.subtract(x2[a:b], mean32, out=xhat[a:b])
+            return (np.einsum("ij,ij->j", xc, xc, dtype=np.float64),)
+
+        var = _reduce(centre, m, rows)[0] / m
         invstd = (1.0 / np.sqrt(var + self.eps)).astype(x2.dtype)
-        xhat = xc
-        xhat *= invstd
+        y = np.empty_like(x2)
+
+        def normalise(a, b):
+            np.multiply(xhat[a:b], invstd, out=xhat[a:b])
+            _affine(xhat[a:b], gamma, beta, y[a:b])
+
+        run_elementwise(normalise, x2)
         self._update_running(mean, var, m)
-        self.cache = (xhat, invstd, back)
-        return back(xhat * gamma + beta)
+        self.cache = (xhat, invstd, back, rows)
+        return back(y)
 
     def _update_running(self, mean, var, m):
         mom = self.momentum
@@ -62,21 +79,50 @@ class BatchNorm(Layer):
         self.running_var[...] = (1 - mom) * self.running_var + mom * unbiased
 
     def backward(self, dy):
-        xhat, invstd, back = self.cache
+        xhat, invstd, back, rows = self.cache
         self.cache = None
-        dy2, _ = self._as_matrix(dy)
+        dy2, _, _ = self._as_matrix(dy)
         m = dy2.shape[0]
-        dbeta = dy2.sum(axis=0, dtype=np.float64)
-        dgamma = np.einsum("ij,ij->j", dy2, xhat, dtype=np.float64)
-        gamma = self.params["gamma"].value
+        dbeta, dgamma = _reduce(lambda a, b: (dy2[a:b].sum(axis=0, dtype=np.float64),
+                                              np.einsum("ij,ij->j", dy2[a:b], xhat[a:b],
+                                                        dtype=np.float64)), m, rows)
         self.params["gamma"].grad[...] = dgamma
         self.params["beta"].grad[...] = dbeta
         dt = dy2.dtype
-        dx = dy2 - (dbeta / m).astype(dt)
-        dx -= xhat * (dgamma / m).astype(dt)
-        dx *= gamma * invstd
+        mean_dy, mean_dyx = (dbeta / m).astype(dt), (dgamma / m).astype(dt)
+        scale = self.params["gamma"].value * invstd
+        dx = np.empty_like(dy2)
+
+        def shard(a, b):
+            d = np.subtract(dy2[a:b], mean_dy, out=dx[a:b])
+            d -= xhat[a:b] * mean_dyx
+            d *= scale
+
+        run_elementwise(shard, dy2)
         return back(dx)
 
     def get_config(self):
         return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps,
                 "dtype": self.dtype.name}
+
+
+def _affine(x, scale, shift, out):
+    np.multiply(x, scale, out=out)
+    out += shift
+
+
+def _reduce(fn, m, rows_per_image):
+    """Sum the tuples of float64 arrays fn(start, stop) returns for row groups of
+    `threads.GROUP` images, group by group in order: shards run on nnlib's threads, and the
+    rounding does not depend on how many there are."""
+    group = GROUP * rows_per_image
+
+    def shard(a, b):
+        return [fn(g, min(g + group, b)) for g in range(a, b, group)]
+
+    parts = [p for ps in run_sharded(shard, m, align=group) for p in ps]
+    total = [np.array(t) for t in parts[0]]
+    for p in parts[1:]:
+        for t, v in zip(total, p):
+            t += v
+    return total

@@ -2,7 +2,9 @@
 import numpy as np
 
 from .allocator import retain_freed_memory
+from .activations import ReLU
 from .functional import softmax
+from .layers import MaxPool2D
 
 
 class Sequential:
@@ -15,15 +17,29 @@ class Sequential:
     def forward(self, x, training=False):
         if not training:
             return self._infer(x)
-        for layer in self.layers:
-            x = layer.forward(x, training=True)
+        for i in self._order():
+            x = self.layers[i].forward(x, training=True)
         return x
+
+    def _order(self):
+        """Layer indices in execution order. A ReLU directly followed by a MaxPool2D runs after
+        the pool, on a quarter of the values: max-pooling commutes with the increasing ReLU, and
+        the gradients agree too (where the window maximum is <= 0 both orders give 0)."""
+        order = list(range(len(self.layers)))
+        i = 0
+        while i < len(order) - 1:
+            if type(self.layers[i]) is ReLU and type(self.layers[i + 1]) is MaxPool2D:
+                order[i], order[i + 1] = i + 1, i
+                i += 2
+            else:
+                i += 1
+        return order
 
     def _infer(self, x):
         # Once a layer has allocated a fresh array, later element-wise layers may overwrite it:
         # no one else holds it. The caller's x is never written.
         owned = False
-        for layer in self.layers:
+        for layer in (self.layers[i] for i in self._order()):
             if owned and hasattr(layer, "forward_inplace"):
                 x = layer.forward_inplace(x)
             else:
@@ -34,10 +50,10 @@ class Sequential:
     def backward(self, grad, input_grad=True):
         """Back-propagate dlogits; fills every Param.grad. With input_grad=False the first
         layer skips its input gradient (nobody needs it in training) and None is returned."""
-        last = len(self.layers) - 1
-        for i in range(last, -1, -1):
-            layer = self.layers[i]
-            if i == 0 and not input_grad and layer.can_skip_input_grad:
+        order = self._order()
+        for step in range(len(order) - 1, -1, -1):
+            layer = self.layers[order[step]]
+            if step == 0 and not input_grad and layer.can_skip_input_grad:
                 return layer.backward(grad, need_dx=False)
             grad = layer.backward(grad)
         return grad

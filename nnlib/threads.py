@@ -1,0 +1,78 @@
+"""Intra-op threads: layers split the batch into contiguous shards and work on them in parallel.
+
+NumPy runs element-wise work on one core, and the cache-sized GEMMs of a chunked convolution split
+badly over BLAS threads, so a second core is best used by a second *caller*: a shard of the batch
+per thread, each shard doing its own im2col, GEMMs and element-wise work (NumPy releases the GIL
+in all of them). With `set_num_threads(n)`, n > 1, the caller should hold BLAS at one thread
+(e.g. ``threadpoolctl.threadpool_limits(1)``), or the two kinds of threads oversubscribe the cores.
+
+Results do not depend on the thread count: shards only decide who computes which images, and
+sums over the batch (weight gradients) are reduced over fixed groups of images in a fixed order.
+"""
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+_state = {"threads": 1, "pool": None}
+_lock = threading.Lock()
+
+# Images per reduction group: partial weight gradients are summed per group, then over groups in
+# order, so the float rounding is the same whichever thread computed a group.
+GROUP = 16
+
+
+def set_num_threads(n):
+    """Use `n` threads (>= 1) inside nnlib's layers; 1 (the default) runs everything inline."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive integer (received: n={n!r})")
+    with _lock:
+        if n != _state["threads"] and _state["pool"] is not None:
+            _state["pool"].shutdown(wait=True)
+            _state["pool"] = None
+        _state["threads"] = n
+
+
+def get_num_threads():
+    return _state["threads"]
+
+
+def _pool():
+    with _lock:
+        if _state["pool"] is None:
+            _state["pool"] = ThreadPoolExecutor(_state["threads"] - 1, thread_name_prefix="nnlib")
+        return _state["pool"]
+
+
+def shard_bounds(n, threads=None, align=1):
+    """Split range(n) into at most `threads` contiguous (start, stop) shards whose inner bounds
+    are multiples of `align`."""
+    threads = _state["threads"] if threads is None else threads
+    units = -(-n // align)
+    parts = max(1, min(threads, units))
+    cuts = [min(n, (units * i // parts) * align) for i in range(parts + 1)]
+    return [(cuts[i], cuts[i + 1]) for i in range(parts) if cuts[i] < cuts[i + 1]]
+
+
+def run_sharded(fn, n, align=1):
+    """Call fn(start, stop) on the shards of range(n), in parallel; results in shard order.
+
+    The calling thread works on the first shard itself, so one thread costs no hand-off.
+    """
+    bounds = shard_bounds(n, align=align)
+    if len(bounds) == 1:
+        return [fn(*bounds[0])]
+    pool = _pool()
+    futures = [pool.submit(fn, *b) for b in bounds[1:]]
+    first = fn(*bounds[0])
+    return [first] + [f.result() for f in futures]
+
+
+# Below this many elements an element-wise op is cheaper inline than handed to a thread.
+ELEMENTWISE_MIN = 1 << 16
+
+
+def run_elementwise(fn, x):
+    """fn(start, stop) over batch shards of `x` when it is big enough to be worth threads."""
+    if x.size < ELEMENTWISE_MIN or x.ndim == 0:
+        fn(0, len(x))
+    else:
+        run_sharded(fn, len(x))
