@@ -1,6 +1,9 @@
 """Training and inference throughput of nnlib on reference architectures A and B, with 1 and 2
-BLAS threads; when PyTorch is importable, the same architectures in PyTorch in the same process,
+threads; when PyTorch is importable, the same architectures in PyTorch in the same process,
 runs alternating, and the nnlib/PyTorch ratios.
+
+"T threads" is `nnlib.set_num_threads(T)` with BLAS held at one thread for nnlib (nnlib splits
+the batch over its own threads), and `torch.set_num_threads(T)` for PyTorch.
 
     python benchmarks/train_speed.py [--arch a b] [--threads 1 2] [--repeats 5]
 
@@ -66,6 +69,9 @@ def torch_steps(arch, rng, threads):
 
 
 def rate(fn, images, steps):
+    # PyTorch's OpenMP threads keep spinning for a while after its last parallel region; let
+    # them go to sleep so they do not slow down the next contender.
+    time.sleep(0.3)
     t = time.perf_counter()
     for _ in range(steps):
         fn()
@@ -78,7 +84,8 @@ def measure(arch, threads, repeats, have_torch):
     if have_torch:
         contenders["torch"] = torch_steps(arch, rng, threads)
     figures = {name: {"train": [], "infer": []} for name in contenders}
-    with threadpool_limits(threads):
+    nn.set_num_threads(threads)
+    with threadpool_limits(1, user_api="blas"):
         for name, (train, infer) in contenders.items():   # warm-up
             train(); train(); infer()
         for _ in range(repeats):                           # alternate the contenders
@@ -102,6 +109,7 @@ def main():
         have_torch, torch_note = False, "torch not importable: nnlib figures only"
     print(machine_facts())
     print(torch_note)
+    print("threads: nnlib.set_num_threads(T) with 1 BLAS thread; torch.set_num_threads(T)")
     head = f"{'arch':4} {'thr':>3} {'nnlib train':>12} {'nnlib infer':>12}"
     if have_torch:
         head += f" {'torch train':>12} {'torch infer':>12} {'ratio train':>11} {'ratio infer':>11}"

@@ -8,8 +8,8 @@ included) and returns the member file's bytes with its metadata. The client writ
 its task finishes (one progress line per member), then verifies and scores the members and writes
 curves and manifest exactly as the local path does (contest.summary).
 
-Results are bit-identical to the loky path: the same data preparation, member seeds and number
-of BLAS threads (MemberJob.threads, applied with threadpoolctl inside the task by train_member).
+Results are bit-identical to the loky path: the same data preparation and member seeds, and
+nnlib's results do not depend on its thread count (MemberJob.threads, set by train_member).
 """
 import asyncio
 import logging

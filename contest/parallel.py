@@ -2,9 +2,9 @@
 
 Members are independent: member K draws everything random from SeedSequence(seed).spawn(n)[K].
 The training arrays are written once to a temporary .npy and handed to the workers as read-only
-memory maps (no per-member copy). Each member trains with a fixed number of BLAS threads,
-cores // min(n, cores): the thread count changes float rounding, so it must not follow --jobs if
-results are to be independent of --jobs; workers x threads still never exceed the cores.
+memory maps (no per-member copy). Each member trains on cores // min(n, cores) of nnlib's
+threads with one BLAS thread, so workers x threads never exceed the cores; nnlib's results do not
+depend on its thread count, so members are the same whatever --jobs is.
 Rerunning after an interruption skips finished members and resumes the others from their
 per-epoch checkpoints; a directory holding members trained with other settings is refused
 rather than mixed.
@@ -97,12 +97,8 @@ def pending_members(out_dir, n):
 
 
 def threads_per_member(n, cores):
-    """BLAS threads of every member: a function of n and the cores, never of --jobs.
-
-    The number of BLAS threads changes the rounding of matrix products (OpenBLAS splits sums
-    differently), so tying it to --jobs would make the trained weights depend on --jobs. With at
-    most min(n, cores) workers, workers x threads never exceeds the cores.
-    """
+    """nnlib threads of every member (BLAS stays at one): with at most min(n, cores) workers,
+    workers x threads never exceeds the cores."""
     return max(1, cores // max(1, min(n, cores)))
 
 

@@ -12,6 +12,7 @@ from .optim import (OPTIMIZERS, SGD, AdaDelta, AdaGrad, Adam, AdamW, Optimizer, 
                     l1_penalty, l2_penalty)
 from .schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, OneCycleLR, StepLR
 from .serialization import load, load_optimizer_state, load_weights, load_with_metadata, save
+from .threads import get_num_threads, set_num_threads
 from .training import (Callback, EarlyStopping, History, LambdaCallback, TrainingState,
                        evaluate, fit)
 

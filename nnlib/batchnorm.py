@@ -45,8 +45,7 @@ class BatchNorm(Layer):
         x2, rows, back = self._as_matrix(x)
         gamma, beta = self.params["gamma"].value, self.params["beta"].value
         if not training:
-            scale = gamma / np.sqrt(self.running_var + self.eps)
-            shift = beta - self.running_mean * scale
+            scale, shift = self.eval_affine()
             y = np.empty_like(x2)
             run_elementwise(lambda a, b: _affine(x2[a:b], scale, shift, y[a:b]), x2)
             return back(y)
@@ -71,6 +70,12 @@ class BatchNorm(Layer):
         self._update_running(mean, var, m)
         self.cache = (xhat, invstd, back, rows)
         return back(y)
+
+    def eval_affine(self):
+        """(scale, shift) per channel: in eval mode the layer is y = x * scale + shift."""
+        gamma, beta = self.params["gamma"].value, self.params["beta"].value
+        scale = gamma / np.sqrt(self.running_var + self.eps)
+        return scale, beta - self.running_mean * scale
 
     def _update_running(self, mean, var, m):
         mom = self.momentum

@@ -111,8 +111,9 @@ def chunk_size(xp_shape, kh, kw, stride, itemsize):
     return int(np.clip(_CHUNK_BYTES // max(1, rows * kh * kw * c * itemsize), 2, 8))
 
 
-def conv2d_forward(x_nhwc, w, b, stride, padding):
-    """Convolution of NHWC input with weight (O, C, kh, kw) and bias (O,).
+def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False):
+    """Convolution of NHWC input with weight (O, C, kh, kw) and bias (O,); with relu=True
+    followed by max(y, 0), applied to each chunk while it is in cache.
 
     Returns (y (N, Ho, Wo, O) contiguous, padded input kept for the backward pass). Shards of
     the batch run on nnlib's threads (`nnlib.threads`), each in cache-sized chunks of images.
@@ -136,6 +137,8 @@ def conv2d_forward(x_nhwc, w, b, stride, padding):
             else:
                 np.matmul(im2col(xp[s:min(s + step, stop)], kh, kw, stride), wm, out=ys)
             ys += b
+            if relu:
+                np.maximum(ys, 0, out=ys)
 
     run_sharded(shard, n)
     return y, xp

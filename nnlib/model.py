@@ -3,8 +3,9 @@ import numpy as np
 
 from .allocator import retain_freed_memory
 from .activations import ReLU
+from .batchnorm import BatchNorm
 from .functional import softmax
-from .layers import MaxPool2D
+from .layers import Conv2D, MaxPool2D
 
 
 class Sequential:
@@ -36,16 +37,39 @@ class Sequential:
         return order
 
     def _infer(self, x):
+        # A Conv2D runs fused with a following BatchNorm (folded into its weights) and ReLU.
         # Once a layer has allocated a fresh array, later element-wise layers may overwrite it:
         # no one else holds it. The caller's x is never written.
-        owned = False
-        for layer in (self.layers[i] for i in self._order()):
+        owned, i, layers = False, 0, self.layers
+        while i < len(layers):
+            layer = layers[i]
+            if type(layer) is Conv2D:
+                x, i = self._conv_fused(i, x), self._fused_end(i)
+                owned = True
+                continue
             if owned and hasattr(layer, "forward_inplace"):
                 x = layer.forward_inplace(x)
             else:
                 x = layer.forward(x, training=False)
                 owned = owned or not layer.returns_view
+            i += 1
         return x
+
+    def _fused_end(self, i):
+        """Index after the Conv2D at i and the BatchNorm and ReLU fused into it."""
+        i += 1
+        if i < len(self.layers) and type(self.layers[i]) is BatchNorm:
+            i += 1
+        return i + (i < len(self.layers) and type(self.layers[i]) is ReLU)
+
+    def _conv_fused(self, i, x):
+        scale = shift = None
+        j = i + 1
+        if j < len(self.layers) and type(self.layers[j]) is BatchNorm:
+            scale, shift = self.layers[j].eval_affine()
+            j += 1
+        relu = j < len(self.layers) and type(self.layers[j]) is ReLU
+        return self.layers[i].forward_eval(x, scale, shift, relu)
 
     def backward(self, grad, input_grad=True):
         """Back-propagate dlogits; fills every Param.grad. With input_grad=False the first
