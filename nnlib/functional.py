@@ -111,27 +111,32 @@ def chunk_size(xp_shape, kh, kw, stride, itemsize):
     return int(np.clip(_CHUNK_BYTES // max(1, rows * kh * kw * c * itemsize), 2, 8))
 
 
-def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False):
+def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False, pool=False):
     """Convolution of NHWC input with weight (O, C, kh, kw) and bias (O,); with relu=True
-    followed by max(y, 0), applied to each chunk while it is in cache.
+    followed by max(y, 0) and with pool=True by a 2x2/2 max-pool (eval mode: no pool cache),
+    both applied to each chunk while it is in cache.
 
-    Returns (y (N, Ho, Wo, O) contiguous, padded input kept for the backward pass). Shards of
-    the batch run on nnlib's threads (`nnlib.threads`), each in cache-sized chunks of images.
+    Returns (y (N, Ho, Wo, O) contiguous (pooled: Ho//2, Wo//2), padded input kept for the
+    backward pass). Shards of the batch run on nnlib's threads (`nnlib.threads`), each in
+    cache-sized chunks of images.
     """
     o, _, kh, kw = w.shape
     n, h, wd, c = x_nhwc.shape
     xp = np.empty((n, h + 2 * padding, wd + 2 * padding, c), dtype=x_nhwc.dtype) if padding else x_nhwc
     ho, wo = (xp.shape[1] - kh) // stride + 1, (xp.shape[2] - kw) // stride + 1
     wm = weight_matrix(w)
-    y = np.empty((n, ho, wo, o), dtype=np.result_type(x_nhwc, w))
+    dtype = np.result_type(x_nhwc, w)
+    y = np.empty((n, ho // 2, wo // 2, o) if pool else (n, ho, wo, o), dtype=dtype)
     step = chunk_size(xp.shape, kh, kw, stride, xp.itemsize)
     kmajor = c < KMAJOR_CHANNELS
 
     def shard(first, stop):
         if padding:
             pad_into(xp[first:stop], x_nhwc[first:stop], padding)
+        buf = np.empty((step, ho, wo, o), dtype=dtype) if pool else None
         for s in range(first, stop, step):
-            ys = y[s:min(s + step, stop)].reshape(-1, o)
+            e = min(s + step, stop)
+            ys = (buf[:e - s] if pool else y[s:e]).reshape(-1, o)
             if kmajor:
                 np.matmul(im2col_kmajor(xp[s:min(s + step, stop)], kh, kw, stride).T, wm, out=ys)
             else:
@@ -139,6 +144,8 @@ def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False):
             ys += b
             if relu:
                 np.maximum(ys, 0, out=ys)
+            if pool:
+                maxpool2x2_into(buf[:e - s], y[s:e])
 
     run_sharded(shard, n)
     return y, xp
@@ -234,6 +241,14 @@ def _is_2x2(k, s):
     return k == 2 and s == 2
 
 
+def maxpool2x2_into(x_nhwc, out):
+    """2x2/2 max-pool values of NHWC x into `out` (no cache): rows first, which compares long
+    contiguous runs, then columns on half the data."""
+    ho, wo = out.shape[1], out.shape[2]
+    rows = np.maximum(x_nhwc[:, 0:2 * ho:2, :2 * wo], x_nhwc[:, 1:2 * ho:2, :2 * wo])
+    np.maximum(rows[:, :, 0::2], rows[:, :, 1::2], out=out)
+
+
 def maxpool_forward(x_nhwc, k, s, training=True):
     """Max pooling of NHWC input, windows k x k, stride s, no padding (floor, like PyTorch).
 
@@ -249,16 +264,19 @@ def maxpool_forward(x_nhwc, k, s, training=True):
         y = np.take_along_axis(win, arg[:, :, :, None, :], axis=3)[:, :, :, 0, :]
         return y, arg.astype(np.int16)
     y = np.empty((n, ho, wo, c), dtype=x_nhwc.dtype)
-    wins = tuple(np.empty((n, ho, wo, c), dtype=bool) for _ in range(3)) if training else None
+    if not training:
+        run_sharded(lambda a, b: maxpool2x2_into(x_nhwc[a:b], y[a:b]), n)
+        return y, None
+    wins = tuple(np.empty((n, ho, wo, c), dtype=bool) for _ in range(3))
 
     def shard(a, b):
         v = x_nhwc[a:b, :2 * ho, :2 * wo, :].reshape(b - a, ho, 2, wo, 2, c)
         top = np.maximum(v[:, :, 0, :, 0], v[:, :, 0, :, 1], out=y[a:b])
         bottom = np.maximum(v[:, :, 1, :, 0], v[:, :, 1, :, 1])
-        if training:   # ties go to the first maximum in row order, as in PyTorch
-            np.greater_equal(top, bottom, out=wins[0][a:b])
-            np.greater_equal(v[:, :, 0, :, 0], v[:, :, 0, :, 1], out=wins[1][a:b])
-            np.greater_equal(v[:, :, 1, :, 0], v[:, :, 1, :, 1], out=wins[2][a:b])
+        # ties go to the first maximum in row order, as in PyTorch
+        np.greater_equal(top, bottom, out=wins[0][a:b])
+        np.greater_equal(v[:, :, 0, :, 0], v[:, :, 0, :, 1], out=wins[1][a:b])
+        np.greater_equal(v[:, :, 1, :, 0], v[:, :, 1, :, 1], out=wins[2][a:b])
         np.maximum(top, bottom, out=top)
 
     run_sharded(shard, n)

@@ -130,16 +130,18 @@ class Conv2D(Layer):
         self.xp, self.x_shape = (xp, x_nhwc.shape) if training else (None, None)
         return F.as_nchw(y)
 
-    def forward_eval(self, x, scale=None, shift=None, relu=False):
+    def forward_eval(self, x, scale=None, shift=None, relu=False, pool=False):
         """Eval-mode forward fused with what follows: an affine map per output channel (a
-        BatchNorm in eval mode, folded into the weights: y*scale + shift) and a ReLU."""
+        BatchNorm in eval mode, folded into the weights: y*scale + shift), a ReLU and a 2x2/2
+        max-pool."""
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"Conv2D expects input (N, {self.in_channels}, H, W), got {x.shape}")
         w, b = self.params["W"].value, self.params["b"].value
         if scale is not None:
             w = w * scale[:, None, None, None]
             b = b * scale + shift
-        y, _ = F.conv2d_forward(F.to_nhwc(x), w, b, self.stride, self.padding, relu=relu)
+        y, _ = F.conv2d_forward(F.to_nhwc(x), w, b, self.stride, self.padding, relu=relu,
+                                pool=pool)
         return F.as_nchw(y)
 
     def backward(self, dy, need_dx=True):

@@ -56,20 +56,26 @@ class Sequential:
         return x
 
     def _fused_end(self, i):
-        """Index after the Conv2D at i and the BatchNorm and ReLU fused into it."""
-        i += 1
-        if i < len(self.layers) and type(self.layers[i]) is BatchNorm:
-            i += 1
-        return i + (i < len(self.layers) and type(self.layers[i]) is ReLU)
+        """Index after the Conv2D at i and the layers fused into it."""
+        return self._fusion(i)[-1]
+
+    def _fusion(self, i):
+        """What runs fused with the Conv2D at i in eval mode: (scale, shift) of a BatchNorm
+        folded into its weights, a ReLU, a 2x2/2 MaxPool2D; and the index after them."""
+        layers, scale, shift = self.layers, None, None
+        j = i + 1
+        if j < len(layers) and type(layers[j]) is BatchNorm:
+            scale, shift = layers[j].eval_affine()
+            j += 1
+        relu = j < len(layers) and type(layers[j]) is ReLU
+        j += relu
+        pool = (j < len(layers) and type(layers[j]) is MaxPool2D
+                and layers[j].kernel_size == 2 and layers[j].stride == 2)
+        return scale, shift, relu, pool, j + pool
 
     def _conv_fused(self, i, x):
-        scale = shift = None
-        j = i + 1
-        if j < len(self.layers) and type(self.layers[j]) is BatchNorm:
-            scale, shift = self.layers[j].eval_affine()
-            j += 1
-        relu = j < len(self.layers) and type(self.layers[j]) is ReLU
-        return self.layers[i].forward_eval(x, scale, shift, relu)
+        scale, shift, relu, pool, _ = self._fusion(i)
+        return self.layers[i].forward_eval(x, scale, shift, relu, pool)
 
     def backward(self, grad, input_grad=True):
         """Back-propagate dlogits; fills every Param.grad. With input_grad=False the first
