@@ -8,6 +8,14 @@ State can be saved with `state_dict()` and restored with `load_state_dict()` to 
 import numpy as np
 
 from .layers import _check
+from .threads import ELEMENTWISE_MIN, get_num_threads, run_sharded
+
+
+class _Slice:
+    """A flat slice of a parameter, standing in for the Param in an element-wise update."""
+
+    def __init__(self, value):
+        self.value = value
 
 
 class Optimizer:
@@ -42,7 +50,14 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if self.state[i] is None:
                 self.state[i] = {name: np.zeros_like(p.value) for name in self.state_names}
-            self._update(p, self._grad(p, l2=not self.decoupled), self.state[i])
+            g, state = self._grad(p, l2=not self.decoupled), self.state[i]
+            if (p.value.size < ELEMENTWISE_MIN or get_num_threads() == 1
+                    or not (p.value.flags.c_contiguous and g.flags.c_contiguous)):
+                self._update(p, g, state)
+            else:   # element-wise rules: slices of the flat arrays on nnlib's threads
+                run_sharded(lambda a, b, p=p, g=g, state=state: self._update(
+                    _Slice(p.value.reshape(-1)[a:b]), g.reshape(-1)[a:b],
+                    {k: v.reshape(-1)[a:b] for k, v in state.items()}), p.value.size)
 
     decoupled = False
 

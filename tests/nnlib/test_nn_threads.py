@@ -153,3 +153,23 @@ def test_eval_fuses_conv_relu_bit_exactly():
     y = model.forward(x)
     assert np.array_equal(y, _layer_by_layer_eval(model, x))
     assert (y == 0).any() and (y > 0).any()
+
+
+@pytest.mark.parametrize("make", [lambda ps: nn.Adam(ps, lr=1e-2),
+                                  lambda ps: nn.AdamW(ps, lr=1e-2),
+                                  lambda ps: nn.SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-3)])
+def test_optimizer_steps_on_threads_match_one_thread(make, restore_threads):
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((300, 300)).astype(np.float32)   # big enough to be sharded
+    grads = [rng.standard_normal((300, 300)).astype(np.float32) for _ in range(3)]
+    finals = []
+    for t in (1, 2):
+        set_num_threads(t)
+        p = nn.Param(start.copy())
+        opt = make([p])
+        for g in grads:
+            p.grad[...] = g
+            opt.step()
+        finals.append(p.value)
+    assert np.array_equal(finals[0], finals[1])
+    assert not np.array_equal(finals[0], start)
