@@ -53,23 +53,20 @@ class BatchNorm(Layer):
             return back(y)
         m = x2.shape[0]
         mean = _reduce(lambda a, b: (_column_sums(x2[a:b]),), m, rows)[0] / m
-        xhat, y = np.empty_like(x2), np.empty_like(x2)
+        xc, y = np.empty_like(x2), np.empty_like(x2)
         mean32 = mean.astype(x2.dtype)
 
         def centre(a, b):
-            xc = np.subtract(x2[a:b], mean32, out=xhat[a:b])
-            return (_column_sums(np.multiply(xc, xc, out=y[a:b])),)   # y: scratch until below
+            c = np.subtract(x2[a:b], mean32, out=xc[a:b])
+            return (_column_sums(np.multiply(c, c, out=y[a:b])),)   # y: scratch until below
 
         var = _reduce(centre, m, rows)[0] / m
-        invstd = (1.0 / np.sqrt(var + self.eps)).astype(x2.dtype)
-
-        def normalise(a, b):
-            np.multiply(xhat[a:b], invstd, out=xhat[a:b])
-            _affine(xhat[a:b], gamma, beta, y[a:b])
-
-        run_elementwise(normalise, x2)
+        invstd = 1.0 / np.sqrt(var + self.eps)
+        # xhat = xc * invstd is never stored: y and the gradients take invstd from xc directly
+        scale = (gamma * invstd).astype(x2.dtype)
+        run_elementwise(lambda a, b: _affine(xc[a:b], scale, beta, y[a:b]), x2)
         self._update_running(mean, var, m)
-        self.cache = (xhat, invstd, back, rows)
+        self.cache = (xc, invstd, back, rows)
         return back(y)
 
     def eval_affine(self):
@@ -85,22 +82,24 @@ class BatchNorm(Layer):
         self.running_var[...] = (1 - mom) * self.running_var + mom * unbiased
 
     def backward(self, dy):
-        xhat, invstd, back, rows = self.cache
+        xc, invstd, back, rows = self.cache
         self.cache = None
         dy2, _, _ = self._as_matrix(dy)
         m = dy2.shape[0]
         dx = np.empty_like(dy2)
-        dbeta, dgamma = _reduce(lambda a, b: (_column_sums(dy2[a:b]), _column_sums(
-            np.multiply(dy2[a:b], xhat[a:b], out=dx[a:b]))), m, rows)   # dx: scratch for now
+        dbeta, dyxc = _reduce(lambda a, b: (_column_sums(dy2[a:b]), _column_sums(
+            np.multiply(dy2[a:b], xc[a:b], out=dx[a:b]))), m, rows)   # dx: scratch for now
+        dgamma = dyxc * invstd                                        # sum of dy * xhat
         self.params["gamma"].grad[...] = dgamma
         self.params["beta"].grad[...] = dbeta
         dt = dy2.dtype
-        mean_dy, mean_dyx = (dbeta / m).astype(dt), (dgamma / m).astype(dt)
-        scale = self.params["gamma"].value * invstd
+        # dx = (dy - mean(dy) - xhat * mean(dy * xhat)) * gamma * invstd, with xhat = xc * invstd
+        mean_dy, xc_coef = (dbeta / m).astype(dt), (dgamma / m * invstd).astype(dt)
+        scale = (self.params["gamma"].value * invstd).astype(dt)
 
         def shard(a, b):
             d = np.subtract(dy2[a:b], mean_dy, out=dx[a:b])
-            d -= xhat[a:b] * mean_dyx
+            d -= xc[a:b] * xc_coef
             d *= scale
 
         run_elementwise(shard, dy2)
