@@ -52,13 +52,13 @@ class BatchNorm(Layer):
             run_elementwise(lambda a, b: _affine(x2[a:b], scale, shift, y[a:b]), x2)
             return back(y)
         m = x2.shape[0]
-        mean = _reduce(lambda a, b: (_column_sums(x2[a:b]),), m, rows)[0] / m
+        mean = _reduce(lambda a, b: (F.column_sums(x2[a:b]),), m, rows)[0] / m
         xc, y = np.empty_like(x2), np.empty_like(x2)
         mean32 = mean.astype(x2.dtype)
 
         def centre(a, b):
             c = np.subtract(x2[a:b], mean32, out=xc[a:b])
-            return (_column_sums(np.multiply(c, c, out=y[a:b])),)   # y: scratch until below
+            return (F.column_sums(np.multiply(c, c, out=y[a:b])),)   # y: scratch until below
 
         var = _reduce(centre, m, rows)[0] / m
         invstd = 1.0 / np.sqrt(var + self.eps)
@@ -87,7 +87,7 @@ class BatchNorm(Layer):
         dy2, _, _ = self._as_matrix(dy)
         m = dy2.shape[0]
         dx = np.empty_like(dy2)
-        dbeta, dyxc = _reduce(lambda a, b: (_column_sums(dy2[a:b]), _column_sums(
+        dbeta, dyxc = _reduce(lambda a, b: (F.column_sums(dy2[a:b]), F.column_sums(
             np.multiply(dy2[a:b], xc[a:b], out=dx[a:b]))), m, rows)   # dx: scratch for now
         dgamma = dyxc * invstd                                        # sum of dy * xhat
         self.params["gamma"].grad[...] = dgamma
@@ -113,19 +113,6 @@ class BatchNorm(Layer):
 def _affine(x, scale, shift, out):
     np.multiply(x, scale, out=out)
     out += shift
-
-
-_ONES = {}
-
-
-def _column_sums(a):
-    """float64 column sums of a (rows, C) block: one BLAS matrix-vector product, whose blocked
-    accumulation keeps float32 within ~1e-6 relative over a group (a plain float32 sum drifts
-    5x more, a float64 sum costs 12x the time); groups are then added in float64."""
-    ones = _ONES.get(a.dtype)
-    if ones is None or len(ones) < len(a):
-        ones = _ONES[a.dtype] = np.ones(max(len(a), 1 << 16), dtype=a.dtype)
-    return (ones[:len(a)] @ a).astype(np.float64)
 
 
 def _reduce(fn, m, rows_per_image):
