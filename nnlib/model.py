@@ -64,7 +64,8 @@ class Sequential:
         folded into its weights, a ReLU, a 2x2/2 MaxPool2D; and the index after them."""
         layers, scale, shift = self.layers, None, None
         j = i + 1
-        if j < len(layers) and type(layers[j]) is BatchNorm:
+        if (j < len(layers) and type(layers[j]) is BatchNorm
+                and layers[j].num_features == layers[i].out_channels):
             scale, shift = layers[j].eval_affine()
             j += 1
         relu = j < len(layers) and type(layers[j]) is ReLU
