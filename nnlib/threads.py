@@ -9,6 +9,7 @@ in all of them). With `set_num_threads(n)`, n > 1, the caller should hold BLAS a
 Results do not depend on the thread count: shards only decide who computes which images, and
 sums over the batch (weight gradients) are reduced over fixed groups of images in a fixed order.
 """
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,6 +30,15 @@ def set_num_threads(n):
             _state["pool"].shutdown(wait=True)
             _state["pool"] = None
         _state["threads"] = n
+
+
+def _forget_pool_after_fork():
+    # a forked child inherits the pool object but none of its threads: start a new one if needed
+    _state["pool"] = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def get_num_threads():

@@ -173,3 +173,22 @@ def test_optimizer_steps_on_threads_match_one_thread(make, restore_threads):
         finals.append(p.value)
     assert np.array_equal(finals[0], finals[1])
     assert not np.array_equal(finals[0], start)
+
+
+def _conv_in_child(queue):
+    x = np.random.default_rng(0).standard_normal((8, 4, 6, 6)).astype(np.float32)
+    queue.put(nn.Conv2D(4, 4, 3, rng=np.random.default_rng(0)).forward(x).sum())
+
+
+def test_a_forked_child_gets_working_threads(restore_threads):
+    import multiprocessing
+    set_num_threads(2)
+    x = np.random.default_rng(0).standard_normal((8, 4, 6, 6)).astype(np.float32)
+    expected = nn.Conv2D(4, 4, 3, rng=np.random.default_rng(0)).forward(x).sum()  # pool started
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_conv_in_child, args=(queue,))
+    child.start()
+    result = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0 and result == expected
