@@ -229,6 +229,7 @@ def train_on_cluster(settings, monitor_mode="lines", stream=None):
     data.x_train = None  # the workers load their own copy
     todo = pending_members(out_dir, settings.n)
     jobs, _ = plan_jobs(settings, todo, data.run)
+    jobs = [replace(job, threads=1) for job in jobs]   # one task per single-threaded worker
     workers = run_on_cluster(distributed, settings, jobs, _printer(monitor_mode, stream)) \
         if jobs else 1
     return finish_ensemble(replace(settings, backend="dask"), data, trained=todo,

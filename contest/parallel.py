@@ -102,14 +102,27 @@ def threads_per_member(n, cores):
     return max(1, cores // max(1, min(n, cores)))
 
 
+def member_threads(count, workers, n, cores):
+    """nnlib threads for each of `count` pending members run by `workers` processes.
+
+    Members of the last, partly filled round (5 members on 2 workers: the fifth) run alone
+    or nearly so, so they get the idle cores too. nnlib's results do not depend on its thread
+    count, so this changes only the wall time.
+    """
+    base = threads_per_member(n, cores)
+    tail = count % workers if workers > 1 else 0
+    return [max(base, cores // tail) if tail and i >= count - tail else base
+            for i in range(count)]
+
+
 def plan_jobs(settings, todo, run):
     """One MemberJob per pending member, and the number of worker processes to use."""
     cores = available_cores()
     workers = max(1, min(settings.jobs or cores, len(todo) or 1))
-    threads = threads_per_member(settings.n, cores)
+    threads = member_threads(len(todo), workers, settings.n, cores)
     jobs = [MemberJob(index=k, seed=settings.seed, preset=settings.preset,
                       normalisation=settings.normalisation, out_dir=str(settings.out_dir),
-                      threads=threads, run=run, interrupt=interrupt_for(k)) for k in todo]
+                      threads=t, run=run, interrupt=interrupt_for(k)) for k, t in zip(todo, threads)]
     return jobs, workers
 
 

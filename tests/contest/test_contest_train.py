@@ -148,3 +148,16 @@ def test_ctrl_c_during_training_says_how_to_resume(monkeypatch, tmp_path):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "rerun the same command to resume" in lines[0]
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("count,workers,n,cores,expected", [
+    (5, 2, 5, 2, [1, 1, 1, 1, 2]),        # the fifth member runs alone: both cores
+    (4, 2, 4, 2, [1, 1, 1, 1]),
+    (5, 1, 5, 2, [1, 1, 1, 1, 1]),        # --jobs 1 keeps to one core
+    (1, 1, 1, 2, [2]),
+    (3, 2, 5, 2, [1, 1, 2]),              # resuming with three members left
+    (6, 4, 6, 4, [1, 1, 1, 1, 2, 2]),
+])
+def test_members_of_a_last_partial_round_get_the_idle_cores(count, workers, n, cores, expected):
+    from contest.parallel import member_threads
+    assert member_threads(count, workers, n, cores) == expected
