@@ -159,10 +159,11 @@ def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False, pool=False):
             else:
                 np.matmul(im2col(xp[s:min(s + step, stop)], kh, kw, stride), wm, out=ys)
             ys += b
+            if pool:   # max-pool commutes with ReLU: pool first, ReLU a quarter of the values
+                maxpool2x2_into(buf[:e - s], y[s:e])
+                ys = y[s:e]
             if relu:
                 np.maximum(ys, 0, out=ys)
-            if pool:
-                maxpool2x2_into(buf[:e - s], y[s:e])
 
     run_sharded(shard, n)
     return y, xp
