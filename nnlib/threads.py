@@ -11,7 +11,6 @@ sums over the batch (weight gradients) are reduced over fixed groups of images i
 """
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 _state = {"threads": 1, "pool": None}
 _lock = threading.Lock()
@@ -46,6 +45,8 @@ def get_num_threads():
 
 
 def _pool():
+    from concurrent.futures import ThreadPoolExecutor   # here: `import nnlib` stays quick
+
     with _lock:
         if _state["pool"] is None:
             _state["pool"] = ThreadPoolExecutor(_state["threads"] - 1, thread_name_prefix="nnlib")
