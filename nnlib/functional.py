@@ -128,10 +128,11 @@ def chunk_size(xp_shape, kh, kw, stride, itemsize):
     return int(np.clip(_CHUNK_BYTES // max(1, rows * kh * kw * c * itemsize), 2, top))
 
 
-def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False, pool=False):
+def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False, pool=False, masks=None):
     """Convolution of NHWC input with weight (O, C, kh, kw) and bias (O,); with relu=True
-    followed by max(y, 0) and with pool=True by a 2x2/2 max-pool (eval mode: no pool cache),
-    both applied to each chunk while it is in cache.
+    followed by max(y, 0) and with pool=True by a 2x2/2 max-pool, both applied to each chunk
+    while it is in cache. With pool=True, `masks` (three (N, Ho//2, Wo//2, O) bool arrays) are
+    filled with the pool's training cache (see maxpool_forward).
 
     Returns (y (N, Ho, Wo, O) contiguous (pooled: Ho//2, Wo//2), padded input kept for the
     backward pass). Shards of the batch run on nnlib's threads (`nnlib.threads`), each in
@@ -159,7 +160,10 @@ def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False, pool=False):
             else:
                 np.matmul(im2col(xp[s:min(s + step, stop)], kh, kw, stride), wm, out=ys)
             ys += b
-            if pool:   # max-pool commutes with ReLU: pool first, ReLU a quarter of the values
+            if pool and masks is not None:
+                maxpool2x2_train_into(buf[:e - s], y[s:e], [m[s:e] for m in masks])
+                ys = y[s:e]
+            elif pool:   # max-pool commutes with ReLU: pool first, ReLU a quarter of the values
                 maxpool2x2_into(buf[:e - s], y[s:e])
                 ys = y[s:e]
             if relu:
@@ -267,6 +271,25 @@ def maxpool2x2_into(x_nhwc, out):
     np.maximum(rows[:, :, 0::2], rows[:, :, 1::2], out=out)
 
 
+def pool_masks(shape):
+    """The three bool arrays of a 2x2/2 max-pool's training cache, for output `shape`."""
+    return tuple(np.empty(shape, dtype=bool) for _ in range(3))
+
+
+def maxpool2x2_train_into(x_nhwc, out, wins):
+    """2x2/2 max-pool of NHWC x into `out`, and into `wins` the three "which half won" masks
+    (top row vs bottom row, left vs right in the top row, left vs right in the bottom row);
+    ties go to the first maximum in row order, as in PyTorch."""
+    n, ho, wo, c = out.shape
+    v = x_nhwc[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c)
+    top = np.maximum(v[:, :, 0, :, 0], v[:, :, 0, :, 1], out=out)
+    bottom = np.maximum(v[:, :, 1, :, 0], v[:, :, 1, :, 1])
+    np.greater_equal(top, bottom, out=wins[0])
+    np.greater_equal(v[:, :, 0, :, 0], v[:, :, 0, :, 1], out=wins[1])
+    np.greater_equal(v[:, :, 1, :, 0], v[:, :, 1, :, 1], out=wins[2])
+    np.maximum(top, bottom, out=top)
+
+
 def maxpool_forward(x_nhwc, k, s, training=True):
     """Max pooling of NHWC input, windows k x k, stride s, no padding (floor, like PyTorch).
 
@@ -285,19 +308,8 @@ def maxpool_forward(x_nhwc, k, s, training=True):
     if not training:
         run_sharded(lambda a, b: maxpool2x2_into(x_nhwc[a:b], y[a:b]), n)
         return y, None
-    wins = tuple(np.empty((n, ho, wo, c), dtype=bool) for _ in range(3))
-
-    def shard(a, b):
-        v = x_nhwc[a:b, :2 * ho, :2 * wo, :].reshape(b - a, ho, 2, wo, 2, c)
-        top = np.maximum(v[:, :, 0, :, 0], v[:, :, 0, :, 1], out=y[a:b])
-        bottom = np.maximum(v[:, :, 1, :, 0], v[:, :, 1, :, 1])
-        # ties go to the first maximum in row order, as in PyTorch
-        np.greater_equal(top, bottom, out=wins[0][a:b])
-        np.greater_equal(v[:, :, 0, :, 0], v[:, :, 0, :, 1], out=wins[1][a:b])
-        np.greater_equal(v[:, :, 1, :, 0], v[:, :, 1, :, 1], out=wins[2][a:b])
-        np.maximum(top, bottom, out=top)
-
-    run_sharded(shard, n)
+    wins = pool_masks((n, ho, wo, c))
+    run_sharded(lambda a, b: maxpool2x2_train_into(x_nhwc[a:b], y[a:b], [m[a:b] for m in wins]), n)
     return y, wins
 
 

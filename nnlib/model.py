@@ -8,6 +8,10 @@ from .functional import softmax
 from .layers import Conv2D, MaxPool2D
 
 
+def _is_pool2x2(layer):
+    return type(layer) is MaxPool2D and layer.kernel_size == 2 and layer.stride == 2
+
+
 class Sequential:
     def __init__(self, layers, input_shape=None):
         self.layers = list(layers)
@@ -18,8 +22,17 @@ class Sequential:
     def forward(self, x, training=False):
         if not training:
             return self._infer(x)
-        for i in self._order():
-            x = self.layers[i].forward(x, training=True)
+        order, step = self._order(), 0
+        while step < len(order):
+            layer = self.layers[order[step]]
+            after = self.layers[order[step + 1]] if step + 1 < len(order) else None
+            if (type(layer) is Conv2D and _is_pool2x2(after)
+                    and min(layer.output_shape(x.shape[1:])[1:]) >= 2):
+                x = layer.forward_pooled(x, after)   # sets the pool's cache too
+                step += 2
+            else:
+                x = layer.forward(x, training=True)
+                step += 1
         return x
 
     def _order(self):
@@ -70,8 +83,7 @@ class Sequential:
             j += 1
         relu = j < len(layers) and type(layers[j]) is ReLU
         j += relu
-        pool = (j < len(layers) and type(layers[j]) is MaxPool2D
-                and layers[j].kernel_size == 2 and layers[j].stride == 2)
+        pool = j < len(layers) and _is_pool2x2(layers[j])
         return scale, shift, relu, pool, j + pool
 
     def _conv_fused(self, i, x):
