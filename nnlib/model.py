@@ -50,14 +50,15 @@ class Sequential:
         return order
 
     def _infer(self, x):
-        # A Conv2D runs fused with a following BatchNorm (folded into its weights) and ReLU.
-        # Once a layer has allocated a fresh array, later element-wise layers may overwrite it:
-        # no one else holds it. The caller's x is never written.
+        # A Conv2D runs fused with a following BatchNorm (folded into its weights), ReLU and
+        # 2x2 max-pool. Once a layer has allocated a fresh array, later element-wise layers may
+        # overwrite it: no one else holds it. The caller's x is never written.
         owned, i, layers = False, 0, self.layers
         while i < len(layers):
             layer = layers[i]
             if type(layer) is Conv2D:
-                x, i = self._conv_fused(i, x), self._fused_end(i)
+                scale, shift, relu, pool, i = self._fusion(i, x.shape)
+                x = layer.forward_eval(x, scale, shift, relu, pool)
                 owned = True
                 continue
             if owned and hasattr(layer, "forward_inplace"):
@@ -68,13 +69,10 @@ class Sequential:
             i += 1
         return x
 
-    def _fused_end(self, i):
-        """Index after the Conv2D at i and the layers fused into it."""
-        return self._fusion(i)[-1]
-
-    def _fusion(self, i):
-        """What runs fused with the Conv2D at i in eval mode: (scale, shift) of a BatchNorm
-        folded into its weights, a ReLU, a 2x2/2 MaxPool2D; and the index after them."""
+    def _fusion(self, i, x_shape):
+        """What runs fused with the Conv2D at i (input shape x_shape) in eval mode: (scale,
+        shift) of a BatchNorm folded into its weights, a ReLU, a 2x2/2 MaxPool2D; and the index
+        after them."""
         layers, scale, shift = self.layers, None, None
         j = i + 1
         if (j < len(layers) and type(layers[j]) is BatchNorm
@@ -83,12 +81,9 @@ class Sequential:
             j += 1
         relu = j < len(layers) and type(layers[j]) is ReLU
         j += relu
-        pool = j < len(layers) and _is_pool2x2(layers[j])
+        pool = (j < len(layers) and _is_pool2x2(layers[j])
+                and min(layers[i].output_shape(x_shape[1:])[1:]) >= 2)
         return scale, shift, relu, pool, j + pool
-
-    def _conv_fused(self, i, x):
-        scale, shift, relu, pool, _ = self._fusion(i)
-        return self.layers[i].forward_eval(x, scale, shift, relu, pool)
 
     def backward(self, grad, input_grad=True):
         """Back-propagate dlogits; fills every Param.grad. With input_grad=False the first
