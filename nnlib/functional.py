@@ -154,17 +154,18 @@ def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False, pool=False, masks=
         buf = np.empty((step, ho, wo, o), dtype=dtype) if pool else None
         for s in range(first, stop, step):
             e = min(s + step, stop)
-            ys = (buf[:e - s] if pool else y[s:e]).reshape(-1, o)
+            out = buf[:e - s] if pool else y[s:e]
+            ys = out.reshape(-1, o)
             if kmajor:
-                np.matmul(im2col_kmajor(xp[s:min(s + step, stop)], kh, kw, stride).T, wm, out=ys)
+                np.matmul(im2col_kmajor(xp[s:e], kh, kw, stride).T, wm, out=ys)
             else:
-                np.matmul(im2col(xp[s:min(s + step, stop)], kh, kw, stride), wm, out=ys)
+                np.matmul(im2col(xp[s:e], kh, kw, stride), wm, out=ys)
             ys += b
-            if pool and masks is not None:
-                maxpool2x2_train_into(buf[:e - s], y[s:e], [m[s:e] for m in masks])
-                ys = y[s:e]
-            elif pool:   # max-pool commutes with ReLU: pool first, ReLU a quarter of the values
-                maxpool2x2_into(buf[:e - s], y[s:e])
+            if pool:   # max-pool commutes with ReLU: pool first, ReLU a quarter of the values
+                if masks is None:
+                    maxpool2x2_into(out, y[s:e])
+                else:
+                    maxpool2x2_train_into(out, y[s:e], [m[s:e] for m in masks])
                 ys = y[s:e]
             if relu:
                 np.maximum(ys, 0, out=ys)
