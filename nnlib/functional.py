@@ -128,11 +128,10 @@ def chunk_size(xp_shape, kh, kw, stride, itemsize):
     return int(np.clip(_CHUNK_BYTES // max(1, rows * kh * kw * c * itemsize), 2, top))
 
 
-def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False, pool=False, masks=None):
+def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False, pool=False):
     """Convolution of NHWC input with weight (O, C, kh, kw) and bias (O,); with relu=True
-    followed by max(y, 0) and with pool=True by a 2x2/2 max-pool, both applied to each chunk
-    while it is in cache. With pool=True, `masks` (three (N, Ho//2, Wo//2, O) bool arrays) are
-    filled with the pool's training cache (see maxpool_forward).
+    followed by max(y, 0) and with pool=True by a 2x2/2 max-pool (values only: eval mode),
+    both applied to each chunk while it is in cache.
 
     Returns (y (N, Ho, Wo, O) contiguous (pooled: Ho//2, Wo//2), padded input kept for the
     backward pass). Shards of the batch run on nnlib's threads (`nnlib.threads`), each in
@@ -162,10 +161,7 @@ def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False, pool=False, masks=
                 np.matmul(im2col(xp[s:e], kh, kw, stride), wm, out=ys)
             ys += b
             if pool:   # max-pool commutes with ReLU: pool first, ReLU a quarter of the values
-                if masks is None:
-                    maxpool2x2_into(out, y[s:e])
-                else:
-                    maxpool2x2_train_into(out, y[s:e], [m[s:e] for m in masks])
+                maxpool2x2_into(out, y[s:e])
                 ys = y[s:e]
             if relu:
                 np.maximum(ys, 0, out=ys)

@@ -130,22 +130,6 @@ class Conv2D(Layer):
         self.xp, self.x_shape = (xp, x_nhwc.shape) if training else (None, None)
         return F.as_nchw(y)
 
-    def forward_pooled(self, x, pool):
-        """Training forward fused with the 2x2/2 MaxPool2D `pool` that follows: returns the
-        pooled output and leaves both layers' caches as their own forward passes would (the
-        full convolution output is pooled chunk by chunk in cache, never stored)."""
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"Conv2D expects input (N, {self.in_channels}, H, W), got {x.shape}")
-        x_nhwc = F.to_nhwc(x)
-        o, ho, wo = self.output_shape(x.shape[1:])
-        out_shape = (x.shape[0], ho, wo, o)
-        masks = F.pool_masks((x.shape[0], ho // 2, wo // 2, o))
-        y, xp = F.conv2d_forward(x_nhwc, self.params["W"].value, self.params["b"].value,
-                                 self.stride, self.padding, pool=True, masks=masks)
-        self.xp, self.x_shape = xp, x_nhwc.shape
-        pool.cache = (out_shape, masks)
-        return F.as_nchw(y)
-
     def forward_eval(self, x, scale=None, shift=None, relu=False, pool=False):
         """Eval-mode forward fused with what follows: an affine map per output channel (a
         BatchNorm in eval mode, folded into the weights: y*scale + shift), a ReLU and a 2x2/2

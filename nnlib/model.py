@@ -22,17 +22,8 @@ class Sequential:
     def forward(self, x, training=False):
         if not training:
             return self._infer(x)
-        order, step = self._order(), 0
-        while step < len(order):
-            layer = self.layers[order[step]]
-            after = self.layers[order[step + 1]] if step + 1 < len(order) else None
-            if (type(layer) is Conv2D and _is_pool2x2(after)
-                    and min(layer.output_shape(x.shape[1:])[1:]) >= 2):
-                x = layer.forward_pooled(x, after)   # sets the pool's cache too
-                step += 2
-            else:
-                x = layer.forward(x, training=True)
-                step += 1
+        for i in self._order():
+            x = self.layers[i].forward(x, training=True)
         return x
 
     def _order(self):

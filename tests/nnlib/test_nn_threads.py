@@ -192,32 +192,3 @@ def test_a_forked_child_gets_working_threads(restore_threads):
     result = queue.get(timeout=60)
     child.join(timeout=60)
     assert child.exitcode == 0 and result == expected
-
-
-def test_training_conv_fused_with_pool_matches_the_layers_one_by_one():
-    """Sequential pools a Conv2D's output chunk by chunk in training (Conv -> MaxPool, also
-    after a ReLU moved behind the pool); forward, input gradient and weight gradients must equal
-    those of the layers run one by one, odd sizes included."""
-    rng = np.random.default_rng(12)
-    x = rng.standard_normal((5, 2, 15, 15)).astype(np.float32)
-    dy = rng.standard_normal((5, 4, 3, 3)).astype(np.float32)
-
-    def layers():
-        prng = np.random.default_rng(3)
-        return [nn.Conv2D(2, 3, 3, padding=1, rng=prng), nn.ReLU(), nn.MaxPool2D(2),   # 15 -> 7
-                nn.Conv2D(3, 4, 3, padding=1, rng=prng), nn.MaxPool2D(2)]              # 7 -> 3
-
-    model = nn.Sequential(layers())
-    y = model.forward(x, training=True)
-    dx = model.backward(dy)
-    ref = layers()
-    h = x
-    for layer in ref:
-        h = layer.forward(h, training=True)
-    g = dy
-    for layer in reversed(ref):
-        g = layer.backward(g)
-    assert np.array_equal(y, h) and np.array_equal(dx, g)
-    for a, b in zip(model.layers, ref):
-        for name in a.params:
-            assert np.array_equal(a.params[name].grad, b.params[name].grad), name
