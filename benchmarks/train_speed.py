@@ -78,7 +78,7 @@ def rate(fn, images, steps):
     return images * steps / (time.perf_counter() - t)
 
 
-def measure(arch, threads, repeats, have_torch):
+def measure(arch, threads, repeats, have_torch, steps=24):
     rng = np.random.default_rng(0)
     contenders = {"nnlib": nnlib_steps(arch, rng)}
     if have_torch:
@@ -90,7 +90,7 @@ def measure(arch, threads, repeats, have_torch):
             train(); train(); infer()
         for _ in range(repeats):                           # alternate the contenders
             for name, (train, infer) in contenders.items():
-                figures[name]["train"].append(rate(train, 128, 8))
+                figures[name]["train"].append(rate(train, 128, steps))
                 figures[name]["infer"].append(rate(infer, 1000, 2))
     return {n: {k: float(np.median(v)) for k, v in f.items()} for n, f in figures.items()}
 
@@ -100,6 +100,7 @@ def main():
     ap.add_argument("--arch", nargs="+", default=["a", "b"])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=24, help="timed training steps per round")
     args = ap.parse_args()
     try:
         import torch
@@ -117,7 +118,7 @@ def main():
     print(head)
     for arch in args.arch:
         for threads in args.threads:
-            f = measure(arch, threads, args.repeats, have_torch)
+            f = measure(arch, threads, args.repeats, have_torch, args.steps)
             row = f"{arch:4} {threads:>3} {f['nnlib']['train']:>12.0f} {f['nnlib']['infer']:>12.0f}"
             if have_torch:
                 t = f["torch"]
