@@ -122,7 +122,8 @@ def plan_jobs(settings, todo, run):
     threads = member_threads(len(todo), workers, settings.n, cores)
     jobs = [MemberJob(index=k, seed=settings.seed, preset=settings.preset,
                       normalisation=settings.normalisation, out_dir=str(settings.out_dir),
-                      threads=t, run=run, interrupt=interrupt_for(k)) for k, t in zip(todo, threads)]
+                      threads=t, run=run, interrupt=interrupt_for(k))
+            for k, t in zip(todo, threads)]
     return jobs, workers
 
 

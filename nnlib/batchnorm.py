@@ -11,7 +11,7 @@ import numpy as np
 
 from . import functional as F
 from .layers import Layer, Param, _check, _positive_int
-from .threads import GROUP, run_elementwise, run_sharded
+from .threads import GROUP, reduce_groups, run_elementwise
 
 
 class BatchNorm(Layer):
@@ -52,7 +52,7 @@ class BatchNorm(Layer):
             run_elementwise(lambda a, b: _affine(x2[a:b], scale, shift, y[a:b]), x2)
             return back(y)
         m = x2.shape[0]
-        mean = _reduce(lambda a, b: (F.column_sums(x2[a:b]),), m, rows)[0] / m
+        mean = reduce_groups(lambda a, b: (F.column_sums(x2[a:b]),), m, GROUP * rows)[0] / m
         xc, y = np.empty_like(x2), np.empty_like(x2)
         mean32 = mean.astype(x2.dtype)
 
@@ -60,7 +60,7 @@ class BatchNorm(Layer):
             c = np.subtract(x2[a:b], mean32, out=xc[a:b])
             return (F.column_sums(np.multiply(c, c, out=y[a:b])),)   # y: scratch until below
 
-        var = _reduce(centre, m, rows)[0] / m
+        var = reduce_groups(centre, m, GROUP * rows)[0] / m
         invstd = 1.0 / np.sqrt(var + self.eps)
         # xhat = xc * invstd is never stored: y and the gradients take invstd from xc directly
         scale = (gamma * invstd).astype(x2.dtype)
@@ -87,8 +87,8 @@ class BatchNorm(Layer):
         dy2, _, _ = self._as_matrix(dy)
         m = dy2.shape[0]
         dx = np.empty_like(dy2)
-        dbeta, dyxc = _reduce(lambda a, b: (F.column_sums(dy2[a:b]), F.column_sums(
-            np.multiply(dy2[a:b], xc[a:b], out=dx[a:b]))), m, rows)   # dx: scratch for now
+        dbeta, dyxc = reduce_groups(lambda a, b: (F.column_sums(dy2[a:b]), F.column_sums(
+            np.multiply(dy2[a:b], xc[a:b], out=dx[a:b]))), m, GROUP * rows)   # dx: scratch
         dgamma = dyxc * invstd                                        # sum of dy * xhat
         self.params["gamma"].grad[...] = dgamma
         self.params["beta"].grad[...] = dbeta
@@ -113,20 +113,3 @@ class BatchNorm(Layer):
 def _affine(x, scale, shift, out):
     np.multiply(x, scale, out=out)
     out += shift
-
-
-def _reduce(fn, m, rows_per_image):
-    """Sum the tuples of float64 arrays fn(start, stop) returns for row groups of
-    `threads.GROUP` images, group by group in order: shards run on nnlib's threads, and the
-    rounding does not depend on how many there are."""
-    group = GROUP * rows_per_image
-
-    def shard(a, b):
-        return [fn(g, min(g + group, b)) for g in range(a, b, group)]
-
-    parts = [p for ps in run_sharded(shard, m, align=group) for p in ps]
-    total = [np.array(t) for t in parts[0]]
-    for p in parts[1:]:
-        for t, v in zip(total, p):
-            t += v
-    return total

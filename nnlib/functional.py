@@ -9,7 +9,7 @@ when the memory already is NHWC).
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .threads import GROUP, run_sharded
+from .threads import GROUP, reduce_groups, run_sharded
 
 
 def to_nhwc(x):
@@ -24,16 +24,6 @@ def as_nchw(y):
 
 def out_size(size, kernel, stride, padding=0):
     return (size + 2 * padding - kernel) // stride + 1
-
-
-def pad_nhwc(x, padding):
-    """Zero-pad the two spatial axes of an NHWC array (allocates in x's dtype)."""
-    if padding == 0:
-        return x
-    n, h, w, c = x.shape
-    xp = np.zeros((n, h + 2 * padding, w + 2 * padding, c), dtype=x.dtype)
-    xp[:, padding:padding + h, padding:padding + w, :] = x
-    return xp
 
 
 def windows(xp, kh, kw, stride):
@@ -139,7 +129,9 @@ def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False, pool=False):
     """
     o, _, kh, kw = w.shape
     n, h, wd, c = x_nhwc.shape
-    xp = np.empty((n, h + 2 * padding, wd + 2 * padding, c), dtype=x_nhwc.dtype) if padding else x_nhwc
+    xp = x_nhwc
+    if padding:   # filled shard by shard below
+        xp = np.empty((n, h + 2 * padding, wd + 2 * padding, c), dtype=x_nhwc.dtype)
     ho, wo = (xp.shape[1] - kh) // stride + 1, (xp.shape[2] - kw) // stride + 1
     wm = weight_matrix(w)
     dtype = np.result_type(x_nhwc, w)
@@ -218,22 +210,13 @@ def conv2d_backward(dy_nhwc, xp, w, x_shape, stride, padding, need_dx=True):
             dx[s:e] = dxp[:, padding:padding + h, padding:padding + wd, :]
         return dwm
 
-    def shard(first, stop):
-        parts = []
-        for g in range(first, stop, GROUP):
-            g_end, dwm = min(g + GROUP, stop), None
-            for s in range(g, g_end, step):
-                dwm = chunk(s, min(s + step, g_end), dwm)
-            db = column_sums(dy_nhwc[g:g_end].reshape(-1, o))
-            parts.append((dwm, db))
-        return parts
+    def group(first, stop):
+        dwm = None
+        for s in range(first, stop, step):
+            dwm = chunk(s, min(s + step, stop), dwm)
+        return dwm, column_sums(dy_nhwc[first:stop].reshape(-1, o))
 
-    parts = [p for ps in run_sharded(shard, n, align=GROUP) for p in ps]
-    dwm = parts[0][0]
-    db = parts[0][1]
-    for pw, pb in parts[1:]:
-        dwm += pw
-        db += pb
+    dwm, db = reduce_groups(group, n, GROUP)
     dw = np.ascontiguousarray(dwm.reshape(kh, kw, c, o).transpose(3, 2, 0, 1))
     return dx, dw, db.astype(w.dtype)
 
@@ -268,11 +251,6 @@ def maxpool2x2_into(x_nhwc, out):
     np.maximum(rows[:, :, 0::2], rows[:, :, 1::2], out=out)
 
 
-def pool_masks(shape):
-    """The three bool arrays of a 2x2/2 max-pool's training cache, for output `shape`."""
-    return tuple(np.empty(shape, dtype=bool) for _ in range(3))
-
-
 def maxpool2x2_train_into(x_nhwc, out, wins):
     """2x2/2 max-pool of NHWC x into `out`, and into `wins` the three "which half won" masks
     (top row vs bottom row, left vs right in the top row, left vs right in the bottom row);
@@ -305,8 +283,9 @@ def maxpool_forward(x_nhwc, k, s, training=True):
     if not training:
         run_sharded(lambda a, b: maxpool2x2_into(x_nhwc[a:b], y[a:b]), n)
         return y, None
-    wins = pool_masks((n, ho, wo, c))
-    run_sharded(lambda a, b: maxpool2x2_train_into(x_nhwc[a:b], y[a:b], [m[a:b] for m in wins]), n)
+    wins = tuple(np.empty((n, ho, wo, c), dtype=bool) for _ in range(3))
+    run_sharded(lambda a, b: maxpool2x2_train_into(x_nhwc[a:b], y[a:b], [m[a:b] for m in wins]),
+                n)
     return y, wins
 
 

@@ -12,6 +12,8 @@ sums over the batch (weight gradients) are reduced over fixed groups of images i
 import os
 import threading
 
+import numpy as np
+
 _state = {"threads": 1, "pool": None}
 _lock = threading.Lock()
 
@@ -75,6 +77,21 @@ def run_sharded(fn, n, align=1):
     futures = [pool.submit(fn, *b) for b in bounds[1:]]
     first = fn(*bounds[0])
     return [first] + [f.result() for f in futures]
+
+
+def reduce_groups(fn, n, group):
+    """Sum the tuples of arrays fn(start, stop) returns for the consecutive groups of `group`
+    rows of range(n), group by group in order. Groups are shared out over nnlib's threads, and
+    the rounding of the sum does not depend on how many there are."""
+    def shard(a, b):
+        return [fn(g, min(g + group, b)) for g in range(a, b, group)]
+
+    parts = [p for ps in run_sharded(shard, n, align=group) for p in ps]
+    total = [np.array(t) for t in parts[0]]
+    for p in parts[1:]:
+        for t, v in zip(total, p):
+            t += v
+    return total
 
 
 # Below this many elements an element-wise op is cheaper inline than handed to a thread.
