@@ -158,7 +158,9 @@ def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False, pool=False):
             if relu:
                 np.maximum(ys, 0, out=ys)
 
-    run_sharded(shard, n)
+    # shards start on chunk bounds, so every GEMM sees the same rows whatever the thread count
+    # (OpenBLAS kernels may round a row differently in GEMMs of another height)
+    run_sharded(shard, n, align=step)
     return y, xp
 
 

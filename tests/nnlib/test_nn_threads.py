@@ -80,7 +80,8 @@ def test_threads_really_run_on_pool_threads(restore_threads, monkeypatch):
 
     monkeypatch.setattr(nn.functional, "run_sharded", spy)
     set_num_threads(2)
-    x = np.random.default_rng(0).standard_normal((8, 4, 6, 6)).astype(np.float32)
+    # 32 images: several im2col chunks, and shards start on chunk bounds
+    x = np.random.default_rng(0).standard_normal((32, 4, 6, 6)).astype(np.float32)
     nn.Conv2D(4, 4, 3, rng=np.random.default_rng(0)).forward(x)
     assert len(seen) == 2
 
