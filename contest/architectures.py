@@ -73,6 +73,18 @@ def arch_e(rng, dtype=None):
 ARCHITECTURES = {"a": arch_a, "b": arch_b, "c": arch_c, "d": arch_d, "e": arch_e}
 
 
+def member_arch(spec, index):
+    """The architecture of member `index` of an ensemble whose arch is `spec`: one name ("d"),
+    or names joined by "+" ("d+c") taken in turn, member K getting the (K mod count)-th: members
+    of different architectures make fewer of the same mistakes than members of one."""
+    names = spec.split("+")
+    for name in names:
+        if name not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {name!r} in {spec!r}; choose from "
+                             f"{sorted(ARCHITECTURES)}, several joined by '+'")
+    return names[index % len(names)]
+
+
 def build_model(name, rng, dtype=None):
     """Build architecture `name` (a key of ARCHITECTURES) with weights drawn from `rng`."""
     if name not in ARCHITECTURES:

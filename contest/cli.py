@@ -36,24 +36,17 @@ class ContestGroup(click.Group):
             raise ContestUsageError(str(exc)) from None
 
 
-class LazyChoice(click.Choice):
-    """click.Choice whose choices are computed on first use (avoids importing nnlib for --help
-    of unrelated commands and for fast start-up)."""
+def parse_arch(ctx, param, value):
+    """None (the preset's), one architecture name, or names joined by '+' (members in turn)."""
+    if value is None:
+        return None
+    from contest.architectures import member_arch
 
-    def __init__(self, load):
-        self._load, self._choices, self.case_sensitive = load, None, True
-
-    @property
-    def choices(self):
-        if self._choices is None:
-            self._choices = tuple(self._load())
-        return self._choices
-
-
-def _architectures():
-    from contest.architectures import ARCHITECTURES
-
-    return sorted(ARCHITECTURES)
+    try:
+        member_arch(value, 0)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
 
 
 def parse_augment(ctx, param, value):
@@ -124,8 +117,9 @@ def main():
                   f"{p.name}: arch {p.arch}, {p.epochs} epochs" for p in PRESETS.values())
               + "); --epochs/--arch/--augment override it")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="[default: the preset's]")
-@click.option("--arch", type=LazyChoice(_architectures), default=None,
-              help="architecture (contest/architectures.py) [default: the preset's]")
+@click.option("--arch", callback=parse_arch, default=None, metavar="NAME[+NAME...]",
+              help="architecture (contest/architectures.py), or several joined by '+' that the "
+                   "members take in turn (e.g. d+c) [default: the preset's]")
 @click.option("--augment", callback=parse_augment, default=None, metavar="none|default|JSON",
               help=AUGMENT_HELP)
 @click.option("--seed", type=int, default=0, help="members use SeedSequence(seed).spawn(n)")

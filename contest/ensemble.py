@@ -81,8 +81,24 @@ def load_member(directory, entry, arch):
         model, meta = nn.load_with_metadata(path)
     except ValueError as exc:
         raise ContestInputError(path, f"cannot load member ({_strip(exc, path)})") from None
-    _check_compatible(model, meta, arch, path)
+    _check_compatible(model, meta, _expected_arch(arch, entry, path), path)
     return model
+
+
+def _expected_arch(spec, entry, path):
+    """The architecture manifest arch `spec` gives the member of `entry` ("d+c": in turn)."""
+    if "+" not in spec:
+        return spec
+    from contest.architectures import member_arch
+
+    index = entry.get("index")
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise ContestInputError(path, f"member entry without an index in a mixed ensemble "
+                                      f"({spec!r})")
+    try:
+        return member_arch(spec, index)
+    except ValueError as exc:
+        raise ContestInputError(path, str(exc)) from None
 
 
 def _strip(exc, path):

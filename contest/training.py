@@ -137,11 +137,11 @@ def train_member(job, x_train, y_train, x_val, y_val):
 
 
 def _train_member(job, x_train, y_train, x_val, y_val):
-    from contest.architectures import build_model
+    from contest.architectures import build_model, member_arch
 
     preset, started = job.preset, time.time()
     init_rng, train_rng = member_rngs(job.seed, job.index)
-    model = build_model(preset.arch, init_rng)
+    model = build_model(member_arch(preset.arch, job.index), init_rng)
     optimizer = build_optimizer(preset, model.parameters())
     batches = -(-len(x_train) // preset.batch_size)
     scheduler = build_scheduler(preset, optimizer, batches)
@@ -163,10 +163,16 @@ def _metadata(job, history, seconds, resumed):
     hist = history.to_dict()
     val_acc = hist["history"]["val_acc"]
     return {"index": job.index, "seed": job.seed, "spawn_key": [job.index],
-            "arch": job.preset.arch, "preset": job.preset.to_dict(),
+            "arch": _member_arch(job), "preset": job.preset.to_dict(),
             "normalisation": job.normalisation, "history": hist,
             "val_acc": val_acc[-1] if val_acc else None, "train_seconds": round(seconds, 2),
             "resumed": resumed, "threads": job.threads, "blas_threads": 1, "run": job.run}
+
+
+def _member_arch(job):
+    from contest.architectures import member_arch
+
+    return member_arch(job.preset.arch, job.index)
 
 
 class ProgressWriter(nn.Callback):

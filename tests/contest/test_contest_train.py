@@ -161,3 +161,35 @@ def test_ctrl_c_during_training_says_how_to_resume(monkeypatch, tmp_path):
 def test_members_of_a_last_partial_round_get_the_idle_cores(count, workers, n, cores, expected):
     from contest.parallel import member_threads
     assert member_threads(count, workers, n, cores) == expected
+
+
+def test_mixed_architectures_are_taken_in_turn_and_predict(tmp_path, tiny_data, exported):
+    out = tmp_path / "mixed"
+    result = train(out, tiny_data, "--n", "3", "--arch", "a+e", "--epochs", "1")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "ensemble.json").read_text())
+    assert manifest["arch"] == "a+e"
+    archs = [nn.load_with_metadata(out / m["file"])[1]["arch"] for m in manifest["members"]]
+    assert archs == ["a", "e", "a"]
+    images, _ = exported
+    result = invoke(["predict", images, "--models", out, "-o", tmp_path / "s.txt"])
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "s.txt").read_text().split()) == len(np.load(images))
+
+
+def test_a_member_of_the_wrong_architecture_in_a_mixed_ensemble_is_refused(tmp_path, models_copy,
+                                                                          exported):
+    manifest = json.loads((models_copy / "ensemble.json").read_text())
+    manifest["arch"] = "e+a"                  # member 0 is an arch-a network
+    (models_copy / "ensemble.json").write_text(json.dumps(manifest))
+    images, _ = exported
+    result = invoke(["predict", images, "--models", models_copy, "-o", tmp_path / "s.txt"])
+    assert_refused(result, "member-0.npz", [tmp_path / "s.txt"])
+
+
+@pytest.mark.parametrize("value", ["z", "a+", "a+zz"])
+def test_unknown_architecture_names_are_refused(tmp_path, tiny_data, value):
+    result = invoke(["train-ensemble", "--arch", value, "--out", tmp_path / "m",
+                     "--data-dir", tiny_data])
+    assert result.exit_code == 2 and "unknown architecture" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "m").exists()
