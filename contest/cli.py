@@ -36,17 +36,24 @@ class ContestGroup(click.Group):
             raise ContestUsageError(str(exc)) from None
 
 
-def parse_arch(ctx, param, value):
-    """None (the preset's), one architecture name, or names joined by '+' (members in turn)."""
-    if value is None:
-        return None
-    from contest.architectures import member_arch
+class ArchSpec(click.ParamType):
+    """An architecture name, or names joined by '+' that the members take in turn; the names
+    are looked up on first use (--help of other commands does not import nnlib)."""
+    name = "arch"
 
-    try:
-        member_arch(value, 0)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    return value
+    def get_metavar(self, param, ctx=None):
+        from contest.architectures import ARCHITECTURES
+
+        return "[" + "|".join(sorted(ARCHITECTURES)) + "][+...]"
+
+    def convert(self, value, param, ctx):
+        from contest.architectures import member_arch
+
+        try:
+            member_arch(value, 0)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return value
 
 
 def parse_augment(ctx, param, value):
@@ -117,7 +124,7 @@ def main():
                   f"{p.name}: arch {p.arch}, {p.epochs} epochs" for p in PRESETS.values())
               + "); --epochs/--arch/--augment override it")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="[default: the preset's]")
-@click.option("--arch", callback=parse_arch, default=None, metavar="NAME[+NAME...]",
+@click.option("--arch", type=ArchSpec(), default=None,
               help="architecture (contest/architectures.py), or several joined by '+' that the "
                    "members take in turn (e.g. d+c) [default: the preset's]")
 @click.option("--augment", callback=parse_augment, default=None, metavar="none|default|JSON",
