@@ -166,6 +166,11 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
         raise ContestInterrupted(f"interrupted: finished members and per-epoch checkpoints are "
                                  f"kept in {out_dir}; rerun the same command to resume") from None
     click.echo(training_text(manifest, out_dir, time.time() - started))
+    from contest.blas_check import weak_kernel_note
+
+    note = weak_kernel_note()
+    if note:
+        click.echo(note)
 
 
 @main.command()
