@@ -19,11 +19,8 @@ def machine_facts():
     env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_"))}
     if env:
         lines.append("env: " + " ".join(f"{k}={v}" for k, v in sorted(env.items())))
-    try:
-        from contest.blas_check import weak_kernel_note
-        note = weak_kernel_note()
-        if note:
-            lines.append(note)
-    except ImportError:
-        pass
+    from contest.blas_check import weak_kernel_note
+    note = weak_kernel_note()
+    if note:
+        lines.append(note)
     return "\n".join(lines)

@@ -4,7 +4,8 @@ OpenBLAS picks its matrix-product kernels when NumPy loads, from the CPU or from
 variable OPENBLAS_CORETYPE. A stale OPENBLAS_CORETYPE=Haswell on an AVX-512 CPU (or an OpenBLAS
 too old to know the CPU) halves its float32 GEMM speed: measured on this project's 2-core AMD
 EPYC (Zen 5), one thread, 110-125 GFLOP/s with the Haswell kernels against 190-245 with
-SkylakeX; reference architectures A and B trained 1.3-1.4x faster. contest respects the setting; it only says so.
+SkylakeX; reference architectures A and B trained 1.3-1.4x faster. contest respects the
+setting; it only says so.
 """
 import os
 

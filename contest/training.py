@@ -141,7 +141,8 @@ def _train_member(job, x_train, y_train, x_val, y_val):
 
     preset, started = job.preset, time.time()
     init_rng, train_rng = member_rngs(job.seed, job.index)
-    model = build_model(member_arch(preset.arch, job.index), init_rng)
+    arch = member_arch(preset.arch, job.index)
+    model = build_model(arch, init_rng)
     optimizer = build_optimizer(preset, model.parameters())
     batches = -(-len(x_train) // preset.batch_size)
     scheduler = build_scheduler(preset, optimizer, batches)
@@ -153,26 +154,20 @@ def _train_member(job, x_train, y_train, x_val, y_val):
                      batch_size=preset.batch_size, rng=train_rng, validation_data=(x_val, y_val),
                      augment=None if transform.is_identity else transform, scheduler=scheduler,
                      callbacks=_callbacks(job, preset.epochs), checkpoint=str(checkpoint))
-    meta = _metadata(job, history, time.time() - started, resumed)
+    meta = _metadata(job, arch, history, time.time() - started, resumed)
     nn.save(model, member_path(job.out_dir, job.index), metadata=meta)
     checkpoint.unlink(missing_ok=True)
     return meta
 
 
-def _metadata(job, history, seconds, resumed):
+def _metadata(job, arch, history, seconds, resumed):
     hist = history.to_dict()
     val_acc = hist["history"]["val_acc"]
     return {"index": job.index, "seed": job.seed, "spawn_key": [job.index],
-            "arch": _member_arch(job), "preset": job.preset.to_dict(),
+            "arch": arch, "preset": job.preset.to_dict(),
             "normalisation": job.normalisation, "history": hist,
             "val_acc": val_acc[-1] if val_acc else None, "train_seconds": round(seconds, 2),
             "resumed": resumed, "threads": job.threads, "blas_threads": 1, "run": job.run}
-
-
-def _member_arch(job):
-    from contest.architectures import member_arch
-
-    return member_arch(job.preset.arch, job.index)
 
 
 class ProgressWriter(nn.Callback):
