@@ -50,18 +50,19 @@ def im2col_kmajor(xp, kh, kw, stride, out=None):
     """im2col transposed: a (kh*kw*C, N*Ho*Wo) matrix, one row per kernel tap.
 
     For few input channels the row-major copy moves runs of only kw*C values (2.4 ms for a
-    5x5 single-channel batch of 128, against 0.6 ms for these kh*kw whole-image slab copies).
+    5x5 single-channel batch of 128); here one strided copy moves whole image rows per tap
+    (0.6 ms), and as a single NumPy call it holds the GIL once, not once per tap.
     """
     n, hp, wp, c = xp.shape
     ho, wo = (hp - kh) // stride + 1, (wp - kw) // stride + 1
+    sn, sh, sw, sc = xp.strides
+    taps = as_strided(xp, (kh, kw, c, n, ho, wo), (sh, sw, sc, sn, sh * stride, sw * stride),
+                      writeable=False)
     if out is None:
-        out = np.empty((kh, kw, c, n, ho, wo), dtype=xp.dtype)
+        out = np.empty(taps.shape, dtype=xp.dtype)
     else:
-        out = out.reshape(kh, kw, c, n, ho, wo)
-    for i in range(kh):
-        for j in range(kw):
-            tap = xp[:, i:i + stride * (ho - 1) + 1:stride, j:j + stride * (wo - 1) + 1:stride, :]
-            out[i, j] = tap.transpose(3, 0, 1, 2)
+        out = out.reshape(taps.shape)
+    np.copyto(out, taps)
     return out.reshape(kh * kw * c, n * ho * wo)
 
 
@@ -118,10 +119,12 @@ def chunk_size(xp_shape, kh, kw, stride, itemsize):
     return int(np.clip(_CHUNK_BYTES // max(1, rows * kh * kw * c * itemsize), 2, top))
 
 
-def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False, pool=False):
+def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False, pool=False, wins=None):
     """Convolution of NHWC input with weight (O, C, kh, kw) and bias (O,); with relu=True
-    followed by max(y, 0) and with pool=True by a 2x2/2 max-pool (values only: eval mode),
-    both applied to each chunk while it is in cache.
+    followed by max(y, 0) and with pool=True by a 2x2/2 max-pool, both applied to each chunk
+    while it is in cache. The pool keeps values only (eval mode) unless `wins` is given: three
+    boolean arrays shaped like the pooled output that receive its "which half won" masks
+    (training; see `maxpool2x2_train_into`).
 
     Returns (y (N, Ho, Wo, O) contiguous (pooled: Ho//2, Wo//2), padded input kept for the
     backward pass). Shards of the batch run on nnlib's threads (`nnlib.threads`), each in
@@ -153,7 +156,10 @@ def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False, pool=False):
                 np.matmul(im2col(xp[s:e], kh, kw, stride), wm, out=ys)
             ys += b
             if pool:   # max-pool commutes with ReLU: pool first, ReLU a quarter of the values
-                maxpool2x2_into(out, y[s:e])
+                if wins is None:
+                    maxpool2x2_into(out, y[s:e])
+                else:
+                    maxpool2x2_train_into(out, y[s:e], [m[s:e] for m in wins])
                 ys = y[s:e]
             if relu:
                 np.maximum(ys, 0, out=ys)
@@ -174,8 +180,13 @@ def pad_into(out, x, padding):
     out[:, p:-p, p:-p] = x
 
 
-def conv2d_backward(dy_nhwc, xp, w, x_shape, stride, padding, need_dx=True):
+def conv2d_backward(dy_nhwc, xp, w, x_shape, stride, padding, need_dx=True, pooled=None):
     """Gradients of conv2d_forward: (dx NHWC or None, dW (O, C, kh, kw), db (O,)).
+
+    With `pooled` = (wins, y) the convolution ran fused with a 2x2/2 max-pool (and a ReLU if `y`,
+    its output, is not None): `dy_nhwc` is then the gradient of the pooled output, and each
+    group of images routes it back through the ReLU and the pool into a cache-sized buffer,
+    with the same values the separate layers would give.
 
     Per chunk of images: im2col again (cheaper than keeping the whole matrix), dW += one GEMM,
     and dx: for stride 1 the full correlation of dy with the flipped kernel as im2col + one GEMM
@@ -193,8 +204,8 @@ def conv2d_backward(dy_nhwc, xp, w, x_shape, stride, padding, need_dx=True):
     wflip = flipped_weight_matrix(w) if need_dx and stride == 1 else None
     step = chunk_size(xp.shape, kh, kw, stride, xp.itemsize)
 
-    def chunk(s, e, dwm):
-        dys = dy_nhwc[s:e]
+    def chunk(s, e, dwm, dy_nhwc=dy_nhwc, base=0):
+        dys = dy_nhwc[s - base:e - base]
         dy2 = dys.reshape(-1, o)
         if c < KMAJOR_CHANNELS:
             part = im2col_kmajor(xp[s:e], kh, kw, stride) @ dy2
@@ -212,11 +223,16 @@ def conv2d_backward(dy_nhwc, xp, w, x_shape, stride, padding, need_dx=True):
             dx[s:e] = dxp[:, padding:padding + h, padding:padding + wd, :]
         return dwm
 
+    conv_hw = ((xp.shape[1] - kh) // stride + 1, (xp.shape[2] - kw) // stride + 1)
+
     def group(first, stop):
+        dyg, base = dy_nhwc, 0
+        if pooled is not None:
+            dyg, base = unpool_group(dy_nhwc, pooled, first, stop, conv_hw), first
         dwm = None
         for s in range(first, stop, step):
-            dwm = chunk(s, min(s + step, stop), dwm)
-        return dwm, column_sums(dy_nhwc[first:stop].reshape(-1, o))
+            dwm = chunk(s, min(s + step, stop), dwm, dyg, base)
+        return dwm, column_sums(dyg[first - base:stop - base].reshape(-1, o))
 
     dwm, db = reduce_groups(group, n, GROUP)
     dw = np.ascontiguousarray(dwm.reshape(kh, kw, c, o).transpose(3, 2, 0, 1))
@@ -243,6 +259,34 @@ def _conv_input_grad_gemm(dy_nhwc, wflip, kh, kw, h, wd, padding):
 
 def _is_2x2(k, s):
     return k == 2 and s == 2
+
+
+def unpool2x2_into(dy_nhwc, wins, dx):
+    """Route the gradient of a 2x2/2 max-pool's output to the winner of each window, writing
+    all of dx[:, :2*Ho, :2*Wo] (the caller zeroes any odd last row or column)."""
+    n, ho, wo, c = dy_nhwc.shape
+    top, left_top, left_bottom = wins
+    dv = dx[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c)
+    dtop, dbottom = dy_nhwc * top, dy_nhwc * ~top
+    np.multiply(dtop, left_top, out=dv[:, :, 0, :, 0])
+    np.multiply(dtop, ~left_top, out=dv[:, :, 0, :, 1])
+    np.multiply(dbottom, left_bottom, out=dv[:, :, 1, :, 0])
+    np.multiply(dbottom, ~left_bottom, out=dv[:, :, 1, :, 1])
+
+
+def unpool_group(dy_nhwc, pooled, first, stop, conv_hw):
+    """Gradient of the convolution output of images [first, stop) from the gradient `dy_nhwc`
+    of its pooled (and ReLU'd, when pooled[1] is not None) output: see conv2d_backward."""
+    wins, y = pooled
+    dy = dy_nhwc[first:stop]
+    if y is not None:
+        dy = dy * (y[first:stop] > 0)
+    h, w = conv_hw
+    ho, wo = dy.shape[1], dy.shape[2]
+    even = h == 2 * ho and w == 2 * wo
+    out = (np.empty if even else np.zeros)((stop - first, h, w, dy.shape[3]), dtype=dy.dtype)
+    unpool2x2_into(dy, [m[first:stop] for m in wins], out)
+    return out
 
 
 def maxpool2x2_into(x_nhwc, out):
@@ -298,16 +342,8 @@ def maxpool_backward(dy_nhwc, x_shape, cache, k, s):
     even = (h == 2 * ho and w == 2 * wo)
     dx = (np.empty if even and _is_2x2(k, s) else np.zeros)(x_shape, dtype=dy_nhwc.dtype)
     if _is_2x2(k, s):
-        def shard(a, b):
-            top, left_top, left_bottom = (m[a:b] for m in cache)
-            dv = dx[a:b, :2 * ho, :2 * wo, :].reshape(b - a, ho, 2, wo, 2, c)
-            dtop, dbottom = dy_nhwc[a:b] * top, dy_nhwc[a:b] * ~top
-            np.multiply(dtop, left_top, out=dv[:, :, 0, :, 0])
-            np.multiply(dtop, ~left_top, out=dv[:, :, 0, :, 1])
-            np.multiply(dbottom, left_bottom, out=dv[:, :, 1, :, 0])
-            np.multiply(dbottom, ~left_bottom, out=dv[:, :, 1, :, 1])
-
-        run_sharded(shard, n)
+        run_sharded(lambda a, b: unpool2x2_into(dy_nhwc[a:b], [m[a:b] for m in cache], dx[a:b]),
+                    n)
         return dx
     for i in range(k):
         for j in range(k):

@@ -119,7 +119,7 @@ class Conv2D(Layer):
         fan_in, fan_out = in_channels * k * k, out_channels * k * k
         w = initial_weights((out_channels, in_channels, k, k), fan_in, fan_out, init, rng, dtype)
         self.params = {"W": Param(w), "b": Param(np.zeros(out_channels, dtype=dtype))}
-        self.xp = None
+        self.xp, self.pooled = None, None
 
     def forward(self, x, training=False):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -128,6 +128,24 @@ class Conv2D(Layer):
         y, xp = F.conv2d_forward(x_nhwc, self.params["W"].value, self.params["b"].value,
                                  self.stride, self.padding)
         self.xp, self.x_shape = (xp, x_nhwc.shape) if training else (None, None)
+        self.pooled = None
+        return F.as_nchw(y)
+
+    def forward_pooled(self, x, relu=False):
+        """Training forward fused with a 2x2/2 max-pool of the output and, with relu=True, a
+        ReLU after the pool (Sequential runs a Conv2D -> [ReLU ->] MaxPool2D(2) block so, each
+        chunk of images pooled while in cache). backward() then takes the gradient of the
+        block's output (N, O, Ho//2, Wo//2)."""
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv2D expects input (N, {self.in_channels}, H, W), got {x.shape}")
+        x_nhwc = F.to_nhwc(x)
+        _, ho, wo = self.output_shape(x.shape[1:])
+        shape = (x.shape[0], ho // 2, wo // 2, self.out_channels)
+        wins = tuple(np.empty(shape, dtype=bool) for _ in range(3))
+        y, xp = F.conv2d_forward(x_nhwc, self.params["W"].value, self.params["b"].value,
+                                 self.stride, self.padding, relu=relu, pool=True, wins=wins)
+        self.xp, self.x_shape = xp, x_nhwc.shape
+        self.pooled = (wins, y if relu else None)
         return F.as_nchw(y)
 
     def forward_eval(self, x, scale=None, shift=None, relu=False, pool=False):
@@ -148,10 +166,11 @@ class Conv2D(Layer):
         if self.xp is None:
             raise RuntimeError("Conv2D.backward needs a forward pass with training=True first")
         dx, dw, db = F.conv2d_backward(F.to_nhwc(dy), self.xp, self.params["W"].value,
-                                       self.x_shape, self.stride, self.padding, need_dx)
+                                       self.x_shape, self.stride, self.padding, need_dx,
+                                       pooled=self.pooled)
         self.params["W"].grad[...] = dw
         self.params["b"].grad[...] = db
-        self.xp = None
+        self.xp, self.pooled = None, None
         return F.as_nchw(dx) if need_dx else None
 
     def get_config(self):

@@ -18,13 +18,40 @@ class Sequential:
         if not self.layers:
             raise ValueError("Sequential needs at least one layer (received: layers=[])")
         self.input_shape = None if input_shape is None else tuple(int(s) for s in input_shape)
+        self._steps = None   # what the last training forward ran, for backward
 
     def forward(self, x, training=False):
         if not training:
             return self._infer(x)
-        for i in self._order():
-            x = self.layers[i].forward(x, training=True)
+        order, steps, k = self._order(), [], 0
+        while k < len(order):
+            i = order[k]
+            relu = self._pooled_block(order, k, x.shape)
+            if relu is None:
+                x = self.layers[i].forward(x, training=True)
+                steps.append(i)
+                k += 1
+            else:
+                x = self.layers[i].forward_pooled(x, relu)
+                steps.append(i)
+                k += 2 + relu
+        self._steps = steps
         return x
+
+    def _pooled_block(self, order, k, x_shape):
+        """Whether the layer run at position k of `order` is a Conv2D that can run fused with the
+        2x2 MaxPool2D run after it (None if not), and then whether a ReLU after the pool joins
+        them: one pass over each chunk of images while it is in cache, and one hand-off to
+        nnlib's threads instead of three."""
+        layers = self.layers
+        if not (type(layers[order[k]]) is Conv2D and k + 1 < len(order)
+                and _is_pool2x2(layers[order[k + 1]])):
+            return None
+        if len(x_shape) != 4 or x_shape[1] != layers[order[k]].in_channels:
+            return None   # let Conv2D.forward report the bad input
+        if min(layers[order[k]].output_shape(x_shape[1:])[1:]) < 2:
+            return None   # and MaxPool2D a too small one
+        return k + 2 < len(order) and type(layers[order[k + 2]]) is ReLU
 
     def _order(self):
         """Layer indices in execution order. A ReLU directly followed by a MaxPool2D runs after
@@ -79,7 +106,7 @@ class Sequential:
     def backward(self, grad, input_grad=True):
         """Back-propagate dlogits; fills every Param.grad. With input_grad=False the first
         layer skips its input gradient (nobody needs it in training) and None is returned."""
-        order = self._order()
+        order = self._order() if self._steps is None else self._steps
         for step in range(len(order) - 1, -1, -1):
             layer = self.layers[order[step]]
             if step == 0 and not input_grad and layer.can_skip_input_grad:
