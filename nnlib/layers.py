@@ -8,6 +8,7 @@ import numpy as np
 
 from . import functional as F
 from .init import INITS, initial_weights
+from .threads import run_parallel, run_sharded
 
 
 class Param:
@@ -78,16 +79,35 @@ class Dense(Layer):
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"Dense expects input (N, {self.in_features}), got {x.shape}")
         self.x = x
-        y = x @ self.params["W"].value
-        y += self.params["b"].value
+        w, b = self.params["W"].value, self.params["b"].value
+        y = np.empty((len(x), self.out_features), dtype=np.result_type(x, w))
+
+        def rows(first, stop):   # GEMMs of fixed height: the same rounding for any thread count
+            for s in range(first, stop, self.ROWS):
+                e = min(s + self.ROWS, stop)
+                np.matmul(x[s:e], w, out=y[s:e])
+                y[s:e] += b
+
+        run_sharded(rows, len(x), align=self.ROWS)
         return y
+
+    # rows per forward GEMM; shards of the batch on nnlib's threads start on multiples of it
+    ROWS = 64
 
     def backward(self, dy, need_dx=True):
         w, b = self.params["W"], self.params["b"]
-        w.grad[...] = self.x.T @ dy
-        b.grad[...] = dy.sum(axis=0)
+        x = self.x
         self.x = None
-        return dy @ w.value.T if need_dx else None
+
+        def weight_grad():
+            np.matmul(x.T, dy, out=w.grad)
+            b.grad[...] = dy.sum(axis=0)
+
+        if not need_dx:
+            weight_grad()
+            return None
+        # the two products are independent: on two threads they run side by side
+        return run_parallel(lambda: dy @ w.value.T, weight_grad)[0]
 
     def get_config(self):
         return {"in_features": self.in_features, "out_features": self.out_features,

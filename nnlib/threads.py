@@ -79,6 +79,17 @@ def run_sharded(fn, n, align=1):
     return [first] + [f.result() for f in futures]
 
 
+def run_parallel(*fns):
+    """Call the independent no-argument functions `fns` on nnlib's threads (the caller runs
+    the first); results in order. With one thread they run one after the other."""
+    if _state["threads"] == 1 or len(fns) == 1:
+        return [f() for f in fns]
+    pool = _pool()
+    futures = [pool.submit(f) for f in fns[1:]]
+    first = fns[0]()
+    return [first] + [f.result() for f in futures]
+
+
 def reduce_groups(fn, n, group):
     """Sum the tuples of arrays fn(start, stop) returns for the consecutive groups of `group`
     rows of range(n), group by group in order. Groups are shared out over nnlib's threads, and
