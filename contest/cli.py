@@ -5,6 +5,7 @@ Heavy modules (nnlib, joblib, matplotlib) are imported inside the commands that 
 `Error: FILE: problem` with exit status 2 and no traceback.
 """
 import json
+from contextlib import contextmanager
 
 import click
 
@@ -26,6 +27,26 @@ class ContestUsageError(click.ClickException):
 class ContestInterrupted(click.ClickException):
     """Ctrl-C during training: one line, exit status 130 like any interrupted command."""
     exit_code = 130
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """Inside, a SIGTERM (`kill`, a batch scheduler's time limit) stops the work as Ctrl-C does:
+    the worker processes are stopped with it instead of running on, orphaned."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:        # not the main thread (an embedding program): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class ContestGroup(click.Group):
@@ -160,7 +181,8 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
                              normalisation=getattr(recipe, "normalisation", DEFAULT_NORMALISATION),
                              scheduler=scheduler)
     try:
-        manifest = train(settings, monitor_mode=choose_mode(quiet))
+        with sigterm_as_interrupt():
+            manifest = train(settings, monitor_mode=choose_mode(quiet))
     except KeyboardInterrupt:
         # finished members and per-epoch checkpoints are on disk: say how to go on
         raise ContestInterrupted(f"interrupted: finished members and per-epoch checkpoints are "

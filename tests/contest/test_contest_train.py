@@ -193,3 +193,51 @@ def test_unknown_architecture_names_are_refused(tmp_path, tiny_data, value):
                      "--data-dir", tiny_data])
     assert result.exit_code == 2 and "unknown architecture" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "m").exists()
+
+
+def _children(pid):
+    from pathlib import Path
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid):
+    import os
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_sigterm_stops_the_workers_too_and_says_how_to_resume(tiny_data, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "m"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from contest.cli import main; main()", "train-ensemble",
+         "--n", "2", "--jobs", "2", "--preset", "fast", "--epochs", "500", "--quiet",
+         "--out", str(out), "--data-dir", str(tiny_data)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    workers = []
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not list(out.glob("member-*.ckpt.npz")):
+            time.sleep(0.2)    # both workers have started training once a checkpoint appears
+        workers = _children(proc.pid)
+        assert workers, "no worker processes seen"
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 130, output
+        assert "rerun the same command to resume" in output and "Traceback" not in output
+        deadline = time.time() + 10
+        while time.time() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.2)
+        assert not any(_alive(w) for w in workers), "worker processes outlived the command"
+    finally:   # a failing run must not leave processes behind
+        for pid in [proc.pid] + workers:
+            if _alive(pid):
+                __import__("os").kill(pid, signal.SIGKILL)
