@@ -88,11 +88,19 @@ class Dense(Layer):
                 np.matmul(x[s:e], w, out=y[s:e])
                 y[s:e] += b
 
-        run_sharded(rows, len(x), align=self.ROWS)
+        if self._worth_threads(len(x)):
+            run_sharded(rows, len(x), align=self.ROWS)
+        else:
+            rows(0, len(x))
         return y
 
     # rows per forward GEMM; shards of the batch on nnlib's threads start on multiples of it
     ROWS = 64
+    # below this many multiply-adds a hand-off to a thread costs more than it saves
+    THREAD_MIN_MACS = 1 << 21
+
+    def _worth_threads(self, n):
+        return n * self.in_features * self.out_features >= self.THREAD_MIN_MACS
 
     def backward(self, dy, need_dx=True):
         w, b = self.params["W"], self.params["b"]
@@ -106,6 +114,9 @@ class Dense(Layer):
         if not need_dx:
             weight_grad()
             return None
+        if not self._worth_threads(len(dy)):
+            weight_grad()
+            return dy @ w.value.T
         # the two products are independent: on two threads they run side by side
         return run_parallel(lambda: dy @ w.value.T, weight_grad)[0]
 

@@ -111,16 +111,17 @@ def test_a_too_small_input_still_gets_the_pool_error():
 
 def test_dense_gives_the_same_numbers_on_any_thread_count(restore_threads):
     rng = np.random.default_rng(6)
-    x = rng.standard_normal((130, 40)).astype(np.float32)   # three row blocks, one partial
-    dy = rng.standard_normal((130, 24)).astype(np.float32)
+    x = rng.standard_normal((130, 400)).astype(np.float32)   # three row blocks, one partial
+    dy = rng.standard_normal((130, 48)).astype(np.float32)
+    assert 130 * 400 * 48 >= nn.Dense.THREAD_MIN_MACS          # big enough to use the threads
     results = []
     for t in (1, 2, 3):
         set_num_threads(t)
-        layer = nn.Dense(40, 24, rng=np.random.default_rng(1))
+        layer = nn.Dense(400, 48, rng=np.random.default_rng(1))
         y = layer.forward(x, training=True)
         dx = layer.backward(dy)
         results.append((y, dx, layer.params["W"].grad.copy(), layer.params["b"].grad.copy()))
-    expected_y = x @ nn.Dense(40, 24, rng=np.random.default_rng(1)).params["W"].value
+    expected_y = x @ nn.Dense(400, 48, rng=np.random.default_rng(1)).params["W"].value
     np.testing.assert_allclose(results[0][0], expected_y, rtol=1e-5, atol=1e-5)
     for other in results[1:]:
         for a, b in zip(results[0], other):
