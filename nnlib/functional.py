@@ -204,8 +204,8 @@ def conv2d_backward(dy_nhwc, xp, w, x_shape, stride, padding, need_dx=True, pool
     wflip = flipped_weight_matrix(w) if need_dx and stride == 1 else None
     step = chunk_size(xp.shape, kh, kw, stride, xp.itemsize)
 
-    def chunk(s, e, dwm, dy_nhwc=dy_nhwc, base=0):
-        dys = dy_nhwc[s - base:e - base]
+    def chunk(s, e, dwm, dyg, base):
+        dys = dyg[s - base:e - base]   # dyg holds the output gradient of images base, base+1, ...
         dy2 = dys.reshape(-1, o)
         if c < KMAJOR_CHANNELS:
             part = im2col_kmajor(xp[s:e], kh, kw, stride) @ dy2

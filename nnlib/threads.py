@@ -11,6 +11,7 @@ sums over the batch (weight gradients) are reduced over fixed groups of images i
 """
 import os
 import threading
+from functools import partial
 
 import numpy as np
 
@@ -70,13 +71,7 @@ def run_sharded(fn, n, align=1):
 
     The calling thread works on the first shard itself, so one thread costs no hand-off.
     """
-    bounds = shard_bounds(n, align=align)
-    if len(bounds) == 1:
-        return [fn(*bounds[0])]
-    pool = _pool()
-    futures = [pool.submit(fn, *b) for b in bounds[1:]]
-    first = fn(*bounds[0])
-    return [first] + [f.result() for f in futures]
+    return run_parallel(*(partial(fn, a, b) for a, b in shard_bounds(n, align=align)))
 
 
 def run_parallel(*fns):

@@ -5,18 +5,11 @@ import numpy as np
 import pytest
 
 import nnlib as nn
-from nnlib.threads import GROUP, get_num_threads, set_num_threads
+from nnlib.threads import GROUP, set_num_threads
 
 from gradutil import check_layer
 
 F64 = np.float64
-
-
-@pytest.fixture
-def restore_threads():
-    before = get_num_threads()
-    yield
-    set_num_threads(before)
 
 
 class _AsLayer:

@@ -5,18 +5,11 @@ import pytest
 
 import nnlib as nn
 from nnlib import threads
-from nnlib.threads import GROUP, get_num_threads, set_num_threads, shard_bounds
+from nnlib.threads import GROUP, set_num_threads, shard_bounds
 
 from gradutil import check_layer
 
 F64 = np.float64
-
-
-@pytest.fixture
-def restore_threads():
-    before = get_num_threads()
-    yield
-    set_num_threads(before)
 
 
 @pytest.mark.parametrize("n,t,align", [(128, 2, 16), (40, 3, 16), (5, 4, 1), (1, 2, 1), (17, 2, 16)])

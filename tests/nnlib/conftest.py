@@ -1,0 +1,11 @@
+"""Shared fixtures of the nnlib tests."""
+import pytest
+
+from nnlib.threads import get_num_threads, set_num_threads
+
+
+@pytest.fixture
+def restore_threads():
+    before = get_num_threads()
+    yield
+    set_num_threads(before)
