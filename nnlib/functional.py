@@ -154,13 +154,15 @@ def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False, pool=False, wins=N
                 np.matmul(im2col_kmajor(xp[s:e], kh, kw, stride).T, wm, out=ys)
             else:
                 np.matmul(im2col(xp[s:e], kh, kw, stride), wm, out=ys)
-            ys += b
-            if pool:   # max-pool commutes with ReLU: pool first, ReLU a quarter of the values
+            if pool:   # max-pool commutes with adding the bias and with ReLU: pool first,
+                # then bias and ReLU on a quarter of the values (rounding is monotonic, so the
+                # values are the ones the unfused layers give)
                 if wins is None:
                     maxpool2x2_into(out, y[s:e])
                 else:
                     maxpool2x2_train_into(out, y[s:e], [m[s:e] for m in wins])
                 ys = y[s:e]
+            ys += b
             if relu:
                 np.maximum(ys, 0, out=ys)
 
