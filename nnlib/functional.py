@@ -26,13 +26,23 @@ def out_size(size, kernel, stride, padding=0):
     return (size + 2 * padding - kernel) // stride + 1
 
 
+def strided_view(x, shape, strides):
+    """Read-only view of x's memory with the given shape and byte strides, as NumPy's
+    `as_strided`; for a C-contiguous x at a quarter of its cost (it runs in the chunk loops,
+    holding the GIL that the other threads wait for), and checked against x's extent."""
+    if x.flags.c_contiguous and x.size:
+        view = np.ndarray(shape, x.dtype, buffer=x, strides=strides)
+        view.flags.writeable = False
+        return view
+    return as_strided(x, shape, strides, writeable=False)
+
+
 def windows(xp, kh, kw, stride):
     """Strided view (N, Ho, Wo, kh, kw, C) of every kernel window of an NHWC array; no copy."""
     n, hp, wp, c = xp.shape
     ho, wo = (hp - kh) // stride + 1, (wp - kw) // stride + 1
     sn, sh, sw, sc = xp.strides
-    return as_strided(xp, (n, ho, wo, kh, kw, c), (sn, sh * stride, sw * stride, sh, sw, sc),
-                      writeable=False)
+    return strided_view(xp, (n, ho, wo, kh, kw, c), (sn, sh * stride, sw * stride, sh, sw, sc))
 
 
 def im2col(xp, kh, kw, stride, out=None):
@@ -56,8 +66,7 @@ def im2col_kmajor(xp, kh, kw, stride, out=None):
     n, hp, wp, c = xp.shape
     ho, wo = (hp - kh) // stride + 1, (wp - kw) // stride + 1
     sn, sh, sw, sc = xp.strides
-    taps = as_strided(xp, (kh, kw, c, n, ho, wo), (sh, sw, sc, sn, sh * stride, sw * stride),
-                      writeable=False)
+    taps = strided_view(xp, (kh, kw, c, n, ho, wo), (sh, sw, sc, sn, sh * stride, sw * stride))
     if out is None:
         out = np.empty(taps.shape, dtype=xp.dtype)
     else:
@@ -206,7 +215,7 @@ def conv2d_backward(dy_nhwc, xp, w, x_shape, stride, padding, need_dx=True, pool
     wflip = flipped_weight_matrix(w) if need_dx and stride == 1 else None
     step = chunk_size(xp.shape, kh, kw, stride, xp.itemsize)
 
-    def chunk(s, e, dwm, dyg, base):
+    def chunk(s, e, dwm, dyg, base, frame):
         dys = dyg[s - base:e - base]   # dyg holds the output gradient of images base, base+1, ...
         dy2 = dys.reshape(-1, o)
         if c < KMAJOR_CHANNELS:
@@ -218,7 +227,7 @@ def conv2d_backward(dy_nhwc, xp, w, x_shape, stride, padding, need_dx=True, pool
         else:
             dwm += part
         if need_dx and stride == 1:
-            dx[s:e] = _conv_input_grad_gemm(dys, wflip, kh, kw, h, wd, padding)
+            _conv_input_grad_gemm(dys, wflip, kh, kw, padding, frame, dx[s:e])
         elif need_dx:
             dcol = (dy2 @ wm.T).reshape(dys.shape[:3] + (kh, kw, c))
             dxp = col2im(dcol, (e - s, h + 2 * padding, wd + 2 * padding, c), kh, kw, stride)
@@ -231,9 +240,11 @@ def conv2d_backward(dy_nhwc, xp, w, x_shape, stride, padding, need_dx=True, pool
         dyg, base = dy_nhwc, 0
         if pooled is not None:
             dyg, base = unpool_group(dy_nhwc, pooled, first, stop, conv_hw), first
-        dwm = None
+        dwm, frame = None, None
+        if need_dx and stride == 1:   # zero borders, written once; chunks fill the interior
+            frame = np.zeros((min(step, stop - first), h + kh - 1, wd + kw - 1, o), dtype=dtype)
         for s in range(first, stop, step):
-            dwm = chunk(s, min(s + step, stop), dwm, dyg, base)
+            dwm = chunk(s, min(s + step, stop), dwm, dyg, base, frame)
         return dwm, column_sums(dyg[first - base:stop - base].reshape(-1, o))
 
     dwm, db = reduce_groups(group, n, GROUP)
@@ -246,17 +257,19 @@ def flipped_weight_matrix(w):
     return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(-1, w.shape[1])
 
 
-def _conv_input_grad_gemm(dy_nhwc, wflip, kh, kw, h, wd, padding):
-    """dx (N, H, W, C) of a stride-1 convolution: correlate the zero-framed dy with the kernel
-    flipped in space and transposed in channels (`wflip`), as one im2col and one GEMM."""
+def _conv_input_grad_gemm(dy_nhwc, wflip, kh, kw, padding, frame, out):
+    """dx of a stride-1 convolution into `out` (N, H, W, C), C-contiguous: correlate the
+    zero-framed dy with the kernel flipped in space and transposed in channels (`wflip`), as
+    one im2col and one GEMM. `frame` (>= N, H+kh-1, W+kw-1, O) has zero borders; its interior
+    is overwritten here, so one frame serves every chunk of a group."""
     n, ho, wo, o = dy_nhwc.shape
+    frame = frame[:n]
     # dy sits at offset (kh-1-padding) inside a frame sized so the output is exactly (H, W)
     top, left = kh - 1 - padding, kw - 1 - padding
-    frame = np.zeros((n, h + kh - 1, wd + kw - 1, o), dtype=dy_nhwc.dtype)
     src = dy_nhwc[:, max(0, -top):, max(0, -left):, :]
     src = src[:, :frame.shape[1] - max(top, 0), :frame.shape[2] - max(left, 0), :]
     frame[:, max(top, 0):max(top, 0) + src.shape[1], max(left, 0):max(left, 0) + src.shape[2], :] = src
-    return (im2col(frame, kh, kw, 1) @ wflip).reshape(n, h, wd, -1)
+    np.matmul(im2col(frame, kh, kw, 1), wflip, out=out.reshape(-1, out.shape[3]))
 
 
 def _is_2x2(k, s):
