@@ -9,7 +9,7 @@ when the memory already is NHWC).
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .threads import GROUP, reduce_groups, run_sharded
+from .threads import GROUP, reduce_blocks, run_sharded
 
 
 def to_nhwc(x):
@@ -125,7 +125,10 @@ def chunk_size(xp_shape, kh, kw, stride, itemsize):
     n, hp, wp, c = xp_shape
     rows = ((hp - kh) // stride + 1) * ((wp - kw) // stride + 1)
     top = 32 if c < KMAJOR_CHANNELS else 8
-    return int(np.clip(_CHUNK_BYTES // max(1, rows * kh * kw * c * itemsize), 2, top))
+    images = int(np.clip(_CHUNK_BYTES // max(1, rows * kh * kw * c * itemsize), 2, top))
+    # a power of two: chunks then tile the blocks of threads.BLOCK images, so each GEMM sees
+    # the same rows whether the batch runs whole or block by block
+    return 1 << (images.bit_length() - 1)
 
 
 def conv2d_forward(x_nhwc, w, b, stride, padding, relu=False, pool=False, wins=None):
@@ -203,8 +206,9 @@ def conv2d_backward(dy_nhwc, xp, w, x_shape, stride, padding, need_dx=True, pool
     and dx: for stride 1 the full correlation of dy with the flipped kernel as im2col + one GEMM
     (a kernel-offset accumulation of strided adds was 4x slower); for larger strides the
     kernel-offset accumulation of col2im, which avoids convolving inserted zeros. dW and db are
-    summed per group of `threads.GROUP` images, then over the groups in order, so the result
-    does not depend on how many threads shared the batch.
+    summed per group of `threads.GROUP` images, over the groups of each block of `threads.BLOCK`
+    images, then over the blocks in order, so the result does not depend on how many threads
+    shared the batch, nor on whether it ran whole or block by block.
     """
     o, c, kh, kw = w.shape
     n = dy_nhwc.shape[0]
@@ -247,9 +251,16 @@ def conv2d_backward(dy_nhwc, xp, w, x_shape, stride, padding, need_dx=True, pool
             dwm = chunk(s, min(s + step, stop), dwm, dyg, base, frame)
         return dwm, column_sums(dyg[first - base:stop - base].reshape(-1, o))
 
-    dwm, db = reduce_groups(group, n, GROUP)
-    dw = np.ascontiguousarray(dwm.reshape(kh, kw, c, o).transpose(3, 2, 0, 1))
-    return dx, dw, db.astype(w.dtype)
+    dw = db = None
+    for dwm, dbb in reduce_blocks(group, n, GROUP):   # blocks added in order, as nnlib.blocks does
+        dwb = np.ascontiguousarray(dwm.reshape(kh, kw, c, o).transpose(3, 2, 0, 1))
+        dbb = dbb.astype(w.dtype)
+        if dw is None:
+            dw, db = dwb, dbb
+        else:
+            dw += dwb
+            db += dbb
+    return dx, dw, db
 
 
 def flipped_weight_matrix(w):

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import functional as F
 from .init import INITS, initial_weights
-from .threads import run_parallel, run_sharded
+from .threads import BLOCK, block_bounds, run_parallel, run_sharded
 
 
 class Param:
@@ -95,7 +95,7 @@ class Dense(Layer):
         return y
 
     # rows per forward GEMM; shards of the batch on nnlib's threads start on multiples of it
-    ROWS = 64
+    ROWS = BLOCK
     # below this many multiply-adds a hand-off to a thread costs more than it saves
     THREAD_MIN_MACS = 1 << 21
 
@@ -107,18 +107,29 @@ class Dense(Layer):
         x = self.x
         self.x = None
 
-        def weight_grad():
-            np.matmul(x.T, dy, out=w.grad)
-            b.grad[...] = dy.sum(axis=0)
+        def weight_grad():   # summed over blocks of BLOCK rows in order, as nnlib.blocks does
+            for k, (s, e) in enumerate(block_bounds(len(x))):
+                if k == 0:
+                    np.matmul(x[s:e].T, dy[s:e], out=w.grad)
+                    b.grad[...] = dy[s:e].sum(axis=0)
+                else:
+                    w.grad += x[s:e].T @ dy[s:e]
+                    b.grad += dy[s:e].sum(axis=0)
+
+        def input_grad():    # GEMMs of fixed height, as in forward
+            dx = np.empty((len(dy), self.in_features), dtype=np.result_type(dy, w.value))
+            for s in range(0, len(dy), self.ROWS):
+                np.matmul(dy[s:s + self.ROWS], w.value.T, out=dx[s:s + self.ROWS])
+            return dx
 
         if not need_dx:
             weight_grad()
             return None
         if not self._worth_threads(len(dy)):
             weight_grad()
-            return dy @ w.value.T
+            return input_grad()
         # the two products are independent: on two threads they run side by side
-        return run_parallel(lambda: dy @ w.value.T, weight_grad)[0]
+        return run_parallel(input_grad, weight_grad)[0]
 
     def get_config(self):
         return {"in_features": self.in_features, "out_features": self.out_features,

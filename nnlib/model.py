@@ -2,14 +2,61 @@
 import numpy as np
 
 from .allocator import retain_freed_memory
-from .activations import ReLU
+from .activations import ReLU, Sigmoid, Tanh
 from .batchnorm import BatchNorm
 from .functional import softmax
-from .layers import Conv2D, MaxPool2D
+from .layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
+from .blocks import BlockTrainer
+from .threads import BLOCK, get_num_threads
+
+
+# Layers that treat each image on their own, draw nothing at random and keep no batch statistics
+PER_SAMPLE_LAYERS = (Conv2D, Dense, ReLU, Sigmoid, Tanh, MaxPool2D, AvgPool2D, Flatten)
 
 
 def _is_pool2x2(layer):
     return type(layer) is MaxPool2D and layer.kernel_size == 2 and layer.stride == 2
+
+
+def _pooled_block(layers, order, k, x_shape):
+    """Whether the layer run at position k of `order` is a Conv2D that can run fused with the
+    2x2 MaxPool2D run after it (None if not), and then whether a ReLU after the pool joins
+    them: one pass over each chunk of images while it is in cache, and one hand-off to
+    nnlib's threads instead of three."""
+    if not (type(layers[order[k]]) is Conv2D and k + 1 < len(order)
+            and _is_pool2x2(layers[order[k + 1]])):
+        return None
+    if len(x_shape) != 4 or x_shape[1] != layers[order[k]].in_channels:
+        return None   # let Conv2D.forward report the bad input
+    if min(layers[order[k]].output_shape(x_shape[1:])[1:]) < 2:
+        return None   # and MaxPool2D a too small one
+    return k + 2 < len(order) and type(layers[order[k + 2]]) is ReLU
+
+
+def _train_forward(layers, order, x):
+    """Training forward through `layers` in `order`, fused blocks included; (output, the
+    indices of the layers run, for _train_backward)."""
+    steps, k = [], 0
+    while k < len(order):
+        i = order[k]
+        relu = _pooled_block(layers, order, k, x.shape)
+        if relu is None:
+            x = layers[i].forward(x, training=True)
+            k += 1
+        else:
+            x = layers[i].forward_pooled(x, relu)
+            k += 2 + relu
+        steps.append(i)
+    return x, steps
+
+
+def _train_backward(layers, steps, grad, input_grad):
+    for step in range(len(steps) - 1, -1, -1):
+        layer = layers[steps[step]]
+        if step == 0 and not input_grad and layer.can_skip_input_grad:
+            return layer.backward(grad, need_dx=False)
+        grad = layer.backward(grad)
+    return grad
 
 
 class Sequential:
@@ -19,39 +66,34 @@ class Sequential:
             raise ValueError("Sequential needs at least one layer (received: layers=[])")
         self.input_shape = None if input_shape is None else tuple(int(s) for s in input_shape)
         self._steps = None   # what the last training forward ran, for backward
+        self._blocks = None  # the BlockTrainer of the last training forward, if it ran in blocks
 
     def forward(self, x, training=False):
         if not training:
             return self._infer(x)
-        order, steps, k = self._order(), [], 0
-        while k < len(order):
-            i = order[k]
-            relu = self._pooled_block(order, k, x.shape)
-            if relu is None:
-                x = self.layers[i].forward(x, training=True)
-                steps.append(i)
-                k += 1
-            else:
-                x = self.layers[i].forward_pooled(x, relu)
-                steps.append(i)
-                k += 2 + relu
-        self._steps = steps
+        self._blocks = None
+        if len(x) > BLOCK and get_num_threads() > 1 and self._per_sample():
+            return self._forward_blocks(x)
+        x, self._steps = _train_forward(self.layers, self._order(), x)
         return x
 
-    def _pooled_block(self, order, k, x_shape):
-        """Whether the layer run at position k of `order` is a Conv2D that can run fused with the
-        2x2 MaxPool2D run after it (None if not), and then whether a ReLU after the pool joins
-        them: one pass over each chunk of images while it is in cache, and one hand-off to
-        nnlib's threads instead of three."""
-        layers = self.layers
-        if not (type(layers[order[k]]) is Conv2D and k + 1 < len(order)
-                and _is_pool2x2(layers[order[k + 1]])):
-            return None
-        if len(x_shape) != 4 or x_shape[1] != layers[order[k]].in_channels:
-            return None   # let Conv2D.forward report the bad input
-        if min(layers[order[k]].output_shape(x_shape[1:])[1:]) < 2:
-            return None   # and MaxPool2D a too small one
-        return k + 2 < len(order) and type(layers[order[k + 2]]) is ReLU
+    def _per_sample(self):
+        """Whether every layer treats each image on its own, draws nothing at random and keeps no
+        batch statistics: then blocks of the batch can go through the network independently."""
+        return all(type(layer) in PER_SAMPLE_LAYERS for layer in self.layers)
+
+    def _forward_blocks(self, x):
+        """Training forward of a per-sample network as independent blocks of BLOCK images,
+        shared out over helper processes when nnlib has several threads (`nnlib.blocks`)."""
+        trainer = getattr(self, "_trainer", None)
+        if trainer is None or trainer.layers != self.layers:
+            if trainer is not None:
+                trainer.close()
+            order = self._order()
+            trainer = self._trainer = BlockTrainer(
+                self.layers, lambda layers, x: _train_forward(layers, order, x), _train_backward)
+        self._blocks = trainer
+        return trainer.forward(x)
 
     def _order(self):
         """Layer indices in execution order. A ReLU directly followed by a MaxPool2D runs after
@@ -106,13 +148,14 @@ class Sequential:
     def backward(self, grad, input_grad=True):
         """Back-propagate dlogits; fills every Param.grad. With input_grad=False the first
         layer skips its input gradient (nobody needs it in training) and None is returned."""
+        if getattr(self, "_blocks", None):
+            return self._backward_blocks(grad, input_grad)
         order = self._order() if self._steps is None else self._steps
-        for step in range(len(order) - 1, -1, -1):
-            layer = self.layers[order[step]]
-            if step == 0 and not input_grad and layer.can_skip_input_grad:
-                return layer.backward(grad, need_dx=False)
-            grad = layer.backward(grad)
-        return grad
+        return _train_backward(self.layers, order, grad, input_grad)
+
+    def _backward_blocks(self, grad, input_grad):
+        trainer, self._blocks = self._blocks, None
+        return trainer.backward(grad, input_grad, self.parameters())
 
     def named_parameters(self):
         """List of (dotted name, Param), e.g. ("0.W", Param)."""

@@ -11,16 +11,22 @@ sums over the batch (weight gradients) are reduced over fixed groups of images i
 """
 import os
 import threading
+from contextlib import contextmanager
 from functools import partial
 
 import numpy as np
 
 _state = {"threads": 1, "pool": None}
 _lock = threading.Lock()
+_local = threading.local()   # .inline: this thread already runs one share of a parallel job
 
 # Images per reduction group: partial weight gradients are summed per group, then over groups in
 # order, so the float rounding is the same whichever thread computed a group.
 GROUP = 16
+# Images per block: per-sample networks train in independent blocks (`nnlib.blocks`), and
+# convolution and Dense gradients are summed within each block first, then over the blocks
+# in order, so a batch gives the same numbers whether it runs whole or block by block.
+BLOCK = 64
 
 
 def set_num_threads(n):
@@ -47,6 +53,23 @@ def get_num_threads():
     return _state["threads"]
 
 
+@contextmanager
+def inline():
+    """Inside the block, nnlib's parallel helpers run their work on the calling thread: for
+    work that is itself one share of a parallel job (see `nnlib.blocks`). Results are the
+    same: they never depend on how the work is split."""
+    before = getattr(_local, "inline", False)
+    _local.inline = True
+    try:
+        yield
+    finally:
+        _local.inline = before
+
+
+def _inline():
+    return getattr(_local, "inline", False)
+
+
 def _pool():
     from concurrent.futures import ThreadPoolExecutor   # here: `import nnlib` stays quick
 
@@ -71,13 +94,14 @@ def run_sharded(fn, n, align=1):
 
     The calling thread works on the first shard itself, so one thread costs no hand-off.
     """
-    return run_parallel(*(partial(fn, a, b) for a, b in shard_bounds(n, align=align)))
+    threads = 1 if _inline() else None
+    return run_parallel(*(partial(fn, a, b) for a, b in shard_bounds(n, threads, align)))
 
 
 def run_parallel(*fns):
     """Call the independent no-argument functions `fns` on nnlib's threads (the caller runs
     the first); results in order. With one thread they run one after the other."""
-    if _state["threads"] == 1 or len(fns) == 1:
+    if _state["threads"] == 1 or len(fns) == 1 or _inline():
         return [f() for f in fns]
     pool = _pool()
     futures = [pool.submit(f) for f in fns[1:]]
@@ -98,6 +122,28 @@ def reduce_groups(fn, n, group):
         for t, v in zip(total, p):
             t += v
     return total
+
+
+def reduce_blocks(fn, n, group, block=BLOCK):
+    """reduce_groups, summed within each block of `block` rows (its groups in order) and
+    returned as one list of sums per block, for the caller to add up in order."""
+    def shard(a, b):
+        return [fn(g, min(g + group, b)) for g in range(a, b, group)]
+
+    parts = [p for ps in run_sharded(shard, n, align=group) for p in ps]
+    per = block // group
+    sums = []
+    for k in range(0, len(parts), per):
+        total = [np.array(t) for t in parts[k]]
+        for p in parts[k + 1:k + per]:
+            for t, v in zip(total, p):
+                t += v
+        sums.append(total)
+    return sums
+
+
+def block_bounds(n, block=BLOCK):
+    return [(a, min(a + block, n)) for a in range(0, n, block)]
 
 
 # Below this many elements an element-wise op is cheaper inline than handed to a thread.
