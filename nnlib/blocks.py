@@ -90,6 +90,24 @@ class BlockTrainer:
         self._finalizer = weakref.finalize(self, _close_helpers, self.helpers)
 
     def forward(self, x):
+        return self._guarded(self._forward, x)
+
+    def backward(self, grad, input_grad, params):
+        """Back-propagate `grad` through every block; fill `params`' gradients with the sums
+        over the blocks in order; the input gradient (or None)."""
+        return self._guarded(self._backward, grad, input_grad, params)
+
+    def _guarded(self, step, *args):
+        # an error or Ctrl-C between a message and its reply would leave a reply in the pipe
+        # for the next step to misread: stop the helpers instead (new ones start next time)
+        try:
+            return step(*args)
+        except BaseException:
+            self.pending = None
+            self.close()
+            raise
+
+    def _forward(self, x):
         bounds = block_bounds(len(x))
         shares = shard_bounds(len(bounds), get_num_threads())
         self._ensure_helpers(len(shares) - 1, x, max(b - a for a, b in shares))
@@ -106,9 +124,7 @@ class BlockTrainer:
         self.pending = (bounds, shares, starts, [steps for _, steps in own])
         return np.concatenate(outs)
 
-    def backward(self, grad, input_grad, params):
-        """Back-propagate `grad` through every block; fill `params`' gradients with the sums
-        over the blocks in order; the input gradient (or None)."""
+    def _backward(self, grad, input_grad, params):
         if self.pending is None:
             raise RuntimeError("backward needs a forward pass with training=True first")
         bounds, shares, starts, steps = self.pending

@@ -131,4 +131,25 @@ def test_a_dead_helper_is_reported(restore_threads):
     x, _ = _data(2 * BLOCK + 22)                    # the same shapes: the same helpers
     with pytest.raises(RuntimeError, match="helper process died"):
         model.forward(x, training=True)
+    assert not model._trainer.helpers                # stopped: the next step starts new ones
+    model.forward(x, training=True)
+    assert model._trainer.helpers[0].process.is_alive()
+    model._trainer.close()
+
+
+def test_an_interrupted_step_stops_the_helpers_and_the_next_step_is_exact(restore_threads,
+                                                                         monkeypatch):
+    weights, logits, dx, model = _train(2, 1)
+    helper = model._trainer.helpers[0]
+    process = helper.process
+    monkeypatch.setattr(helper, "receive_forward", lambda n: (_ for _ in ()).throw(
+        KeyboardInterrupt()))                      # Ctrl-C while the helper's reply is due
+    x, y = _data(2 * BLOCK + 22)
+    with pytest.raises(KeyboardInterrupt):
+        model.forward(x, training=True)
+    assert not process.is_alive() and not model._trainer.helpers
+    set_num_threads(1)
+    expected = model.forward(x, training=True).copy()
+    set_num_threads(2)
+    assert np.array_equal(model.forward(x, training=True), expected)
     model._trainer.close()
