@@ -1,4 +1,5 @@
-"""Pure array operations behind the layers: convolution, pooling and their gradients.
+"""Pure array operations behind the layers: convolution and its gradients, the 2x2 max-pool
+kernels (also fused into convolution), softmax. The pooling layers' own ops: `nnlib.pooling`.
 
 Layouts: the public layer API is NCHW. Internally every op works on NHWC memory, because then
 im2col copies contiguous channel runs and one GEMM yields the output with channels last. Outputs
@@ -335,76 +336,6 @@ def maxpool2x2_train_into(x_nhwc, out, wins):
     np.greater_equal(v[:, :, 0, :, 0], v[:, :, 0, :, 1], out=wins[1])
     np.greater_equal(v[:, :, 1, :, 0], v[:, :, 1, :, 1], out=wins[2])
     np.maximum(top, bottom, out=top)
-
-
-def maxpool_forward(x_nhwc, k, s, training=True):
-    """Max pooling of NHWC input, windows k x k, stride s, no padding (floor, like PyTorch).
-
-    Returns (y (N, Ho, Wo, C), cache for the backward pass or None when not training). 2x2/2 is
-    done with four strided views, on shards of the batch in parallel; its cache is three boolean
-    "which half won" arrays, so backward needs no comparisons.
-    """
-    n, h, w, c = x_nhwc.shape
-    ho, wo = out_size(h, k, s), out_size(w, k, s)
-    if not _is_2x2(k, s):
-        win = windows(x_nhwc, k, k, s).reshape(n, ho, wo, k * k, c)
-        arg = win.argmax(axis=3)
-        y = np.take_along_axis(win, arg[:, :, :, None, :], axis=3)[:, :, :, 0, :]
-        return y, arg.astype(np.int16)
-    y = np.empty((n, ho, wo, c), dtype=x_nhwc.dtype)
-    if not training:
-        run_sharded(lambda a, b: maxpool2x2_into(x_nhwc[a:b], y[a:b]), n)
-        return y, None
-    wins = tuple(np.empty((n, ho, wo, c), dtype=bool) for _ in range(3))
-    run_sharded(lambda a, b: maxpool2x2_train_into(x_nhwc[a:b], y[a:b], [m[a:b] for m in wins]),
-                n)
-    return y, wins
-
-
-def maxpool_backward(dy_nhwc, x_shape, cache, k, s):
-    """Route each output gradient to the first maximum of its window (ties: first in row order)."""
-    n, h, w, c = x_shape
-    ho, wo = dy_nhwc.shape[1], dy_nhwc.shape[2]
-    even = (h == 2 * ho and w == 2 * wo)
-    dx = (np.empty if even and _is_2x2(k, s) else np.zeros)(x_shape, dtype=dy_nhwc.dtype)
-    if _is_2x2(k, s):
-        run_sharded(lambda a, b: unpool2x2_into(dy_nhwc[a:b], [m[a:b] for m in cache], dx[a:b]),
-                    n)
-        return dx
-    for i in range(k):
-        for j in range(k):
-            hit = cache == i * k + j
-            dx[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] += dy_nhwc * hit
-    return dx
-
-
-def avgpool_forward(x_nhwc, k, s):
-    """Average pooling of NHWC input, windows k x k, stride s, no padding."""
-    n, h, w, c = x_nhwc.shape
-    ho, wo = out_size(h, k, s), out_size(w, k, s)
-    if _is_2x2(k, s):
-        v = x_nhwc[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c)
-        y = v[:, :, 0, :, 0] + v[:, :, 0, :, 1]
-        y += v[:, :, 1, :, 0]
-        y += v[:, :, 1, :, 1]
-        y *= 0.25
-        return y
-    y = np.zeros((n, ho, wo, c), dtype=x_nhwc.dtype)
-    for i in range(k):
-        for j in range(k):
-            y += x_nhwc[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :]
-    y *= 1.0 / (k * k)
-    return y
-
-
-def avgpool_backward(dy_nhwc, x_shape, k, s):
-    ho, wo = dy_nhwc.shape[1], dy_nhwc.shape[2]
-    dx = np.zeros(x_shape, dtype=dy_nhwc.dtype)
-    share = dy_nhwc * (1.0 / (k * k))
-    for i in range(k):
-        for j in range(k):
-            dx[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] += share
-    return dx
 
 
 def log_softmax(logits):

@@ -7,6 +7,7 @@ Images are (N, C, H, W), vectors (N, features). `forward(x, training=False) -> y
 import numpy as np
 
 from . import functional as F
+from . import pooling as P
 from .init import INITS, initial_weights
 from .threads import BLOCK, block_bounds, run_parallel, run_sharded
 
@@ -255,7 +256,7 @@ class MaxPool2D(_Pool2D):
     def forward(self, x, training=False):
         self._check_input(x)
         x_nhwc = F.to_nhwc(x)
-        y, cache = F.maxpool_forward(x_nhwc, self.kernel_size, self.stride, training)
+        y, cache = P.maxpool_forward(x_nhwc, self.kernel_size, self.stride, training)
         if training:
             self.cache = (x_nhwc.shape, cache)
         return F.as_nchw(y)
@@ -263,7 +264,7 @@ class MaxPool2D(_Pool2D):
     def backward(self, dy):
         x_shape, cache = self.cache
         self.cache = None
-        dx = F.maxpool_backward(F.to_nhwc(dy), x_shape, cache, self.kernel_size, self.stride)
+        dx = P.maxpool_backward(F.to_nhwc(dy), x_shape, cache, self.kernel_size, self.stride)
         return F.as_nchw(dx)
 
 
@@ -274,10 +275,10 @@ class AvgPool2D(_Pool2D):
         self._check_input(x)
         x_nhwc = F.to_nhwc(x)
         self.x_shape = x_nhwc.shape
-        return F.as_nchw(F.avgpool_forward(x_nhwc, self.kernel_size, self.stride))
+        return F.as_nchw(P.avgpool_forward(x_nhwc, self.kernel_size, self.stride))
 
     def backward(self, dy):
-        dx = F.avgpool_backward(F.to_nhwc(dy), self.x_shape, self.kernel_size, self.stride)
+        dx = P.avgpool_backward(F.to_nhwc(dy), self.x_shape, self.kernel_size, self.stride)
         return F.as_nchw(dx)
 
 

@@ -66,12 +66,13 @@ class Sequential:
             raise ValueError("Sequential needs at least one layer (received: layers=[])")
         self.input_shape = None if input_shape is None else tuple(int(s) for s in input_shape)
         self._steps = None   # what the last training forward ran, for backward
-        self._blocks = None  # the BlockTrainer of the last training forward, if it ran in blocks
+        self._trainer = None  # nnlib.blocks.BlockTrainer, made at the first training in blocks
+        self._in_blocks = False  # whether the last training forward ran in blocks
 
     def forward(self, x, training=False):
         if not training:
             return self._infer(x)
-        self._blocks = None
+        self._in_blocks = False
         if len(x) > BLOCK and get_num_threads() > 1 and self._per_sample():
             return self._forward_blocks(x)
         x, self._steps = _train_forward(self.layers, self._order(), x)
@@ -85,14 +86,14 @@ class Sequential:
     def _forward_blocks(self, x):
         """Training forward of a per-sample network as independent blocks of BLOCK images,
         shared out over helper processes when nnlib has several threads (`nnlib.blocks`)."""
-        trainer = getattr(self, "_trainer", None)
+        trainer = self._trainer
         if trainer is None or trainer.layers != self.layers:
             if trainer is not None:
                 trainer.close()
             order = self._order()
             trainer = self._trainer = BlockTrainer(
                 self.layers, lambda layers, x: _train_forward(layers, order, x), _train_backward)
-        self._blocks = trainer
+        self._in_blocks = True
         return trainer.forward(x)
 
     def _order(self):
@@ -148,14 +149,12 @@ class Sequential:
     def backward(self, grad, input_grad=True):
         """Back-propagate dlogits; fills every Param.grad. With input_grad=False the first
         layer skips its input gradient (nobody needs it in training) and None is returned."""
-        if getattr(self, "_blocks", None):
-            return self._backward_blocks(grad, input_grad)
+        if self._in_blocks:
+            self._in_blocks = False
+            return self._trainer.backward(grad, input_grad, self.parameters())
         order = self._order() if self._steps is None else self._steps
         return _train_backward(self.layers, order, grad, input_grad)
 
-    def _backward_blocks(self, grad, input_grad):
-        trainer, self._blocks = self._blocks, None
-        return trainer.backward(grad, input_grad, self.parameters())
 
     def named_parameters(self):
         """List of (dotted name, Param), e.g. ("0.W", Param)."""

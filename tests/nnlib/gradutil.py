@@ -11,19 +11,23 @@ EPS = 1e-6
 def numerical_grad(scalar_fn, arr, eps=EPS):
     """d scalar_fn() / d arr by central differences, perturbing `arr` in place (restored after)."""
     assert arr.dtype == np.float64, "gradient checks run in float64"
-    grad = np.zeros_like(arr)
+    return numerical_grad_at(scalar_fn, arr, range(arr.size), eps).reshape(arr.shape)
+
+
+def numerical_grad_at(scalar_fn, arr, indices, eps=EPS):
+    """Central differences of scalar_fn() at the flat `indices` of arr (perturbed in place)."""
     flat = arr.reshape(-1)          # a view: perturbations reach the array the layer holds
     assert np.shares_memory(flat, arr)
-    gflat = grad.reshape(-1)
-    for i in range(flat.size):
+    out = np.zeros(len(indices), dtype=np.float64)
+    for k, i in enumerate(indices):
         old = flat[i]
         flat[i] = old + eps
         plus = scalar_fn()
         flat[i] = old - eps
         minus = scalar_fn()
         flat[i] = old
-        gflat[i] = (plus - minus) / (2 * eps)
-    return grad
+        out[k] = (plus - minus) / (2 * eps)
+    return out
 
 
 def assert_grad_close(analytic, numeric, name, rtol=1e-5, atol=1e-6):

@@ -10,6 +10,8 @@ import pytest
 import nnlib as nn
 from nnlib.threads import BLOCK, set_num_threads
 
+from gradutil import numerical_grad_at
+
 
 def _net(seed, dtype=np.float32, dropout=False, batchnorm=False):
     prng = np.random.default_rng(seed)
@@ -68,20 +70,6 @@ def test_one_block_and_models_with_batch_statistics_or_dropout_run_whole(restore
         assert getattr(model, "_trainer", None) is None
 
 
-def _central_differences(scalar, arr, indices, eps=1e-6):
-    flat, out = arr.reshape(-1), []
-    assert np.shares_memory(flat, arr)
-    for i in indices:
-        old = flat[i]
-        flat[i] = old + eps
-        plus = scalar()
-        flat[i] = old - eps
-        minus = scalar()
-        flat[i] = old
-        out.append((plus - minus) / (2 * eps))
-    return np.array(out)
-
-
 def test_block_gradients_numerically(restore_threads):
     """float64 central differences at sampled entries of the input (both blocks) and of
     every weight, with the second block on a helper."""
@@ -99,11 +87,11 @@ def test_block_gradients_numerically(restore_threads):
 
     picks = np.concatenate([rng.choice(BLOCK * 256, 8, replace=False),
                             BLOCK * 256 + rng.choice(6 * 256, 8, replace=False)])
-    np.testing.assert_allclose(dx.reshape(-1)[picks], _central_differences(scalar, x, picks),
+    np.testing.assert_allclose(dx.reshape(-1)[picks], numerical_grad_at(scalar, x, picks),
                                rtol=1e-5, atol=1e-7)
     for name, p in model.named_parameters():
         picks = rng.choice(p.value.size, min(8, p.value.size), replace=False)
-        numeric = _central_differences(scalar, p.value, picks)
+        numeric = numerical_grad_at(scalar, p.value, picks)
         assert np.abs(numeric).max() > 1e-4, name
         np.testing.assert_allclose(p.grad.reshape(-1)[picks], numeric, rtol=1e-5, atol=1e-7,
                                    err_msg=name)
