@@ -154,7 +154,8 @@ def main():
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="models",
               help="model directory (rerun the same command to resume)")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="parallel workers [default: all cores]")
+              help="parallel workers [default: one per core, or a few more so that no "
+                   "core idles in the last round: 3 for 5 members on 2 cores]")
 @click.option("--backend", type=click.Choice(BACKENDS), default="loky", help="joblib backend")
 @click.option("--scheduler", metavar="ADDRESS|local", default=None,
               help="train the members as tasks on the Dask cluster at ADDRESS (e.g. "

@@ -3,8 +3,10 @@
 Members are independent: member K draws everything random from SeedSequence(seed).spawn(n)[K].
 The training arrays are written once to a temporary .npy and handed to the workers as read-only
 memory maps (no per-member copy). Each member trains on cores // min(n, cores) of nnlib's
-threads with one BLAS thread, so workers x threads never exceed the cores; nnlib's results do not
-depend on its thread count, so members are the same whatever --jobs is.
+threads with one BLAS thread, so workers x threads never exceed the cores (without --jobs a few
+more workers than cores may share them, so that no core idles in a last round; see
+`default_workers`); nnlib's results do not depend on its thread count, so members are the same
+whatever --jobs is.
 Rerunning after an interruption skips finished members and resumes the others from their
 per-epoch checkpoints; a directory holding members trained with other settings is refused
 rather than mixed.
@@ -115,10 +117,29 @@ def member_threads(count, workers, n, cores):
             for i in range(count)]
 
 
+def default_workers(count, cores):
+    """Worker processes for `count` members when --jobs is not given.
+
+    One per core, unless that leaves a last round with fewer members than cores (5 members on
+    2 cores: the fifth would train alone, and one member on two threads runs about 1.3x, not 2x,
+    faster). Then the fewest workers up to twice the cores whose last round fills every core
+    (5 on 2 cores: 3 workers, three members sharing the cores, then two): all cores stay busy
+    to the end, and every member keeps one thread.
+    """
+    if count <= cores:
+        return max(1, count)
+    for workers in range(cores, min(count, 2 * cores) + 1):
+        tail = count % workers
+        if tail == 0 or tail >= cores:
+            return workers
+    return cores
+
+
 def plan_jobs(settings, todo, run):
     """One MemberJob per pending member, and the number of worker processes to use."""
     cores = available_cores()
-    workers = max(1, min(settings.jobs or cores, len(todo) or 1))
+    count = len(todo) or 1
+    workers = min(settings.jobs, count) if settings.jobs else default_workers(count, cores)
     threads = member_threads(len(todo), workers, settings.n, cores)
     jobs = [MemberJob(index=k, seed=settings.seed, preset=settings.preset,
                       normalisation=settings.normalisation, out_dir=str(settings.out_dir),

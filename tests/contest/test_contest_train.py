@@ -163,6 +163,17 @@ def test_members_of_a_last_partial_round_get_the_idle_cores(count, workers, n, c
     assert member_threads(count, workers, n, cores) == expected
 
 
+@pytest.mark.parametrize("count,cores,expected", [
+    (5, 2, 3),    # three share the cores, then two: no core idles
+    (4, 2, 2), (6, 2, 2), (3, 2, 3), (7, 2, 4), (9, 2, 3),
+    (1, 2, 1), (2, 4, 2),                 # fewer members than cores: one worker each
+    (6, 4, 6), (5, 4, 5), (9, 4, 5),      # 9 on 4: five, then four
+])
+def test_default_workers_keep_every_core_busy_to_the_end(count, cores, expected):
+    from contest.parallel import default_workers
+    assert default_workers(count, cores) == expected
+
+
 def test_mixed_architectures_are_taken_in_turn_and_predict(tmp_path, tiny_data, exported):
     out = tmp_path / "mixed"
     result = train(out, tiny_data, "--n", "3", "--arch", "a+e", "--epochs", "1")
