@@ -37,7 +37,7 @@ class TrainSettings:
     n: int = 5
     seed: int = 0
     out_dir: str = "models"
-    jobs: int = None               # None: all cores
+    jobs: int = None               # None: default_workers (one per core, or a few more)
     backend: str = "loky"
     train_limit: int = None
     data_dir: str = None
