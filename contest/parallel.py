@@ -127,7 +127,7 @@ def default_workers(count, cores):
     to the end, and every member keeps one thread.
     """
     if count <= cores:
-        return max(1, count)
+        return count
     for workers in range(cores, min(count, 2 * cores) + 1):
         tail = count % workers
         if tail == 0 or tail >= cores:
