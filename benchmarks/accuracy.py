@@ -1,7 +1,7 @@
 """Train a preset from scratch with the CLI and report what the issue's acceptance asks for.
 
     python benchmarks/accuracy.py                         # default preset, 5 members (~20 min)
-    python benchmarks/accuracy.py --preset large --out models-large
+    python benchmarks/accuracy.py --preset large --n 6 --out models-large   # ~1 h 50 min
     python benchmarks/accuracy.py --preset fast --n 2 --train-limit 500 --epochs 1   # smoke run
     python benchmarks/accuracy.py --skip-train --out models                       # evaluate only
 
