@@ -81,7 +81,7 @@ def test_accuracies(ensemble, images, labels, batch_size):
 
 def validation_split(manifest):
     """(images, labels) of the validation split the ensemble was trained with."""
-    from contest.datasets import load_split, train_validation_split
+    from contest.data.datasets import load_split, train_validation_split
 
     data = manifest["data"]
     images, labels = load_split("train", data.get("dir"))
@@ -114,7 +114,7 @@ def tta_text(ensemble, manifest, batch_size):
 
 def evaluate(args):
     """Print test accuracies, the robustness table and the TTA comparison of args.out."""
-    from contest.datasets import load_split
+    from contest.data.datasets import load_split
     from contest.ensemble import load_ensemble
     from contest.robustness_report import evaluate_robustness, robustness_text
 

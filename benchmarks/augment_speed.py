@@ -34,7 +34,7 @@ ELASTIC = {"elastic_alpha": 34.0, "elastic_sigma": 4.0}                 # Simard
 
 def _preset_augment(name):
     """The augmentation of a contest preset (geometry + optional "pixel" corruptions)."""
-    from contest.presets import PRESETS
+    from contest.train.presets import PRESETS
     return dict(PRESETS[name].augment)
 
 
@@ -153,7 +153,7 @@ def training_step_ratio(x, repeats, seed, results):
     """Interleave default augmentation and arch-A steps, as a training loop does; print the ratio."""
     try:
         import nnlib
-        from contest.architectures import build_model
+        from contest.train.architectures import build_model
     except Exception as error:           # nnlib is optional here: the augment figures stand alone
         print(f"\nnnlib step unavailable ({type(error).__name__}: {error})")
         return

@@ -18,11 +18,11 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nnlib as nn  # noqa: E402
-from contest.architectures import build_model  # noqa: E402
-from contest.datasets import load_split  # noqa: E402
-from contest.presets import PRESETS  # noqa: E402
-from contest.preprocess import BatchTransform, normalise, to_unit_nchw  # noqa: E402
-from contest.training import build_augmenter, build_optimizer, build_scheduler  # noqa: E402
+from contest.train.architectures import build_model  # noqa: E402
+from contest.data.datasets import load_split  # noqa: E402
+from contest.train.presets import PRESETS  # noqa: E402
+from contest.data.preprocess import BatchTransform, normalise, to_unit_nchw  # noqa: E402
+from contest.train.member import build_augmenter, build_optimizer, build_scheduler  # noqa: E402
 
 
 def main():

@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nnlib as nn  # noqa: E402
-from contest.architectures import build_model  # noqa: E402
+from contest.train.architectures import build_model  # noqa: E402
 from machine import machine_facts  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""The `contest` command line: thin click commands over contest.commands and contest.parallel.
+"""The `contest` command line: thin click commands over contest.commands and contest.train.local.
 
 Heavy modules (nnlib, joblib, matplotlib) are imported inside the commands that need them, so
 `contest predict-one` and `contest --help` start fast. Every refused input is reported as one line
@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import click
 
 from contest.errors import ContestError
-from contest.presets import PRESETS
+from contest.train.presets import PRESETS
 
 BACKENDS = ["loky", "multiprocessing", "threading", "sequential"]  # joblib's built-in backends
 SETTINGS = {"show_default": True, "help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -63,12 +63,12 @@ class ArchSpec(click.ParamType):
     name = "arch"
 
     def get_metavar(self, param, ctx=None):
-        from contest.architectures import ARCHITECTURES
+        from contest.train.architectures import ARCHITECTURES
 
         return "[" + "|".join(sorted(ARCHITECTURES)) + "][+...]"
 
     def convert(self, value, param, ctx):
-        from contest.architectures import member_arch
+        from contest.train.architectures import member_arch
 
         try:
             member_arch(value, 0)
@@ -92,7 +92,7 @@ def parse_augment(ctx, param, value):
     if not isinstance(kwargs, dict):
         raise click.BadParameter(f"expected a JSON object of Augmenter arguments, got {value!r}")
     try:
-        from contest.training import build_augmenter
+        from contest.train.member import build_augmenter
 
         build_augmenter(kwargs)
     except (TypeError, ValueError) as exc:
@@ -146,7 +146,7 @@ def main():
               + "); --epochs/--arch/--augment override it")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="[default: the preset's]")
 @click.option("--arch", type=ArchSpec(), default=None,
-              help="architecture (contest/architectures.py), or several joined by '+' that the "
+              help="architecture (contest/train/architectures.py), or several joined by '+' that the "
                    "members take in turn (e.g. d+c) [default: the preset's]")
 @click.option("--augment", callback=parse_augment, default=None, metavar="none|default|JSON",
               help=AUGMENT_HELP)
@@ -170,10 +170,10 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
     """Train N CNNs in parallel; write OUT/ensemble.json, member files and learning curves."""
     import time
 
-    from contest.parallel import TrainSettings, train_ensemble as train, with_overrides
-    from contest.preprocess import DEFAULT_NORMALISATION
-    from contest.progress import choose_mode
-    from contest.summary import training_text
+    from contest.train.local import TrainSettings, train_ensemble as train, with_overrides
+    from contest.data.preprocess import DEFAULT_NORMALISATION
+    from contest.train.progress import choose_mode
+    from contest.train.finish import training_text
 
     started = time.time()
     recipe = with_overrides(PRESETS[preset], epochs=epochs, arch=arch, augment=augment)

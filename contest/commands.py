@@ -36,7 +36,7 @@ def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_si
                 low_confidence=0.9, tta=False):
     from contest.ensemble import load_ensemble
     from contest.fileio import write_npy
-    from contest.inputs import load_images
+    from contest.data.inputs import load_images
     from contest.submission import write_submission
     from contest.tta import describe, probabilities
 
@@ -67,11 +67,11 @@ def prediction_summary(mean, labels, members, output, fmt, low_confidence):
 def _one_image(image_path, index, data_dir):
     """(image (28, 28), true label or None, description) for predict-one."""
     if image_path is not None:
-        from contest.inputs import load_images
+        from contest.data.inputs import load_images
 
         images, labels, what = load_images(image_path), None, str(image_path)
     else:
-        from contest.datasets import load_split
+        from contest.data.datasets import load_split
 
         (images, labels), what = load_split("test", data_dir), "test set"
     if index >= len(images):
@@ -112,12 +112,12 @@ def one_prediction_text(image, proba, member_proba, true, what):
 
 
 def _evaluation_data(images_path, labels_path, data_dir):
-    from contest.inputs import load_images, load_labels
+    from contest.data.inputs import load_images, load_labels
 
     if (images_path is None) != (labels_path is None):
         raise ContestInputError(images_path or labels_path, "--images and --labels go together")
     if images_path is None:
-        from contest.datasets import load_split
+        from contest.data.datasets import load_split
 
         images, labels = load_split("test", data_dir)
         return images, labels, f"test set ({len(labels)} images)"
@@ -212,7 +212,7 @@ def evaluation_text(ensemble, what, members, mean, labels, matrix):
 
 def run_score(submission, labels_path):
     from contest.ensemble import accuracy
-    from contest.inputs import check_file, load_labels
+    from contest.data.inputs import check_file, load_labels
     from contest.submission import read_submission
 
     predicted = read_submission(check_file(submission))
@@ -224,7 +224,7 @@ def run_score(submission, labels_path):
 
 
 def run_export(split, out, labels_out=None, limit=None, data_dir=None):
-    from contest.datasets import load_split
+    from contest.data.datasets import load_split
     from contest.fileio import write_npy
 
     check_output(out, (".npy", ".csv"))

@@ -16,7 +16,7 @@ import numpy as np
 
 from contest.errors import ContestInputError
 from contest.fileio import sha256_file, write_json
-from contest.preprocess import NORMALISATIONS, normalise
+from contest.data.preprocess import NORMALISATIONS, normalise
 
 MANIFEST = "ensemble.json"
 FORMAT = "contest-ensemble-1"
@@ -89,7 +89,7 @@ def _expected_arch(spec, entry, path):
     """The architecture manifest arch `spec` gives the member of `entry` ("d+c": in turn)."""
     if "+" not in spec:
         return spec
-    from contest.architectures import member_arch
+    from contest.train.architectures import member_arch
 
     index = entry.get("index")
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:

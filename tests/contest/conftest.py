@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from contest import datasets
+from contest.data import datasets
 from contest_testutil import invoke, train, write_idx
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import nnlib as nn
-from contest import datasets
-from contest.architectures import build_model
-from contest.preprocess import normalise
+from contest.data import datasets
+from contest.train.architectures import build_model
+from contest.data.preprocess import normalise
 from contest_testutil import invoke
 
 RECORD = Path(__file__).with_name("bit_identity.json")

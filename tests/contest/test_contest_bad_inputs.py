@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 import nnlib as nn
-from contest.architectures import build_model
+from contest.train.architectures import build_model
 from contest.fileio import sha256_file
 from contest_testutil import assert_refused, invoke
 

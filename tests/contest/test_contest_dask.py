@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import nnlib as nn
-from contest.training import INTERRUPT_ENV
+from contest.train.member import INTERRUPT_ENV
 from contest_testutil import assert_refused, invoke, train
 
 needs_dask = pytest.mark.skipif(importlib.util.find_spec("distributed") is None,
@@ -57,7 +57,7 @@ def test_members_trained_on_a_cluster_equal_the_loky_ones(cluster, models, tiny_
 @needs_dask
 def test_a_worker_lost_mid_run_is_replaced_and_its_member_retried(monkeypatch, models, tiny_data,
                                                                   tmp_path):
-    from contest import cluster as dask_cluster
+    from contest.train import cluster as dask_cluster
 
     monkeypatch.setattr(dask_cluster, "available_cores", lambda: 2)  # --scheduler local: 2 workers
     marker = tmp_path / "killed"
@@ -84,7 +84,7 @@ def test_members_that_keep_failing_are_listed_and_the_others_kept(cluster, tiny_
 
 @needs_dask
 def test_an_unreachable_scheduler_is_refused(monkeypatch, tiny_data, tmp_path):
-    from contest import cluster as dask_cluster
+    from contest.train import cluster as dask_cluster
 
     monkeypatch.setattr(dask_cluster, "CONNECT_TIMEOUT", "1s")
     result = train(tmp_path / "m", tiny_data, "--scheduler", "tcp://127.0.0.1:9")

@@ -1,11 +1,11 @@
-"""contest.datasets: IDX parsing, checksum verification of the bundled MNIST, data directories."""
+"""contest.data.datasets: IDX parsing, checksum verification of the bundled MNIST, data directories."""
 import gzip
 import shutil
 
 import numpy as np
 import pytest
 
-from contest import datasets
+from contest.data import datasets
 from contest.errors import ContestInputError
 
 from contest_testutil import write_idx

@@ -1,12 +1,12 @@
-"""contest.inputs and contest.preprocess: every accepted layout gives the same model input."""
+"""contest.data.inputs and contest.data.preprocess: every accepted layout gives the same model input."""
 import numpy as np
 import pytest
 from PIL import Image
 
 from contest.commands import write_kaggle_csv
 from contest.errors import ContestInputError
-from contest.inputs import load_images, load_labels
-from contest.preprocess import BatchTransform, normalise, to_unit_nchw
+from contest.data.inputs import load_images, load_labels
+from contest.data.preprocess import BatchTransform, normalise, to_unit_nchw
 
 
 @pytest.fixture(scope="module")

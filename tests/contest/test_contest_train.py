@@ -6,8 +6,8 @@ import pytest
 
 import nnlib as nn
 from contest.fileio import sha256_file
-from contest.presets import PRESETS
-from contest.training import INTERRUPT_ENV, SimulatedInterruption, member_rngs
+from contest.train.presets import PRESETS
+from contest.train.member import INTERRUPT_ENV, SimulatedInterruption, member_rngs
 from contest_testutil import assert_refused, invoke, train
 
 
@@ -135,13 +135,13 @@ def test_missing_data_dir_is_refused(tmp_path):
 
 
 def test_ctrl_c_during_training_says_how_to_resume(monkeypatch, tmp_path):
-    import contest.parallel
+    import contest.train.local
     from click.testing import CliRunner
     from contest.cli import main
 
     def interrupted(settings, monitor_mode="lines", stream=None):
         raise KeyboardInterrupt
-    monkeypatch.setattr(contest.parallel, "train_ensemble", interrupted)
+    monkeypatch.setattr(contest.train.local, "train_ensemble", interrupted)
     result = CliRunner().invoke(main, ["train-ensemble", "--n", "1", "--preset", "fast",
                                        "--out", str(tmp_path / "m")])
     assert result.exit_code == 130
@@ -159,7 +159,7 @@ def test_ctrl_c_during_training_says_how_to_resume(monkeypatch, tmp_path):
     (6, 4, 6, 4, [1, 1, 1, 1, 2, 2]),
 ])
 def test_members_of_a_last_partial_round_get_the_idle_cores(count, workers, n, cores, expected):
-    from contest.parallel import member_threads
+    from contest.train.local import member_threads
     assert member_threads(count, workers, n, cores) == expected
 
 
@@ -170,7 +170,7 @@ def test_members_of_a_last_partial_round_get_the_idle_cores(count, workers, n, c
     (6, 4, 6), (5, 4, 5), (9, 4, 5),      # 9 on 4: five, then four
 ])
 def test_default_workers_keep_every_core_busy_to_the_end(count, cores, expected):
-    from contest.parallel import default_workers
+    from contest.train.local import default_workers
     assert default_workers(count, cores) == expected
 
 

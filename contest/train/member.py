@@ -16,7 +16,7 @@ import nnlib as nn
 import numpy as np
 
 from contest.fileio import write_json
-from contest.preprocess import BatchTransform
+from contest.data.preprocess import BatchTransform
 
 MEMBER_FILE = "member-{}.npz"
 CHECKPOINT_FILE = "member-{}.ckpt.npz"
@@ -33,7 +33,7 @@ class MemberJob:
     """What a worker needs to train member `index` (picklable, no arrays)."""
     index: int
     seed: int
-    preset: object          # contest.presets.Preset
+    preset: object          # contest.train.presets.Preset
     normalisation: str
     out_dir: str
     threads: int
@@ -137,7 +137,7 @@ def train_member(job, x_train, y_train, x_val, y_val):
 
 
 def _train_member(job, x_train, y_train, x_val, y_val):
-    from contest.architectures import build_model, member_arch
+    from contest.train.architectures import build_model, member_arch
 
     preset, started = job.preset, time.time()
     init_rng, train_rng = member_rngs(job.seed, job.index)

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from contest import datasets
+from contest.data import datasets
 from contest.ensemble import available_cores
 from contest.errors import ContestError
 from contest.fileio import read_json, write_json
-from contest.preprocess import DEFAULT_NORMALISATION, normalise, to_unit_nchw
-from contest.training import (MemberJob, interrupt_for, member_path, progress_path,
+from contest.data.preprocess import DEFAULT_NORMALISATION, normalise, to_unit_nchw
+from contest.train.member import (MemberJob, interrupt_for, member_path, progress_path,
                               train_member)
 
 RUN_FILE = "run.json"
@@ -33,7 +33,7 @@ RUN_FILE = "run.json"
 @dataclass(frozen=True)
 class TrainSettings:
     """Everything `contest train-ensemble` was asked to do."""
-    preset: object                 # contest.presets.Preset with the command-line overrides applied
+    preset: object                 # contest.train.presets.Preset with the command-line overrides applied
     n: int = 5
     seed: int = 0
     out_dir: str = "models"
@@ -42,7 +42,7 @@ class TrainSettings:
     train_limit: int = None
     data_dir: str = None
     normalisation: str = DEFAULT_NORMALISATION
-    scheduler: str = None          # Dask scheduler address or "local" (contest.cluster)
+    scheduler: str = None          # Dask scheduler address or "local" (contest.train.cluster)
 
 
 @dataclass
@@ -170,11 +170,11 @@ def _memmap(path, array):
 def train_ensemble(settings, monitor_mode="lines", stream=None):
     """Train (or finish) the ensemble of `settings`; returns (manifest, summary rows)."""
     if settings.scheduler:
-        from contest.cluster import train_on_cluster
+        from contest.train.cluster import train_on_cluster
 
         return train_on_cluster(settings, monitor_mode, stream)
-    from contest.progress import ProgressMonitor
-    from contest.summary import finish_ensemble
+    from contest.train.progress import ProgressMonitor
+    from contest.train.finish import finish_ensemble
 
     started = time.time()
     out_dir = Path(settings.out_dir)

@@ -6,7 +6,7 @@ checksum, or --data-dir at the same path on the worker), checks that its run ide
 and data md5s) equals the client's, trains in a temporary directory of its own (checkpoints
 included) and returns the member file's bytes with its metadata. The client writes each member as
 its task finishes (one progress line per member), then verifies and scores the members and writes
-curves and manifest exactly as the local path does (contest.summary).
+curves and manifest exactly as the local path does (contest.train.finish).
 
 Results are bit-identical to the loky path: the same data preparation and member seeds, and
 nnlib's results do not depend on its thread count (MemberJob.threads, set by train_member).
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from contest.errors import ContestError
 from contest.fileio import atomic_open
-from contest.parallel import available_cores, check_run, pending_members, plan_jobs, prepare_data
-from contest.training import checkpoint_path, member_path, train_member
+from contest.train.local import available_cores, check_run, pending_members, plan_jobs, prepare_data
+from contest.train.member import checkpoint_path, member_path, train_member
 
 INSTALL_HINT = 'pip install "contest[dask]" (or pip install ".[dask]" in a checkout)'
 RETRIES = 2               # further attempts of a member whose task raised
@@ -218,8 +218,8 @@ def run_on_cluster(distributed, settings, jobs, say):
 
 
 def train_on_cluster(settings, monitor_mode="lines", stream=None):
-    """contest.parallel.train_ensemble with the members as tasks on a Dask cluster."""
-    from contest.summary import finish_ensemble
+    """contest.train.local.train_ensemble with the members as tasks on a Dask cluster."""
+    from contest.train.finish import finish_ensemble
 
     distributed = require_dask()  # before anything is written
     started, out_dir = time.time(), Path(settings.out_dir)

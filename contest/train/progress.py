@@ -1,13 +1,13 @@
 """Live progress of members training in worker processes.
 
-Workers write small JSON reports (contest.training.ProgressWriter); a thread in the parent polls
+Workers write small JSON reports (contest.train.member.ProgressWriter); a thread in the parent polls
 them and shows one tqdm bar per member on a terminal (epoch, loss, accuracy, time left), one line
 per finished epoch when the output is not a terminal, or nothing at all in quiet mode.
 """
 import sys
 import threading
 
-from contest.training import progress_path, read_progress
+from contest.train.member import progress_path, read_progress
 
 MODES = ("bars", "lines", "quiet")
 STEPS = 1000  # bar steps per epoch

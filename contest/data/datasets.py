@@ -19,7 +19,7 @@ import numpy as np
 
 from contest.errors import ContestInputError
 
-BUNDLED_DIR = Path(__file__).resolve().parent / "data" / "mnist"
+BUNDLED_DIR = Path(__file__).resolve().parent / "mnist"
 ENV_VAR = "CONTEST_DATA_DIR"
 FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

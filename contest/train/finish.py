@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from contest import datasets
+from contest.data import datasets
 from contest.ensemble import (FORMAT, INPUT_SHAPE, NUM_CLASSES, accuracy, average,
                               models_probabilities, write_manifest)
 from contest.errors import ContestError, ContestInputError
 from contest.fileio import sha256_file
-from contest.preprocess import normalise
-from contest.training import member_path
+from contest.data.preprocess import normalise
+from contest.train.member import member_path
 
 CURVES_FILE = "member-{}-curves.png"
 

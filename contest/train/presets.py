@@ -28,7 +28,7 @@ class Preset:
     schedule: str = "none"           # none | cosine | onecycle | step
     label_smoothing: float = 0.0
     augment: dict = field(default_factory=dict)   # Augmenter kwargs (+ "pixel"); {} = none
-    normalisation: str = "unit"      # contest.preprocess.NORMALISATIONS
+    normalisation: str = "unit"      # contest.data.preprocess.NORMALISATIONS
     validation_size: int = 5000
 
     def to_dict(self):

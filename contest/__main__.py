@@ -1,0 +1,4 @@
+"""`python -m contest`: the same command as `contest`."""
+from contest.cli import main
+
+main()

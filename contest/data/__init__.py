@@ -1,0 +1,2 @@
+"""Data: MNIST-format datasets (the bundled copy under mnist/), the user's image files, and the
+one place where images become model input (preprocess)."""
