@@ -1,4 +1,4 @@
-"""The `contest` command line: thin click commands over contest.commands and contest.train.local.
+"""The `contest` command line: thin click commands over contest.commands and contest.train.run.
 
 Heavy modules (nnlib, joblib, matplotlib) are imported inside the commands that need them, so
 `contest predict-one` and `contest --help` start fast. Every refused input is reported as one line
@@ -170,10 +170,11 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
     """Train N CNNs in parallel; write OUT/ensemble.json, member files and learning curves."""
     import time
 
-    from contest.train.local import TrainSettings, train_ensemble as train, with_overrides
     from contest.data.preprocess import DEFAULT_NORMALISATION
+    from contest.train.plan import TrainSettings, with_overrides
     from contest.train.progress import choose_mode
-    from contest.train.finish import training_text
+    from contest.train.run import train_ensemble as train
+    from contest.training_report import training_text
 
     started = time.time()
     recipe = with_overrides(PRESETS[preset], epochs=epochs, arch=arch, augment=augment)

@@ -6,36 +6,37 @@ checksum, or --data-dir at the same path on the worker), checks that its run ide
 and data md5s) equals the client's, trains in a temporary directory of its own (checkpoints
 included) and returns the member file's bytes with its metadata. The client writes each member as
 its task finishes (one progress line per member), then verifies and scores the members and writes
-curves and manifest exactly as the local path does (contest.train.finish).
+curves and manifest exactly as the local path does (contest.train.run).
 
 Results are bit-identical to the loky path: the same data preparation and member seeds, and
 nnlib's results do not depend on its thread count (MemberJob.threads, set by train_member).
 """
 import asyncio
 import logging
-import os
-import sys
 import tempfile
-import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 
+from contest.ensemble import available_cores
 from contest.errors import ContestError
 from contest.fileio import atomic_open
-from contest.train.local import available_cores, check_run, pending_members, plan_jobs, prepare_data
 from contest.train.member import checkpoint_path, member_path, train_member
+from contest.train.plan import plan_jobs, prepare_data, run_differences
+from contest.train.progress import finished_line
 
 INSTALL_HINT = 'pip install "contest[dask]" (or pip install ".[dask]" in a checkout)'
 RETRIES = 2               # further attempts of a member whose task raised
 CONNECT_TIMEOUT = "10s"   # reaching the scheduler
 WORKER_TIMEOUT = 60       # seconds to wait for the first worker
-KILL_ENV = "CONTEST_TEST_KILL_WORKER"  # "member:marker" -- that task's worker exits once (tests)
 
 
 def require_dask():
-    """The `distributed` module, or a one-line ContestError saying what to install."""
+    """The `distributed` module, or a one-line ContestError saying what to install.
+
+    Imported here, not at the top: Dask is an optional dependency (the "dask" extra), and
+    importing it takes about a second.
+    """
     try:
         import distributed
     except ImportError:
@@ -76,7 +77,7 @@ def wait_for_workers(client, scheduler):
     return sum(client.nthreads().values())
 
 
-def train_remote(job, settings, kill_marker=None):
+def train_remote(job, settings):
     """Dask task: train member `job.index` from scratch on this worker.
 
     Returns {"index", "npz" (the member file's bytes), "meta", "worker"}.
@@ -87,7 +88,6 @@ def train_remote(job, settings, kill_marker=None):
     except ContestError as exc:
         # plain ContestError: subclasses with other __init__ arguments would not unpickle
         raise ContestError(f"worker {_worker_address()}: {exc}") from None
-    _die_once(kill_marker)
     with tempfile.TemporaryDirectory(prefix="contest-member-") as tmp:
         meta = train_member(replace(job, out_dir=tmp), data.x_train, data.y_train,
                             data.x_val, data.y_val)
@@ -97,33 +97,19 @@ def train_remote(job, settings, kill_marker=None):
 
 def _check_same_run(client_run, worker_run):
     if worker_run != client_run:
-        changed = sorted(key for key in set(client_run) | set(worker_run)
-                         if client_run.get(key) != worker_run.get(key))
+        changed = run_differences(client_run, worker_run)
         raise ContestError(f"its training data or settings differ from the client's (in "
                            f"{', '.join(changed)}); install the same contest version and data "
                            f"on every worker")
 
 
 def _worker_address():
-    from distributed import get_worker
+    from distributed import get_worker  # runs on a Dask worker, where distributed is installed
 
     try:
         return get_worker().address
     except ValueError:  # not running inside a worker (called directly)
         return "this process"
-
-
-def kill_marker_for(index):
-    """The marker file of the KILL_ENV test hook if it targets member `index`, else None."""
-    member, _, marker = os.environ.get(KILL_ENV, "").partition(":")
-    return marker if marker and int(member) == index else None
-
-
-def _die_once(marker):
-    # test hook: the first attempt ends its worker process abruptly, like a machine lost mid-run
-    if marker and not os.path.exists(marker):
-        Path(marker).touch()
-        os._exit(1)
 
 
 def submit_members(client, jobs, settings):
@@ -138,7 +124,7 @@ def submit_members(client, jobs, settings):
     """
     futures = {}
     for job in jobs:
-        future = client.submit(train_remote, job, settings, kill_marker_for(job.index),
+        future = client.submit(train_remote, job, settings,
                                key=f"contest-member-{job.index}-{uuid.uuid4().hex[:8]}",
                                pure=False, retries=RETRIES)
         futures[future] = job.index
@@ -157,7 +143,7 @@ def collect(distributed, futures, out_dir, say):
             continue
         save_member(out_dir, result)
         done += 1
-        say(finished_line(result, done, len(futures)))
+        say(finished_line(result["meta"], result["worker"], done, len(futures)))
     return failed
 
 
@@ -167,21 +153,6 @@ def save_member(out_dir, result):
     with atomic_open(member_path(out_dir, index), "wb") as handle:
         handle.write(result["npz"])
     checkpoint_path(out_dir, index).unlink(missing_ok=True)  # left by an interrupted local run
-
-
-def finished_line(result, done, total):
-    """One progress line for a finished member: its last epoch's figures and where it ran."""
-    meta = result["meta"]
-    history = meta["history"]["history"]
-    last = {key: values[-1] for key, values in history.items() if values}
-    epochs = len(meta["history"]["epoch"])
-    parts = [f"member {meta['index']}: ep {epochs}/{epochs}"]
-    if last.get("loss") is not None:
-        parts.append(f"loss {last['loss']:.4f} acc {100 * last['acc']:.2f}%")
-    if last.get("val_acc") is not None:
-        parts.append(f"val {100 * last['val_acc']:.2f}%")
-    return " ".join(parts) + f" ({meta['train_seconds']:.0f} s on {result['worker']}; " \
-                             f"{done}/{total} done)"
 
 
 def _one_line(exc):
@@ -198,12 +169,6 @@ def failure_error(failed, finished, out_dir):
                         f"command to train the others")
 
 
-def _printer(monitor_mode, stream):
-    if monitor_mode == "quiet":
-        return lambda line: None
-    return lambda line: print(line, file=stream or sys.stderr, flush=True)
-
-
 def run_on_cluster(distributed, settings, jobs, say):
     """Train `jobs` on the cluster of settings.scheduler; return its number of worker threads."""
     with connect(distributed, settings.scheduler) as client:
@@ -217,20 +182,11 @@ def run_on_cluster(distributed, settings, jobs, say):
     return workers
 
 
-def train_on_cluster(settings, monitor_mode="lines", stream=None):
-    """contest.train.local.train_ensemble with the members as tasks on a Dask cluster."""
-    from contest.train.finish import finish_ensemble
-
-    distributed = require_dask()  # before anything is written
-    started, out_dir = time.time(), Path(settings.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    data = prepare_data(settings)
-    check_run(out_dir, data.run)
-    data.x_train = None  # the workers load their own copy
-    todo = pending_members(out_dir, settings.n)
-    jobs, _ = plan_jobs(settings, todo, data.run)
+def train_on_cluster(distributed, settings, run, todo, say):
+    """Train members `todo` of the run identified by `run` as tasks on the cluster of
+    settings.scheduler, one single-threaded task each; returns the number of worker threads."""
+    jobs, _ = plan_jobs(settings, todo, run)
+    if not jobs:
+        return 1
     jobs = [replace(job, threads=1) for job in jobs]   # one task per single-threaded worker
-    workers = run_on_cluster(distributed, settings, jobs, _printer(monitor_mode, stream)) \
-        if jobs else 1
-    return finish_ensemble(replace(settings, backend="dask"), data, trained=todo,
-                           workers=workers, wall_seconds=time.time() - started)
+    return run_on_cluster(distributed, settings, jobs, say)

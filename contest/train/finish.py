@@ -1,17 +1,19 @@
-"""After training: verify every member, measure validation and test accuracy, draw learning
-curves and write the manifest `ensemble.json` (atomically)."""
+"""The last stage of training: verify every member, measure validation and test accuracy, draw
+learning curves and write the manifest `ensemble.json` (atomically). The text the command prints
+about it is contest.training_report's."""
 import json
 import time
 from pathlib import Path
 
-import numpy as np
+import nnlib as nn
 
 from contest.data import datasets
+from contest.data.preprocess import normalise
 from contest.ensemble import (FORMAT, INPUT_SHAPE, NUM_CLASSES, accuracy, average,
                               models_probabilities, write_manifest)
 from contest.errors import ContestError, ContestInputError
 from contest.fileio import sha256_file
-from contest.data.preprocess import normalise
+from contest.report import plot_learning_curves
 from contest.train.member import member_path
 
 CURVES_FILE = "member-{}-curves.png"
@@ -19,8 +21,6 @@ CURVES_FILE = "member-{}-curves.png"
 
 def load_trained(out_dir, index, run):
     """(model, metadata) of a finished member, refusing one trained with other settings."""
-    import nnlib as nn
-
     path = member_path(out_dir, index)
     try:
         model, meta = nn.load_with_metadata(path)
@@ -56,8 +56,6 @@ def member_entry(out_dir, index, meta, val_acc, test_acc):
 
 
 def draw_curves(out_dir, index, meta, force):
-    from contest.report import plot_learning_curves
-
     path = Path(out_dir) / CURVES_FILE.format(index)
     if force or not path.exists():
         plot_learning_curves(meta["history"], path, title=f"member {index}")
@@ -94,30 +92,3 @@ def build_manifest(settings, data, entries, workers, wall_seconds):
                      "validation_size": data.run["validation_size"]},
             "members": entries, "jobs": workers, "backend": settings.backend,
             "wall_seconds": round(wall_seconds, 2)}
-
-
-def _pct(value):
-    from contest.display import percent
-
-    return "-" if value is None else percent(value)
-
-
-def training_text(manifest, out_dir, seconds):
-    """The closing report of train-ensemble: per-member and ensemble accuracies and times."""
-    from contest.display import table
-
-    rows = [[str(m["index"]), str(m["epochs"]), f"{m['train_seconds']:.0f} s"
-             + (" (resumed)" if m["resumed"] else ""), _pct(m["val_acc"]), _pct(m["test_acc"])]
-            for m in manifest["members"]]
-    rows.append(["ensemble", "", "", _pct(manifest["validation_accuracy"]),
-                 _pct(manifest.get("test_accuracy"))])
-    preset = manifest["preset"]
-    lines = [f"ensemble of {manifest['n']} x arch {manifest['arch']} (preset {preset['name']}, "
-             f"{preset['epochs']} epochs) in {out_dir}/ensemble.json, "
-             f"{manifest['jobs']} worker(s), {seconds:.0f} s",
-             table(["member", "epochs", "train time", "val acc", "test acc"], rows)]
-    if "test_accuracy" in manifest:
-        correct = round(manifest["test_accuracy"] * manifest["test_size"])
-        lines.append(f"ensemble test accuracy: {_pct(manifest['test_accuracy'])} "
-                     f"({correct}/{manifest['test_size']})")
-    return "\n".join(lines)

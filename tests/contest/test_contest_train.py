@@ -6,9 +6,36 @@ import pytest
 
 import nnlib as nn
 from contest.fileio import sha256_file
+from contest.train import local
+from contest.train.member import member_rngs, train_member
 from contest.train.presets import PRESETS
-from contest.train.member import INTERRUPT_ENV, SimulatedInterruption, member_rngs
 from contest_testutil import assert_refused, invoke, train
+
+
+class Interrupted(RuntimeError):
+    """Raised by `Interrupter`: a member stopped in the middle of an epoch, like a killed worker."""
+
+
+class Interrupter(nn.Callback):
+    """Raises Interrupted after batch `batch` of epoch `epoch` (0-based)."""
+
+    def __init__(self, epoch, batch):
+        self.at, self.epoch = (epoch, batch), 0
+
+    def on_epoch_begin(self, epoch, state):
+        self.epoch = epoch
+
+    def on_batch_end(self, batch, logs):
+        if (self.epoch, batch) == self.at:
+            raise Interrupted(f"interrupted at epoch {self.epoch} batch {batch}")
+
+
+def interrupt_member(monkeypatch, index, epoch, batch):
+    """Make member `index` of the next in-process run (--jobs 1) stop at (epoch, batch)."""
+    def train_with_interruption(job, *arrays):
+        extra = [Interrupter(epoch, batch)] if job.index == index else []
+        return train_member(job, *arrays, callbacks=extra)
+    monkeypatch.setattr(local, "train_member", train_with_interruption)
 
 
 def predict_files(models, images, out_dir):
@@ -73,11 +100,13 @@ def test_jobs_1_and_jobs_2_give_identical_submissions(models, tiny_data, exporte
 
 
 def test_resume_after_an_interruption_equals_an_uninterrupted_run(models, tiny_data, exported,
-                                                                  tmp_path):
+                                                                  tmp_path, monkeypatch):
     out = tmp_path / "resumed"
     # member 1 "dies" in the first batch of its second epoch, after member 0 finished
-    result = train(out, tiny_data, "--jobs", "1", env={INTERRUPT_ENV: "1:1:0"})
-    assert isinstance(result.exception, SimulatedInterruption)
+    with monkeypatch.context() as patch:
+        interrupt_member(patch, index=1, epoch=1, batch=0)
+        result = train(out, tiny_data, "--jobs", "1")
+    assert isinstance(result.exception, Interrupted), result.output
     assert (out / "member-0.npz").exists() and (out / "member-1.ckpt.npz").exists()
     assert not (out / "member-1.npz").exists() and not (out / "ensemble.json").exists()
     finished = (out / "member-0.npz").stat().st_mtime_ns
@@ -135,13 +164,13 @@ def test_missing_data_dir_is_refused(tmp_path):
 
 
 def test_ctrl_c_during_training_says_how_to_resume(monkeypatch, tmp_path):
-    import contest.train.local
+    import contest.train.run
     from click.testing import CliRunner
     from contest.cli import main
 
     def interrupted(settings, monitor_mode="lines", stream=None):
         raise KeyboardInterrupt
-    monkeypatch.setattr(contest.train.local, "train_ensemble", interrupted)
+    monkeypatch.setattr(contest.train.run, "train_ensemble", interrupted)
     result = CliRunner().invoke(main, ["train-ensemble", "--n", "1", "--preset", "fast",
                                        "--out", str(tmp_path / "m")])
     assert result.exit_code == 130
@@ -159,7 +188,7 @@ def test_ctrl_c_during_training_says_how_to_resume(monkeypatch, tmp_path):
     (6, 4, 6, 4, [1, 1, 1, 1, 2, 2]),
 ])
 def test_members_of_a_last_partial_round_get_the_idle_cores(count, workers, n, cores, expected):
-    from contest.train.local import member_threads
+    from contest.train.plan import member_threads
     assert member_threads(count, workers, n, cores) == expected
 
 
@@ -170,7 +199,7 @@ def test_members_of_a_last_partial_round_get_the_idle_cores(count, workers, n, c
     (6, 4, 6), (5, 4, 5), (9, 4, 5),      # 9 on 4: five, then four
 ])
 def test_default_workers_keep_every_core_busy_to_the_end(count, cores, expected):
-    from contest.train.local import default_workers
+    from contest.train.plan import default_workers
     assert default_workers(count, cores) == expected
 
 

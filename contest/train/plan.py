@@ -1,0 +1,161 @@
+"""The plan of a train-ensemble run, shared by the local (joblib) and the Dask paths.
+
+`TrainSettings` is what the command was asked to do; `prepare_data` loads the training and
+validation arrays and the run identity (settings and data checksums) that makes members of one
+ensemble interchangeable; `start_run` refuses a model directory holding members of another run
+and lists the members still to train; `plan_jobs` turns them into `MemberJob`s with their
+nnlib thread counts, and chooses the number of worker processes.
+
+Members are independent: member K draws everything random from SeedSequence(seed).spawn(n)[K],
+and nnlib's results do not depend on its thread count, so members are the same whatever --jobs
+or the scheduler is.
+"""
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from contest.data import datasets
+from contest.data.preprocess import DEFAULT_NORMALISATION, normalise, to_unit_nchw
+from contest.ensemble import available_cores
+from contest.errors import ContestError
+from contest.fileio import read_json, write_json
+from contest.train.member import MemberJob, member_path
+
+RUN_FILE = "run.json"
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything `contest train-ensemble` was asked to do."""
+    preset: object                 # contest.train.presets.Preset with the command-line overrides
+    n: int = 5
+    seed: int = 0
+    out_dir: str = "models"
+    jobs: int = None               # None: default_workers (one per core, or a few more)
+    backend: str = "loky"
+    train_limit: int = None
+    data_dir: str = None
+    normalisation: str = DEFAULT_NORMALISATION
+    scheduler: str = None          # Dask scheduler address or "local" (contest.train.cluster)
+
+
+@dataclass
+class TrainingData:
+    x_train: np.ndarray            # 0-1 float32 (N, 1, 28, 28); normalised per batch in training
+    y_train: np.ndarray
+    x_val: np.ndarray              # normalised float32 (V, 1, 28, 28)
+    y_val: np.ndarray
+    run: dict                      # settings that make members of one ensemble interchangeable
+
+
+def with_overrides(preset, epochs=None, arch=None, augment=None):
+    """`preset` with the command-line values that were given."""
+    changes = {key: value for key, value in
+               (("epochs", epochs), ("arch", arch), ("augment", augment)) if value is not None}
+    return replace(preset, **changes)
+
+
+def prepare_data(settings):
+    """Training and validation arrays and the run identity for `settings`."""
+    images, labels = datasets.load_split("train", settings.data_dir)
+    limit = settings.train_limit
+    n_images = min(limit, len(images)) if limit else len(images)
+    val_size = datasets.validation_size_for(n_images, settings.preset.validation_size)
+    (xt, yt), (xv, yv) = datasets.train_validation_split(images, labels, val_size, n_images)
+    run = {"seed": settings.seed, "preset": settings.preset.to_dict(),
+           "normalisation": settings.normalisation, "train_limit": limit,
+           "train_size": len(xt), "validation_size": val_size,
+           "data": datasets.fingerprint("train", settings.data_dir)}
+    return TrainingData(to_unit_nchw(xt), yt, normalise(xv, settings.normalisation), yv, run)
+
+
+def start_run(settings):
+    """(data, indices of the members to train) of a run in settings.out_dir, created if need be;
+    a directory holding members trained with other settings is refused."""
+    out_dir = Path(settings.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = prepare_data(settings)
+    check_run(out_dir, data.run)
+    return data, pending_members(out_dir, settings.n)
+
+
+def check_run(out_dir, run):
+    """Refuse a directory whose members were trained with other settings; record ours."""
+    path = Path(out_dir) / RUN_FILE
+    run = json.loads(json.dumps(run))  # compare as stored: JSON turns tuples into lists
+    if path.exists():
+        previous = read_json(path)
+        if previous != run:
+            changed = run_differences(previous, run)
+            raise ContestError(f"{out_dir}: holds members trained with other settings (differs "
+                               f"in {', '.join(changed)}); use another --out or delete it")
+        return
+    write_json(path, run)
+
+
+def run_differences(old, new, prefix=""):
+    """Dotted names of the entries in which two run identities differ ("preset.epochs")."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return [prefix.rstrip(".") or "run"]
+    changed = []
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            changed += run_differences(old.get(key), new.get(key), f"{prefix}{key}.")
+    return changed
+
+
+def pending_members(out_dir, n):
+    """Indices of members without a finished model file (checked later, when loading)."""
+    return [k for k in range(n) if not member_path(out_dir, k).is_file()]
+
+
+def threads_per_member(n, cores):
+    """nnlib threads of every member (BLAS stays at one): with at most min(n, cores) workers,
+    workers x threads never exceeds the cores."""
+    return max(1, cores // max(1, min(n, cores)))
+
+
+def member_threads(count, workers, n, cores):
+    """nnlib threads for each of `count` pending members run by `workers` processes.
+
+    Members of the last, partly filled round (5 members on 2 workers: the fifth) run alone
+    or nearly so, so they get the idle cores too. nnlib's results do not depend on its thread
+    count, so this changes only the wall time.
+    """
+    base = threads_per_member(n, cores)
+    tail = count % workers if workers > 1 else 0
+    return [max(base, cores // tail) if tail and i >= count - tail else base
+            for i in range(count)]
+
+
+def default_workers(count, cores):
+    """Worker processes for `count` members when --jobs is not given.
+
+    One per core, unless that leaves a last round with fewer members than cores (5 members on
+    2 cores: the fifth would train alone, and one member on two threads runs about 1.3x, not 2x,
+    faster). Then the fewest workers up to twice the cores whose last round fills every core
+    (5 on 2 cores: 3 workers, three members sharing the cores, then two): all cores stay busy
+    to the end, and every member keeps one thread.
+    """
+    if count <= cores:
+        return count
+    for workers in range(cores, min(count, 2 * cores) + 1):
+        tail = count % workers
+        if tail == 0 or tail >= cores:
+            return workers
+    return cores
+
+
+def plan_jobs(settings, todo, run):
+    """One MemberJob per pending member, and the number of worker processes to use."""
+    cores = available_cores()
+    count = len(todo) or 1
+    workers = min(settings.jobs, count) if settings.jobs else default_workers(count, cores)
+    threads = member_threads(len(todo), workers, settings.n, cores)
+    jobs = [MemberJob(index=k, seed=settings.seed, preset=settings.preset,
+                      normalisation=settings.normalisation, out_dir=str(settings.out_dir),
+                      threads=t, run=run)
+            for k, t in zip(todo, threads)]
+    return jobs, workers

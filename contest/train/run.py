@@ -1,0 +1,32 @@
+"""`train_ensemble`: train (or finish) an ensemble, on this machine or on a Dask cluster.
+
+The one place that chooses between the two: both start the same way (contest.train.plan: the
+run identity, the members still to train) and end the same way (contest.train.finish: verify,
+score, curves, manifest); only the training of the pending members differs.
+"""
+import time
+from dataclasses import replace
+
+from contest.train.cluster import require_dask, train_on_cluster
+from contest.train.finish import finish_ensemble
+from contest.train.local import train_locally
+from contest.train.plan import start_run
+from contest.train.progress import printer
+
+
+def train_ensemble(settings, monitor_mode="lines", stream=None):
+    """Train the members of `settings` that are not finished yet, then write the manifest;
+    returns the manifest. monitor_mode: "bars", "lines" or "quiet" (contest.train.progress)."""
+    started = time.time()
+    distributed = require_dask() if settings.scheduler else None  # before anything is written
+    data, todo = start_run(settings)
+    if distributed is not None:
+        data.x_train = None  # the workers load their own copy
+        workers = train_on_cluster(distributed, settings, data.run, todo,
+                                   printer(monitor_mode, stream))
+        settings = replace(settings, backend="dask")
+    else:
+        workers = train_locally(settings, data, todo, monitor_mode, stream)
+        data.x_train = None  # the largest array (~170 MB for MNIST) is not needed any more
+    return finish_ensemble(settings, data, trained=todo, workers=workers,
+                           wall_seconds=time.time() - started)
