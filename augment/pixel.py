@@ -17,15 +17,20 @@ def _subset(rng, n, p):
     return np.flatnonzero(rng.random(n) < p)
 
 
-def add_noise(x, rng, sigma_max):
-    """Gaussian noise with a per-image sigma drawn from U(0, sigma_max), clipped to [0, 1]."""
-    sigma = rng.uniform(0, sigma_max, size=(len(x),) + (1,) * (x.ndim - 1)).astype(x.dtype)
+def _per_image(x):
+    """The broadcast shape of one value per image: (N, 1, 1[, 1])."""
+    return (len(x),) + (1,) * (x.ndim - 1)
+
+
+def add_noise(x, rng, sigma_max, sigma_min=0.0):
+    """Gaussian noise with a per-image sigma drawn from U(sigma_min, sigma_max), clipped to [0, 1]."""
+    sigma = rng.uniform(sigma_min, sigma_max, size=_per_image(x)).astype(x.dtype)
     return np.clip(x + sigma * rng.standard_normal(x.shape, dtype=x.dtype), 0, 1)
 
 
-def salt_pepper(x, rng, fraction_max):
-    """Set a per-image fraction U(0, fraction_max) of pixels to 0 or 1 (half each)."""
-    frac = rng.uniform(0, fraction_max, size=(len(x),) + (1,) * (x.ndim - 1))
+def salt_pepper(x, rng, fraction_max, fraction_min=0.0):
+    """Set a per-image fraction U(fraction_min, fraction_max) of pixels to 0 or 1 (half each)."""
+    frac = rng.uniform(fraction_min, fraction_max, size=_per_image(x))
     u = rng.random(x.shape, dtype=np.float32)
     out = x.copy()
     out[u < frac / 2] = 0
@@ -33,12 +38,15 @@ def salt_pepper(x, rng, fraction_max):
     return out
 
 
-def low_contrast(x, rng, contrast_min):
-    """Map ink to background + scale * ink with scale U(contrast_min, 1), background U(0, 1-scale)/2."""
-    shape = (len(x),) + (1,) * (x.ndim - 1)
-    scale = rng.uniform(contrast_min, 1, size=shape).astype(x.dtype)
-    base = (rng.uniform(0, 1, size=shape) * (1 - scale) / 2).astype(x.dtype)
-    return base + scale * x
+def low_contrast(x, rng, contrast_min, contrast_max=1.0, background=None):
+    """Map ink to base + scale * ink with scale U(contrast_min, contrast_max) per image, and the
+    background `base` U(0, 1 - scale) / 2, or U(low, high) for background=(low, high)."""
+    scale = rng.uniform(contrast_min, contrast_max, size=_per_image(x)).astype(x.dtype)
+    if background is None:
+        base = rng.uniform(0, 1, size=scale.shape) * (1 - scale) / 2
+    else:
+        base = rng.uniform(*background, size=scale.shape)
+    return base.astype(x.dtype) + scale * x
 
 
 def blur(x, sigma):
@@ -58,13 +66,20 @@ def stroke_width(x, thicker):
     return thin * np.where(new_peak > 0, peak / np.maximum(new_peak, 1e-6), 1).astype(x.dtype)
 
 
-def stray_line(x, rng, width_max=2.5):
-    """Draw one anti-aliased line per image, any angle, through a point near the centre."""
+def stray_line(x, rng, width_max=2.5, width_min=1.0, max_tilt=None, centre_range=5.0):
+    """Draw one anti-aliased line per image through a point within `centre_range` px (each axis)
+    of the centre: of width U(width_min, width_max) px, at any angle, or for max_tilt=degrees
+    within that many degrees of horizontal."""
     n, h, w = len(x), x.shape[-2], x.shape[-1]
-    angle = rng.uniform(0, np.pi, n)
-    cy, cx = rng.uniform(-5, 5, (2, n)) + np.array([[(h - 1) / 2], [(w - 1) / 2]])
-    width = rng.uniform(1.0, width_max, n)
+    if max_tilt is None:
+        angle = rng.uniform(0, np.pi, n)
+    else:
+        angle = np.deg2rad(rng.uniform(-max_tilt, max_tilt, n))
+    cy, cx = rng.uniform(-centre_range, centre_range, (2, n)) + np.array([[(h - 1) / 2],
+                                                                          [(w - 1) / 2]])
+    width = rng.uniform(width_min, width_max, n)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    # distance of every pixel from the line; angle 0 is a horizontal line
     dist = np.abs((yy[None] - cy[:, None, None]) * np.cos(angle)[:, None, None]
                   - (xx[None] - cx[:, None, None]) * np.sin(angle)[:, None, None])
     ink = np.clip(width[:, None, None] / 2 + 0.5 - dist, 0, 1).astype(x.dtype)

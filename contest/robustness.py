@@ -16,59 +16,24 @@ modifies its input and draws every random number from the `numpy.random.Generato
     blur            Gaussian blur, sigma 1.1 px
     thick           grey dilation with a 3x3 cross (strokes ~2 px wider)
     thin            grey erosion with a 2x2 square (strokes ~1 px narrower), peak restored
-    line            one straight anti-aliased 255 line, ~2 px wide, within 30 degrees of horizontal,
+    line            one straight anti-aliased 255 line, 2 px wide, within 30 degrees of horizontal,
                     across the image through the central 9x9 px region
 
-Severities are those of "harder contest data": every digit stays easy for a human to read.
-Geometric variants sample bilinearly (order=1) with zero outside the image, in one
-`map_coordinates` call per chunk of the batch. Each variant gets its own Generator, spawned from
-`SeedSequence(seed)` in registry order, so its output depends only on the seed and the images.
+Severities are those of "harder contest data": every digit stays easy for a human to read. The
+variants are the training augmentations of `augment` at these fixed severities: geometry through
+`augment.affine` and `augment.elastic` (bilinear, zero outside the image), pixel corruptions
+through `augment.pixel` on the 0-1 scale, rounded back to uint8. Each variant gets its own
+Generator, spawned from `SeedSequence(seed)` in registry order, so its output depends only on the
+seed and the images.
 """
 import numpy as np
-from scipy import ndimage
 
-_CHUNK = 2048       # images per map_coordinates call: bounds the (3, n, H, W) float64 coordinates
-_LINE_WIDTH = 2.0   # full-intensity core 1 px, linear fall-off over 0.5 px each side
+import augment
+from augment import pixel
 
-
-def _to_uint8(values):
-    """Round and clip a float temporary (overwritten, to spare a copy per step) to uint8."""
-    np.rint(values, out=values)
-    return np.clip(values, 0, 255, out=values).astype(np.uint8)
-
-
-def _grid(h, w):
-    """(2, H, W) float32 pixel coordinates (y, x)."""
-    return np.stack(np.meshgrid(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32),
-                                indexing="ij"))
-
-
-def _sample(images, coords_fn):
-    """out[n, y, x] = images[n] at input position (y', x') (bilinear, zero outside the image),
-    where coords_fn(start, stop) returns the (stop - start, 2, H, W) positions of images
-    start..stop-1. Chunks of `_CHUNK` images bound the memory of the coordinate arrays."""
-    n, h, w = images.shape
-    out = np.empty(images.shape, np.float32)
-    for start in range(0, n, _CHUNK):
-        stop = min(start + _CHUNK, n)
-        coords = coords_fn(start, stop)
-        index = np.broadcast_to(np.arange(stop - start, dtype=np.float32)[:, None, None],
-                                (stop - start, h, w))
-        stacked = np.stack([index, coords[:, 0], coords[:, 1]])
-        ndimage.map_coordinates(images[start:stop].astype(np.float32), stacked,
-                                output=out[start:stop], order=1, mode="grid-constant", cval=0.0)
-    return _to_uint8(out)
-
-
-def _affine(images, matrices):
-    """Warp each image by its (2, 2) matrix about the centre; matrices (N, 2, 2) map OUTPUT
-    positions (y, x) to the input positions they show, i.e. they are the inverse content map."""
-    _, h, w = images.shape
-    centre = np.array([(h - 1) / 2, (w - 1) / 2], np.float32)[:, None, None]
-    relative = _grid(h, w) - centre
-    matrices = matrices.astype(np.float32)
-    return _sample(images, lambda start, stop:
-                   np.einsum("nij,jhw->nihw", matrices[start:stop], relative) + centre)
+# Every whole-pixel offset (dy, dx) whose length is between 2 and 4 px: 40 offsets, all directions.
+SHIFT_OFFSETS = np.array([(dy, dx) for dy in range(-4, 5) for dx in range(-4, 5)
+                          if 4 <= dy * dy + dx * dx <= 16], dtype=np.float64)
 
 
 def _signed_uniform(rng, low, high, size):
@@ -76,130 +41,58 @@ def _signed_uniform(rng, low, high, size):
     return rng.uniform(low, high, size) * rng.choice([-1.0, 1.0], size)
 
 
-# Every whole-pixel offset (dy, dx) whose length is between 2 and 4 px: 40 offsets, all directions.
-_SHIFT_OFFSETS = np.array([(dy, dx) for dy in range(-4, 5) for dx in range(-4, 5)
-                           if 4 <= dy * dy + dx * dx <= 16])
+def _shift(images, rng):
+    # integer shifts sample exactly at pixel centres: a zero-filled translation, no interpolation
+    offsets = SHIFT_OFFSETS[rng.integers(len(SHIFT_OFFSETS), size=len(images))]
+    return augment.affine(images, shifts=offsets)
 
 
-def shift(images, rng):
-    """Move image n's content by offset (dy, dx) drawn from `_SHIFT_OFFSETS`; zero fill."""
-    n, h, w = images.shape
-    offsets = _SHIFT_OFFSETS[rng.integers(len(_SHIFT_OFFSETS), size=n)]
-    pad = 4
-    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad)))
-    rows = np.arange(h)[None, :, None] - offsets[:, 0, None, None] + pad
-    cols = np.arange(w)[None, None, :] - offsets[:, 1, None, None] + pad
-    return padded[np.arange(n)[:, None, None], rows, cols]
+def _rotate(images, rng):
+    return augment.affine(images, angles=_signed_uniform(rng, 10.0, 25.0, len(images)))
 
 
-def rotate(images, rng):
-    """Rotate about the centre by 10-25 degrees, either direction (theta > 0 turns the content
-    counter-clockwise on screen, as `scipy.ndimage.rotate` does)."""
-    theta = np.deg2rad(_signed_uniform(rng, 10.0, 25.0, len(images)))
-    cos, sin = np.cos(theta), np.sin(theta)
-    matrices = np.stack([np.stack([cos, sin], 1), np.stack([-sin, cos], 1)], 1)
-    return _affine(images, matrices)
-
-
-def scale(images, rng):
-    """Zoom about the centre by 0.75-0.85 (smaller digit) or 1.15-1.25 (larger), half each."""
+def _scale(images, rng):
     n = len(images)
     zoom = np.where(rng.random(n) < 0.5, rng.uniform(0.75, 0.85, n), rng.uniform(1.15, 1.25, n))
-    return _affine(images, np.eye(2)[None] / zoom[:, None, None])
+    return augment.affine(images, zooms=zoom)
 
 
-def shear(images, rng):
-    """Slant: content point (y, x) moves to (y, x + s * y) about the centre, |s| in 0.2-0.35."""
-    factor = _signed_uniform(rng, 0.2, 0.35, len(images))
-    matrices = np.zeros((len(images), 2, 2))
-    matrices[:, 0, 0] = matrices[:, 1, 1] = 1.0
-    matrices[:, 1, 0] = -factor            # the inverse map: x_in = x_out - s * y_out
-    return _affine(images, matrices)
+def _shear(images, rng):
+    return augment.affine(images, shears=_signed_uniform(rng, 0.2, 0.35, len(images)))
 
 
-def elastic(images, rng, alpha=34.0, sigma=4.0):
-    """Simard elastic distortion: uniform(-1, 1) displacement fields, Gaussian-smoothed with zero
-    padding (as the common MNIST implementations), scaled by alpha; ~1.4 px std in the centre."""
-    n, h, w = images.shape
-    fields = rng.random((n, 2, h, w), dtype=np.float32)
-    grid = _grid(h, w)
-
-    def coords(start, stop):    # smoothing acts within each (H, W) plane, so chunks are exact
-        noise = fields[start:stop] * 2 - 1
-        return grid + ndimage.gaussian_filter(noise, (0, 0, sigma, sigma), mode="constant") * alpha
-    return _sample(images, coords)
+def _elastic(images, rng):
+    return augment.elastic(images, rng, alpha=34.0, sigma=4.0)
 
 
-def gaussian_noise(images, rng):
-    """Add N(0, sigma^2) noise on the 0-1 scale, sigma 0.25-0.3 per image, then clip to 0..1."""
-    sigma = rng.uniform(0.25, 0.3, (len(images), 1, 1)).astype(np.float32)
-    noise = rng.standard_normal(images.shape, dtype=np.float32)
-    noise *= sigma * 255
-    noise += images
-    return _to_uint8(noise)
+def _on_unit_scale(corrupt):
+    """A variant applying `corrupt(x, rng)` of augment.pixel to 0-1 float32 images (N, H, W)."""
+    def variant(images, rng):
+        unit = images.astype(np.float32) / np.float32(255.0)
+        scaled = corrupt(unit, rng) * np.float32(255.0)
+        np.rint(scaled, out=scaled)
+        return np.clip(scaled, 0, 255, out=scaled).astype(np.uint8)
+    return variant
 
 
-def salt_pepper(images, rng):
-    """Each image hits a fraction p in 0.08-0.10 of its pixels; a hit pixel becomes 0 or 255."""
-    p = rng.uniform(0.08, 0.10, (len(images), 1, 1))
-    u = rng.random(images.shape, dtype=np.float32)
-    out = images.copy()
-    out[u < p / 2] = 0
-    out[(u >= p / 2) & (u < p)] = 255
-    return out
-
-
-def low_contrast(images, rng):
-    """Faint scan: grey background `floor` (0.05-0.15) and ink reaching only floor + gain (gain
-    0.25-0.35), an affine map of the 0-1 intensities, drawn per image."""
-    n = len(images)
-    floor = rng.uniform(0.05, 0.15, (n, 1, 1)).astype(np.float32)
-    gain = rng.uniform(0.25, 0.35, (n, 1, 1)).astype(np.float32)
-    return _to_uint8(floor * 255 + gain * images)
-
-
-def blur(images, rng, sigma=1.1):
-    """Out-of-focus scan: Gaussian blur of width sigma px (zero outside the image)."""
-    del rng
-    return _to_uint8(ndimage.gaussian_filter(images.astype(np.float32), (0, sigma, sigma),
-                                             mode="constant"))
-
-
-def thick(images, rng):
-    """Bold pen: grey dilation with a 3x3 cross, one pixel wider on each side of a stroke."""
-    del rng
-    footprint = ndimage.generate_binary_structure(2, 1)[None]
-    return ndimage.grey_dilation(images, footprint=footprint, mode="constant", cval=0)
-
-
-def thin(images, rng):
-    """Fine pen: grey erosion with a 2x2 square, one pixel narrower, then each image rescaled to
-    its original peak intensity. Without the rescale the thinnest ~1 % of MNIST digits (strokes
-    under 2 px) kept only a faint grey trace (peak ~110 of 255); a fine pen still writes dark."""
-    del rng
-    eroded = ndimage.grey_erosion(images, size=(1, 2, 2), mode="constant", cval=0)
-    peak = images.max(axis=(1, 2), keepdims=True).astype(np.float32)
-    gain = peak / np.maximum(eroded.max(axis=(1, 2), keepdims=True), 1)
-    return _to_uint8(eroded * gain)
-
-
-def line(images, rng):
-    """Overlay one straight line across the whole image (a ruling, underline or strike-through):
-    within 30 degrees of horizontal, passing within 4.5 px (each axis) of the centre; intensity
-    255 within 0.5 px of the line, 0 beyond 1.5 px. Steeper lines are left out because a line
-    running along a stroke makes a different digit (a 1 becomes an X, a 0 a theta)."""
-    n, h, w = images.shape
-    point = np.array([(h - 1) / 2, (w - 1) / 2]) + rng.uniform(-4.5, 4.5, (n, 2))
-    angle = rng.uniform(-np.pi / 6, np.pi / 6, n)        # of the line's normal from vertical
-    along_y = ((np.arange(h)[None, :] - point[:, :1]) * np.cos(angle)[:, None]).astype(np.float32)
-    along_x = ((np.arange(w)[None, :] - point[:, 1:]) * np.sin(angle)[:, None]).astype(np.float32)
-    distance = np.abs(along_y[:, :, None] + along_x[:, None, :])     # (N, H, W) to the line
-    ink = np.clip((_LINE_WIDTH + 1) / 2 - distance, 0, 1, out=distance) * 255
-    return np.maximum(images, _to_uint8(ink))
-
-
-VARIANTS = {fn.__name__: fn for fn in (shift, rotate, scale, shear, elastic, gaussian_noise,
-                                       salt_pepper, low_contrast, blur, thick, thin, line)}
+VARIANTS = {
+    "shift": _shift,
+    "rotate": _rotate,
+    "scale": _scale,
+    "shear": _shear,
+    "elastic": _elastic,
+    "gaussian_noise": _on_unit_scale(lambda x, rng: pixel.add_noise(x, rng, 0.3, sigma_min=0.25)),
+    "salt_pepper": _on_unit_scale(lambda x, rng: pixel.salt_pepper(x, rng, 0.10,
+                                                                   fraction_min=0.08)),
+    "low_contrast": _on_unit_scale(lambda x, rng: pixel.low_contrast(
+        x, rng, 0.25, contrast_max=0.35, background=(0.05, 0.15))),
+    "blur": _on_unit_scale(lambda x, rng: pixel.blur(x, 1.1)),
+    "thick": _on_unit_scale(lambda x, rng: pixel.stroke_width(x, thicker=True)),
+    "thin": _on_unit_scale(lambda x, rng: pixel.stroke_width(x, thicker=False)),
+    # steeper lines are left out: a line along a stroke makes another digit (1 -> X, 0 -> theta)
+    "line": _on_unit_scale(lambda x, rng: pixel.stray_line(
+        x, rng, width_max=2.0, width_min=2.0, max_tilt=30.0, centre_range=4.5)),
+}
 
 
 def _check_images(images):
@@ -309,6 +202,7 @@ def save_variant_grid(variants, path, n=8, original=None):
     variants: dict name -> uint8 (N, H, W) (as from `make_variants`); original: optional clean
     (N, H, W) batch shown as a first row "clean", for comparison. Rows are in dict order.
     """
+    # matplotlib takes about half a second to import: only the commands that draw pay for it
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -7,6 +7,7 @@ normalisation and, optionally, test-time augmentation. The result is the dict of
 {"members": [M fractions], "mean_member": fraction, "ensemble": fraction}.
 """
 import io
+from pathlib import Path
 
 import numpy as np
 
@@ -91,8 +92,6 @@ def robustness_text(table, seed, n_images):
 
 def variants_path(report_path):
     """Where the grid of variant examples goes: FILE-variants.png beside FILE.png."""
-    from pathlib import Path
-
     report_path = Path(report_path)
     return report_path.with_name(f"{report_path.stem}-variants{report_path.suffix}")
 

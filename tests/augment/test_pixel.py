@@ -67,3 +67,30 @@ def test_compose_applies_in_order(digits):
     out = Compose([first, second])(digits, np.random.default_rng(0))
     np.testing.assert_allclose(out, (digits + 1) * 2)
     assert calls == ["a", "b"]
+
+
+def test_ranges_with_a_lower_bound_are_kept(digits):
+    """The optional lower bounds (used by contest's robustness variants at fixed severities)."""
+    rng = np.random.default_rng(3)
+    blank = np.zeros((400, 28, 28), np.float32)
+    noisy = add_noise(blank, rng, 0.3, sigma_min=0.25)
+    sigma = np.sqrt(2 * np.mean(noisy ** 2, axis=(1, 2)))   # clipped at 0: E[v^2] = sigma^2 / 2
+    # per-image estimates from 784 pixels scatter by ~4 %; sigma U(0, 0.3) would reach 0
+    assert 0.22 < sigma.min() and sigma.max() < 0.34 and 0.26 < sigma.mean() < 0.29
+    salted = np.mean(salt_pepper(blank, rng, 0.10, fraction_min=0.08) == 1, axis=(1, 2))
+    # salt is half the fraction: 4-5 % per image (binomial scatter ~0.7 %), U(0, 0.1) would give 0
+    assert 0.012 < salted.min() and salted.max() < 0.08 and 0.04 < salted.mean() < 0.05
+    faint = low_contrast(digits, rng, 0.25, contrast_max=0.35, background=(0.05, 0.15))
+    floor = faint.min(axis=(1, 2, 3))
+    gain = (faint.max(axis=(1, 2, 3)) - floor) / digits.max(axis=(1, 2, 3))
+    assert np.all((floor >= 0.05) & (floor <= 0.15) & (gain >= 0.25 - 1e-6) & (gain <= 0.35 + 1e-6))
+
+
+def test_a_tilted_stray_line_stays_near_horizontal():
+    blank = np.zeros((64, 28, 28), np.float32)
+    lined = stray_line(blank, np.random.default_rng(0), width_max=2, width_min=2, max_tilt=30,
+                       centre_range=4.5)
+    for image in lined:
+        rows, cols = np.nonzero(image == 1)
+        slope = np.polyfit(cols, rows, 1)[0]
+        assert abs(np.degrees(np.arctan(slope))) <= 31

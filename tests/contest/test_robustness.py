@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+import augment
 from contest import robustness as rob
 
 MNIST_TEST = Path(__file__).resolve().parents[2] / "contest/data/mnist/t10k-images-idx3-ubyte.gz"
@@ -74,6 +75,21 @@ def test_variants_never_touch_the_global_rng(digits):
     before = np.random.get_state()[1].copy()
     rob.make_variants(digits[:4])
     np.testing.assert_array_equal(np.random.get_state()[1], before)
+
+
+@pytest.mark.parametrize("name, draw, keyword", [
+    ("rotate", lambda rng, n: rng.uniform(10, 25, n) * rng.choice([-1.0, 1.0], n), "angles"),
+    ("shear", lambda rng, n: rng.uniform(0.2, 0.35, n) * rng.choice([-1.0, 1.0], n), "shears"),
+])
+def test_geometric_variants_are_augments_affine_maps(digits, name, draw, keyword):
+    """One sampler: the variant is augment.affine with the parameters drawn from its generator."""
+    expected = augment.affine(digits, **{keyword: draw(np.random.default_rng(4), len(digits))})
+    np.testing.assert_array_equal(run(name, digits, seed=4), expected)
+
+
+def test_elastic_is_augments_elastic_at_simards_strength(digits):
+    expected = augment.elastic(digits, np.random.default_rng(2), alpha=34.0, sigma=4.0)
+    np.testing.assert_array_equal(run("elastic", digits, seed=2), expected)
 
 
 def test_shift_is_an_exact_zero_filled_translation_by_2_to_4_px(digits):
