@@ -9,6 +9,9 @@ setting; it only says so.
 """
 import os
 
+import numpy  # noqa: F401  (loads NumPy's OpenBLAS, so that threadpoolctl sees it)
+from threadpoolctl import threadpool_info
+
 AVX512_KERNELS = {"skylakex", "cooperlake", "sapphirerapids"}
 AVX512_FLAGS = {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"}
 
@@ -27,9 +30,6 @@ def cpu_flags():
 
 def openblas_kernels():
     """The kernel names ('Haswell', 'SkylakeX', ...) of the OpenBLAS libraries loaded now."""
-    import numpy  # noqa: F401  (loads NumPy's OpenBLAS, if not yet loaded)
-    from threadpoolctl import threadpool_info
-
     return [i.get("architecture") or "" for i in threadpool_info()
             if i.get("internal_api") == "openblas"]
 

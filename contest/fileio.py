@@ -6,6 +6,7 @@ temporary file in the destination directory, which then replaces the target in o
 import hashlib
 import json
 
+import numpy as np
 from nnlib.atomic import atomic_open
 
 __all__ = ["atomic_open", "write_text", "write_json", "write_npy", "sha256_file", "read_json"]
@@ -22,8 +23,6 @@ def write_json(path, obj, fsync=True):
 
 def write_npy(path, array):
     """Save `array` as .npy atomically (np.save on a file object does not add a suffix)."""
-    import numpy as np
-
     with atomic_open(path, "wb") as handle:
         np.save(handle, array, allow_pickle=False)
 

@@ -11,8 +11,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from contest.errors import ContestInputError
+from contest.submission import read_submission
 
 IMAGE_SUFFIXES = (".npy", ".csv", ".png")
 _FLOAT_TOLERANCE = 1e-6
@@ -155,8 +157,6 @@ def _read_csv_numbers(path):
 
 def _load_png(path):
     """A 28x28 PNG as (1, 28, 28) uint8, light digit on dark background like MNIST."""
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(path) as image:
             image.load()
@@ -174,8 +174,6 @@ def _load_png(path):
 
 def _flatten_alpha(image):
     """Composite transparent images on white, so 'transparent' reads as background."""
-    from PIL import Image
-
     if image.mode not in ("RGBA", "LA", "PA", "P"):
         return image
     rgba = image.convert("RGBA")
@@ -189,8 +187,6 @@ def load_labels(path, n_expected=None):
     if path.suffix.lower() == ".npy":
         labels = read_npy(path)
     elif path.suffix.lower() == ".txt":
-        from contest.submission import read_submission
-
         labels = read_submission(path)
     else:
         raise ContestInputError(path, f"unsupported labels file type {path.suffix!r}; use .npy")

@@ -1,3 +1,10 @@
-"""The training pipeline: architectures and presets, one member (member), members in parallel on
-this machine (local) or on a Dask cluster (cluster), progress reporting, and the finishing stage
-that writes the manifest and reports (finish)."""
+"""The training pipeline, dependencies pointing one way (each module uses only those above it):
+
+    architectures, presets   the networks and the training recipes
+    progress                 members' progress reports and the parent's display of them
+    member                   training one member (resumable, seeded by its index)
+    plan                     the run's settings, data and identity; the members' jobs
+    local, cluster           the pending members in parallel here (joblib) or on Dask
+    finish                   verify and score the members, write curves and the manifest
+    run                      train_ensemble: plan, local or Dask, finish
+"""
