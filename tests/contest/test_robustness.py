@@ -1,6 +1,7 @@
-"""Tests of contest.robustness: each variant's shape, dtype, determinism and its own property,
-checked on the first 64 real MNIST test digits (a read-only array, so a variant that wrote into
-its input would raise), plus make_variants, robustness_table, format_table and the PNG grid."""
+"""Tests of contest.robustness (built on augment): each variant's shape, dtype, determinism and
+severity, checked on the first 64 real MNIST test digits (a read-only array, so a variant that
+wrote into its input would raise), that the geometric ones are augment's transforms, plus
+make_variants, robustness_table, format_table and the PNG grid."""
 import gzip
 from pathlib import Path
 
