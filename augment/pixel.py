@@ -23,7 +23,7 @@ def _per_image(x):
 
 
 def add_noise(x, rng, sigma_max, sigma_min=0.0):
-    """Gaussian noise with a per-image sigma drawn from U(sigma_min, sigma_max), clipped to [0, 1]."""
+    """Gaussian noise, per-image sigma drawn from U(sigma_min, sigma_max), clipped to [0, 1]."""
     sigma = rng.uniform(sigma_min, sigma_max, size=_per_image(x)).astype(x.dtype)
     return np.clip(x + sigma * rng.standard_normal(x.shape, dtype=x.dtype), 0, 1)
 
