@@ -12,6 +12,7 @@ per-epoch checkpoints; a directory holding members trained with other settings i
 rather than mixed.
 """
 import json
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from contest.ensemble import available_cores
 from contest.errors import ContestError
 from contest.fileio import read_json, write_json
 from contest.data.preprocess import DEFAULT_NORMALISATION, normalise, to_unit_nchw
+from contest.data.spec import MNIST
 from contest.train.member import (MemberJob, interrupt_for, member_path, progress_path,
                               train_member)
 
@@ -43,20 +45,29 @@ class TrainSettings:
     data_dir: str = None
     normalisation: str = DEFAULT_NORMALISATION
     scheduler: str = None          # Dask scheduler address or "local" (contest.train.cluster)
+    data: str = None               # --data PATH (contest.data.formats), else data_dir
+    test: str = None               # --test PATH: a labelled test set
+    label_column: str = "label"    # label column of CSV data
+    class_names: tuple = None      # --class-names, else the data's own
 
 
 @dataclass
 class TrainingData:
-    x_train: np.ndarray            # 0-1 float32 (N, 1, 28, 28); normalised per batch in training
+    x_train: np.ndarray            # 0-1 float32 (N, C, H, W); normalised per batch in training
     y_train: np.ndarray
-    x_val: np.ndarray              # normalised float32 (V, 1, 28, 28)
+    x_val: np.ndarray              # normalised float32 (V, C, H, W)
     y_val: np.ndarray
     run: dict                      # settings that make members of one ensemble interchangeable
+    source: object = None          # contest.data.sources.TrainingSource (spec, test set)
 
 
 def prepare_data(settings):
     """Training and validation arrays and the run identity for `settings`."""
-    images, labels = datasets.load_split("train", settings.data_dir)
+    from contest.data.sources import training_source
+
+    source = training_source(settings.data, settings.data_dir, settings.test,
+                             settings.label_column, settings.class_names)
+    images, labels, spec = source.train.images, source.train.labels, source.spec
     limit = settings.train_limit
     n_images = min(limit, len(images)) if limit else len(images)
     val_size = datasets.validation_size_for(n_images, settings.preset.validation_size)
@@ -64,8 +75,11 @@ def prepare_data(settings):
     run = {"seed": settings.seed, "preset": settings.preset.to_dict(),
            "normalisation": settings.normalisation, "train_limit": limit,
            "train_size": len(xt), "validation_size": val_size,
-           "data": datasets.fingerprint("train", settings.data_dir)}
-    return TrainingData(to_unit_nchw(xt), yt, normalise(xv, settings.normalisation), yv, run)
+           "data": source.identity()}
+    if spec != MNIST:  # MNIST runs keep the identity they had before specs existed
+        run["input"] = spec.to_dict()
+    return TrainingData(to_unit_nchw(xt, spec), yt, normalise(xv, settings.normalisation, spec),
+                        yv, run, source)
 
 
 def check_run(out_dir, run):
@@ -178,11 +192,13 @@ def train_ensemble(settings, monitor_mode="lines", stream=None):
 
     started = time.time()
     out_dir = Path(settings.out_dir)
+    data = prepare_data(settings)  # every data file checked before anything is written
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = prepare_data(settings)
     check_run(out_dir, data.run)
     todo = pending_members(out_dir, settings.n)
     jobs, workers = plan_jobs(settings, todo, data.run)
+    if monitor_mode != "quiet" and todo:
+        print(data.source.header(), file=stream or sys.stderr, flush=True)
     with ProgressMonitor(out_dir, todo, settings.preset.epochs, monitor_mode, stream):
         run_jobs(jobs, workers, settings.backend, data)
     data.x_train = None  # the largest array (~170 MB for MNIST) is not needed any more

@@ -68,6 +68,13 @@ def interrupt_for(index):
     return (epoch, batch) if member == index else None
 
 
+def spec_of_run(run):
+    """The InputSpec a run trains for (recorded in its identity; absent: MNIST's)."""
+    from contest.data.spec import MNIST, InputSpec
+
+    return InputSpec.from_dict(run["input"]) if "input" in run else MNIST
+
+
 def build_optimizer(preset, params):
     if preset.optimizer == "adam":
         return nn.Adam(params, lr=preset.lr, weight_decay=preset.weight_decay)
@@ -119,7 +126,7 @@ def _callbacks(job, epochs):
 
 
 def train_member(job, x_train, y_train, x_val, y_val):
-    """Train (or resume) member `job.index`; returns its metadata. x_* are float32 (N, 1, 28, 28).
+    """Train (or resume) member `job.index`; returns its metadata. x_* are float32 (N, C, H, W).
 
     x_train holds 0-1 images (augmentation and normalisation happen per batch); x_val is already
     normalised. Runs on `job.threads` of nnlib's own threads with one BLAS thread (nnlib splits
@@ -142,7 +149,7 @@ def _train_member(job, x_train, y_train, x_val, y_val):
     preset, started = job.preset, time.time()
     init_rng, train_rng = member_rngs(job.seed, job.index)
     arch = member_arch(preset.arch, job.index)
-    model = build_model(arch, init_rng)
+    model = build_model(arch, init_rng, spec=spec_of_run(job.run))
     optimizer = build_optimizer(preset, model.parameters())
     batches = -(-len(x_train) // preset.batch_size)
     scheduler = build_scheduler(preset, optimizer, batches)
