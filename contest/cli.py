@@ -164,9 +164,22 @@ def main():
 @click.option("--train-limit", type=click.IntRange(min=20), default=None,
               help="use only the first N training images (quick runs)")
 @data_dir_option
+@click.option("--data", type=click.Path(), default=None,
+              help="labelled training data: a directory of IDX files, a Kaggle CSV (label column "
+                   "and pixel0..), an .npz (x/y or images/labels), images.npy (+ labels.npy), a "
+                   "folder of images with one sub-folder per class, or CIFAR-10 binary batches "
+                   "[default: --data-dir, else the bundled MNIST]")
+@click.option("--test", "test_path", type=click.Path(), default=None,
+              help="labelled test set, in the same forms [default: the data's own test split "
+                   "if it has one (IDX t10k files, CIFAR-10 test_batch.bin), else none]")
+@click.option("--label-column", default="label", help="label column of CSV data")
+@click.option("--class-names", default=None, metavar="A,B,...|FILE.txt|NAME",
+              help="class names: comma-separated, a .txt file (one per line) or fashion-mnist / "
+                   "cifar-10 [default: the data's own (folder names, batches.meta.txt), else "
+                   "the class numbers]")
 @click.option("--quiet", "-q", is_flag=True, help="no progress output while training")
 def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backend, scheduler,
-                   train_limit, data_dir, quiet):
+                   train_limit, data_dir, data, test_path, label_column, class_names, quiet):
     """Train N CNNs in parallel; write OUT/ensemble.json, member files and learning curves."""
     import time
 
@@ -174,13 +187,16 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
     from contest.data.preprocess import DEFAULT_NORMALISATION
     from contest.train.progress import choose_mode
     from contest.train.finish import training_text
+    from contest.data.spec import parse_class_names
 
     started = time.time()
     recipe = with_overrides(PRESETS[preset], epochs=epochs, arch=arch, augment=augment)
     settings = TrainSettings(preset=recipe, n=n, seed=seed, out_dir=out_dir, jobs=jobs,
                              backend=backend, train_limit=train_limit, data_dir=data_dir,
                              normalisation=getattr(recipe, "normalisation", DEFAULT_NORMALISATION),
-                             scheduler=scheduler)
+                             scheduler=scheduler, data=data, test=test_path,
+                             label_column=label_column,
+                             class_names=parse_class_names(class_names))
     try:
         with sigterm_as_interrupt():
             manifest = train(settings, monitor_mode=choose_mode(quiet))
@@ -276,14 +292,17 @@ def score(submission, labels):
 @click.option("--split", type=click.Choice(["test", "train"]), default="test")
 @click.option("--out", type=click.Path(), required=True,
               help="images file: .npy (uint8 (N, 28, 28)) or Kaggle-style .csv")
+@click.option("--format", "fmt", type=click.Choice(["npy", "csv"]), default=None,
+              help="csv: Kaggle's layout, train.csv (label,pixel0,...) for the train split, "
+                   "test.csv (pixel0,...) for the test split [default: from --out's extension]")
 @click.option("--labels", type=click.Path(), default=None, help="also write labels (.npy)")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="only the first N")
 @data_dir_option
-def export(split, out, labels, limit, data_dir):
-    """Write a dataset split as contest input, to try the predict/score loop."""
+def export(split, out, fmt, labels, limit, data_dir):
+    """Write a dataset split as contest input, to try the predict/score and the Kaggle loops."""
     from contest.commands import run_export
 
-    click.echo(run_export(split, out, labels, limit, data_dir))
+    click.echo(run_export(split, out, labels, limit, data_dir, fmt))
 
 
 if __name__ == "__main__":

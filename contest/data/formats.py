@@ -59,7 +59,8 @@ class LabelledData:
         """Where the data came from and an md5 of its arrays (the run identity of a training)."""
         digest = hashlib.md5(np.ascontiguousarray(self.images).tobytes())
         digest.update(np.ascontiguousarray(self.labels).tobytes())
-        return {"path": str(self.source), "format": self.format, "md5": digest.hexdigest(),
+        return {"path": str(Path(self.source).resolve()), "format": self.format,
+                "md5": digest.hexdigest(),
                 "size": len(self.labels)}
 
 

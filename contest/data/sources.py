@@ -24,9 +24,12 @@ class TrainingSource:
         return self.train.fingerprint()
 
     def record(self):
-        """The data entry of the manifest: the identity, the format and the test set's path."""
-        return {**self.identity(), "format": self.train.format,
-                "test": None if self.test is None else str(self.test.source)}
+        """The data entry of the manifest: the identity, the format and the test set's path
+        (None for an IDX directory's own t10k files, found from "dir" as before specs)."""
+        own_split = self.test is not None and self.train.format == "idx" and \
+            self.test.source.resolve() == self.train.source.resolve()
+        test = None if self.test is None or own_split else str(self.test.source.resolve())
+        return {**self.identity(), "format": self.train.format, "test": test}
 
     def header(self):
         """The progress header's line saying what is trained on."""
