@@ -113,7 +113,7 @@ def load_data(path, split="train", label_column="label"):
         data = LabelledData(*read_image_folder(path), fmt, path)
     else:
         data = _load_cifar(path, split)
-    return check_labelled(data)
+    return check_labelled(data, training=split == "train")
 
 
 def has_test_split(path):
@@ -259,16 +259,17 @@ def _load_cifar(path, split):
 
 # ---- checks common to every format --------------------------------------------------------------
 
-def check_labelled(data):
-    """`data` with checked pixel values and integer labels 0..classes-1 of at least two classes."""
+def check_labelled(data, training=True):
+    """`data` with checked pixel values and integer labels 0..classes-1 (of at least two classes
+    for training data)."""
     from contest.data.inputs import _check_values
 
     data.images = _check_values(data.images, data.source)
-    data.labels = check_labels(data.labels, data.source, data.class_names)
+    data.labels = check_labels(data.labels, data.source, data.class_names, training)
     return data
 
 
-def check_labels(labels, source, class_names=None):
+def check_labels(labels, source, class_names=None, training=True):
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
@@ -286,7 +287,7 @@ def check_labels(labels, source, class_names=None):
         raise ContestInputError(source, f"label {labels.max()} but only {len(class_names)} "
                                         "class names")
     present = np.unique(labels)
-    if len(present) < 2:
+    if training and len(present) < 2:
         raise ContestInputError(source, f"one class only (every label is {present[0]}): "
                                         "training needs at least two")
     return labels

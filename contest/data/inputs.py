@@ -97,8 +97,19 @@ def _as_images(array, path, spec=MNIST):
                 return np.moveaxis(array.reshape((-1,) + one), 1, 3)
             return array.reshape(layout)
     expected = ", ".join(f"(N, {', '.join(map(str, one))})" for one in accepted_shapes(spec))
-    raise ContestInputError(path, f"wrong dimensions {shape}: the ensemble takes "
-                                  f"{spec.shape_text()} images, of shape {expected}")
+    raise ContestInputError(path, f"wrong dimensions {shape}{_shape_text(shape)}: the ensemble "
+                                  f"takes {spec.shape_text()} images, of shape {expected}")
+
+
+def _shape_text(shape):
+    """' (28x28 images)' or ' (32x32x3 images)' for an image array's shape, '' if unclear."""
+    if len(shape) == 3:
+        return f" ({shape[1]}x{shape[2]} images)"
+    if len(shape) == 4 and shape[3] <= 4:
+        return f" ({shape[1]}x{shape[2]}x{shape[3]} images)"
+    if len(shape) == 4 and shape[1] <= 4:
+        return f" ({shape[2]}x{shape[3]}x{shape[1]} images)"
+    return ""
 
 
 def _check_values(images, path):
