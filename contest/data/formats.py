@@ -6,7 +6,7 @@
     .npz              arrays x/y, images/labels or x_train/y_train (x_test/y_test: test split)
     .npy pair         images.npy + labels.npy, in a directory or given as the images file
     image folder      one sub-folder of images per class, class names = folder names, sorted
-                      (contest.data.imagefolder)
+                      (contest.data.imagefolder); the images in a fixed shuffled order
     CIFAR-10 binary   data_batch_*.bin (train) / test_batch.bin (test) of 3,073-byte records (one
                       label byte, then 1,024 red, 1,024 green and 1,024 blue bytes, row by row),
                       class names from batches.meta.txt; the pickled Python version is never read
@@ -110,7 +110,7 @@ def load_data(path, split="train", label_column="label"):
     elif fmt == "folder":
         from contest.data.imagefolder import read_image_folder
 
-        data = LabelledData(*read_image_folder(path), fmt, path)
+        data = shuffled(LabelledData(*read_image_folder(path), fmt, path))
     else:
         data = _load_cifar(path, split)
     return check_labelled(data, training=split == "train")
@@ -125,6 +125,14 @@ def has_test_split(path):
     if fmt == "idx":
         return all(_idx_file(path, stem, required=False) for stem in IDX_STEMS["test"])
     return fmt == "cifar10" and (path / "test_batch.bin").is_file()
+
+
+def shuffled(data, seed=0):
+    """`data` in a fixed random order: an image folder is read class by class, and the validation
+    split (the last images) must hold every class, not the last one only."""
+    order = np.random.default_rng(seed).permutation(len(data.labels))
+    data.images, data.labels = data.images[order], data.labels[order]
+    return data
 
 
 # ---- IDX ----------------------------------------------------------------------------------------
