@@ -221,13 +221,14 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
               help="txt: one label per line; csv: Kaggle ImageId,Label (1-based) "
                    "[default: from the output's extension]")
 @click.option("--proba", type=click.Path(), default=None, help="also save the averaged "
-              "probabilities (N, 10) float32 to this .npy file")
+              "probabilities (N, classes) float32 to this .npy file")
 @batch_option
 @click.option("--low-confidence", type=click.FloatRange(0, 1), default=0.9,
               help="report predictions whose probability is below this")
 @tta_option
 def predict(images, output, models, fmt, proba, batch_size, low_confidence, tta):
-    """Predict IMAGES (.npy (N,28,28)/(N,784)/(N,1,28,28), uint8 0-255 or float 0-1, or a
+    """Predict IMAGES (.npy (N,H,W) grey or (N,H,W,C)/(N,C,H,W) colour, or flat (N,C*H*W), of
+    the ensemble's size (MNIST: (N,28,28)/(N,784)/(N,1,28,28)), uint8 0-255 or float 0-1, or a
     Kaggle test.csv) and write a submission."""
     from contest.commands import run_predict
 
@@ -238,8 +239,10 @@ def predict(images, output, models, fmt, proba, batch_size, low_confidence, tta)
 @click.option("--index", type=click.IntRange(min=0), default=0,
               help="image number in the test set (or in --image)")
 @click.option("--image", type=click.Path(), default=None,
-              help="an image file (.npy or a 28x28 .png) instead of the test set")
-@click.option("--label", type=click.IntRange(0, 9), default=None, help="true label of --image")
+              help="an image file (.npy, or a .png of the ensemble's size, e.g. 28x28) instead "
+                   "of the test set")
+@click.option("--label", type=click.IntRange(min=0), default=None,
+              help="true label (class number) of --image")
 @models_option
 @data_dir_option
 @click.option("--save-png", type=click.Path(), default=None,
