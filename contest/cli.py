@@ -140,10 +140,11 @@ def main():
 
 @main.command("train-ensemble")
 @click.option("--n", "n", type=click.IntRange(min=1), default=5, help="number of members")
-@click.option("--preset", type=click.Choice(sorted(PRESETS)), default="default",
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
               help="training recipe (" + "; ".join(
                   f"{p.name}: arch {p.arch}, {p.epochs} epochs" for p in PRESETS.values())
-              + "); --epochs/--arch/--augment override it")
+              + "); --epochs/--arch/--augment override it [default: default, finetune with "
+                "--init-from]")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="[default: the preset's]")
 @click.option("--arch", type=ArchSpec(), default=None,
               help="architecture (contest/train/architectures.py), or several joined by '+' that the "
@@ -177,9 +178,19 @@ def main():
               help="class names: comma-separated, a .txt file (one per line) or fashion-mnist / "
                    "cifar-10 [default: the data's own (folder names, batches.meta.txt), else "
                    "the class numbers]")
+@click.option("--more-epochs", type=click.IntRange(min=1), default=None, metavar="K",
+              help="train every member of the finished ensemble in --out K epochs further, "
+                   "from its weights and optimizer state, on the data it was trained on "
+                   "(other training options are taken from its ensemble.json)")
+@click.option("--init-from", type=click.Path(), default=None, metavar="MODELS_DIR",
+              help="start each member from the matching member of this ensemble (same image "
+                   "channels and size; a new last layer when the classes differ)")
+@click.option("--freeze", type=click.Choice(["features"]), default=None,
+              help="with --init-from: keep the convolution layers' weights fixed")
 @click.option("--quiet", "-q", is_flag=True, help="no progress output while training")
 def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backend, scheduler,
-                   train_limit, data_dir, data, test_path, label_column, class_names, quiet):
+                   train_limit, data_dir, data, test_path, label_column, class_names, more_epochs,
+                   init_from, freeze, quiet):
     """Train N CNNs in parallel; write OUT/ensemble.json, member files and learning curves."""
     import time
 
@@ -190,16 +201,23 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
     from contest.data.spec import parse_class_names
 
     started = time.time()
+    if more_epochs is not None:
+        _more_epochs(out_dir, more_epochs, jobs, backend, choose_mode(quiet))
+        return
+    preset = preset or ("finetune" if init_from else "default")
     recipe = with_overrides(PRESETS[preset], epochs=epochs, arch=arch, augment=augment)
     settings = TrainSettings(preset=recipe, n=n, seed=seed, out_dir=out_dir, jobs=jobs,
                              backend=backend, train_limit=train_limit, data_dir=data_dir,
                              normalisation=getattr(recipe, "normalisation", DEFAULT_NORMALISATION),
                              scheduler=scheduler, data=data, test=test_path,
                              label_column=label_column,
-                             class_names=parse_class_names(class_names))
+                             class_names=parse_class_names(class_names),
+                             init_from=init_from, freeze=freeze)
     try:
         with sigterm_as_interrupt():
-            manifest = train(settings, monitor_mode=choose_mode(quiet))
+            from contest.train.continued import finetune_settings
+
+            manifest = train(finetune_settings(settings), monitor_mode=choose_mode(quiet))
     except KeyboardInterrupt:
         # finished members and per-epoch checkpoints are on disk: say how to go on
         raise ContestInterrupted(f"interrupted: finished members and per-epoch checkpoints are "
@@ -210,6 +228,23 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
     note = weak_kernel_note()
     if note:
         click.echo(note)
+
+
+def _more_epochs(out_dir, more_epochs, jobs, backend, mode):
+    """train-ensemble --more-epochs: continue the finished ensemble in `out_dir`."""
+    import time
+
+    from contest.train.continued import continue_ensemble
+    from contest.train.finish import training_text
+
+    started = time.time()
+    try:
+        with sigterm_as_interrupt():
+            manifest = continue_ensemble(out_dir, more_epochs, jobs, backend, mode)
+    except KeyboardInterrupt:
+        raise ContestInterrupted(f"interrupted: continued members and per-epoch checkpoints are "
+                                 f"kept in {out_dir}; rerun the same command to finish") from None
+    click.echo(training_text(manifest, out_dir, time.time() - started))
 
 
 @main.command()

@@ -15,6 +15,7 @@ class TrainingSource:
     train: object          # formats.LabelledData
     test: object           # formats.LabelledData or None
     spec: object           # contest.data.spec.InputSpec
+    label_column: str = "label"
 
     def identity(self):
         """The data entry of the run identity: for IDX data the same as before specs existed
@@ -29,7 +30,10 @@ class TrainingSource:
         own_split = self.test is not None and self.train.format == "idx" and \
             self.test.source.resolve() == self.train.source.resolve()
         test = None if self.test is None or own_split else str(self.test.source.resolve())
-        return {**self.identity(), "format": self.train.format, "test": test}
+        record = {**self.identity(), "format": self.train.format, "test": test}
+        if self.train.format == "csv":
+            record["label_column"] = self.label_column
+        return record
 
     def header(self):
         """The progress header's line saying what is trained on."""
@@ -60,7 +64,7 @@ def training_source(data=None, data_dir=None, test=None, label_column="label", c
         test_data = None
     if test_data is not None:
         check_test_matches(test_data, spec)
-    return TrainingSource(train, test_data, spec)
+    return TrainingSource(train, test_data, spec, label_column)
 
 
 def evaluation_source(manifest_data):

@@ -49,6 +49,8 @@ class TrainSettings:
     test: str = None               # --test PATH: a labelled test set
     label_column: str = "label"    # label column of CSV data
     class_names: tuple = None      # --class-names, else the data's own
+    init_from: str = None          # --init-from MODELS_DIR (contest.train.continued)
+    freeze: str = None             # --freeze features
 
 
 @dataclass
@@ -78,6 +80,10 @@ def prepare_data(settings):
            "data": source.identity()}
     if spec != MNIST:  # MNIST runs keep the identity they had before specs existed
         run["input"] = spec.to_dict()
+    if settings.init_from:
+        from contest.train.continued import init_identity
+
+        run["init_from"], run["freeze"] = init_identity(settings.init_from, spec), settings.freeze
     return TrainingData(to_unit_nchw(xt, spec), yt, normalise(xv, settings.normalisation, spec),
                         yv, run, source)
 

@@ -39,6 +39,7 @@ class MemberJob:
     threads: int
     run: dict               # the run identity, stored in the member's metadata
     interrupt: tuple = None  # (epoch, batch) for the test hook, or None
+    continue_to: int = None  # --more-epochs: train the finished member on to this many epochs
 
 
 def member_path(out_dir, index):
@@ -156,13 +157,19 @@ def _train_member(job, x_train, y_train, x_val, y_val):
     transform = BatchTransform(build_augmenter(preset.augment), job.normalisation)
     checkpoint = checkpoint_path(job.out_dir, job.index)
     resumed = checkpoint.exists()
+    epochs = preset.epochs
+    if job.continue_to is not None or "init_from" in job.run:
+        from contest.train.continued import prepare_start
+
+        epochs, scheduler = prepare_start(job, model, optimizer, scheduler, checkpoint)
     history = nn.fit(model, nn.SoftmaxCrossEntropy(label_smoothing=preset.label_smoothing),
-                     optimizer, x_train, y_train, epochs=preset.epochs,
+                     optimizer, x_train, y_train, epochs=epochs,
                      batch_size=preset.batch_size, rng=train_rng, validation_data=(x_val, y_val),
                      augment=None if transform.is_identity else transform, scheduler=scheduler,
-                     callbacks=_callbacks(job, preset.epochs), checkpoint=str(checkpoint))
+                     callbacks=_callbacks(job, epochs), checkpoint=str(checkpoint))
     meta = _metadata(job, arch, history, time.time() - started, resumed)
-    nn.save(model, member_path(job.out_dir, job.index), metadata=meta)
+    meta["train_rng"] = train_rng.bit_generator.state  # with the optimizer: training can go on
+    nn.save(model, member_path(job.out_dir, job.index), metadata=meta, optimizer=optimizer)
     checkpoint.unlink(missing_ok=True)
     return meta
 
