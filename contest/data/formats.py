@@ -307,7 +307,20 @@ def check_test_matches(test, spec):
     if test_spec.image_shape != spec.image_shape:
         raise ContestInputError(test.source, f"test images are {test_spec.shape_text()}, the "
                                              f"training images {spec.shape_text()}")
+    if test.class_names is not None and test.class_names != spec.class_names:
+        test.labels = _renumbered(test, spec)
     if test.labels.max() >= spec.classes:
         raise ContestInputError(test.source, f"test label {test.labels.max()} but the training "
                                              f"data has {spec.classes} classes")
     return test
+
+
+def _renumbered(test, spec):
+    """Test labels numbered by the training classes' names (a test folder may lack a class)."""
+    index = {name: k for k, name in enumerate(spec.class_names)}
+    unknown = [name for name in test.class_names if name not in index]
+    if unknown:
+        raise ContestInputError(test.source, f"test class {unknown[0]!r} is not one of the "
+                                             f"training classes ({', '.join(spec.class_names)})")
+    mapping = np.array([index[name] for name in test.class_names], dtype=np.int64)
+    return mapping[test.labels]

@@ -184,3 +184,22 @@ def test_mnist_spec_builds_the_same_network_as_before(arch):
         [type(layer).__name__ for layer in explicit.layers]
     for (name, a), (_, b) in zip(default.state_dict().items(), explicit.state_dict().items()):
         assert np.array_equal(a, b), name
+
+
+def test_test_folder_lacking_a_class_is_numbered_by_the_training_names(tmp_path, colour):
+    images, labels = colour
+    _folders(tmp_path / "train", images, labels, ("cat", "dog", "emu"))
+    keep = labels != 1
+    _folders(tmp_path / "test", images[keep], labels[keep], ("cat", "dog", "emu"))
+    source = training_source(data=str(tmp_path / "train"), test=str(tmp_path / "test"))
+    assert sorted(source.test.labels.tolist()) == [0, 0, 2, 2]  # emu stays 2, not 1
+    _folders(tmp_path / "other", images, labels, ("cat", "dog", "yak"))
+    with pytest.raises(ContestInputError, match="test class 'yak' is not one of"):
+        training_source(data=str(tmp_path / "train"), test=str(tmp_path / "other"))
+
+
+def _folders(root, images, labels, names):
+    for k, (image, label) in enumerate(zip(images, labels)):
+        folder = root / names[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{k:03d}.png")
