@@ -187,17 +187,27 @@ def test_grey_image_for_a_colour_ensemble_is_refused_naming_both_shapes(colour_e
     assert "28x28 images" in result.output and "takes 12x12x3 images" in result.output
 
 
-def test_kaggle_loop_export_train_csv_then_train_on_it(tmp_path, tiny_data):
+def test_kaggle_loop_train_csv_gives_the_ensemble_the_idx_files_give(tmp_path, tiny_data,
+                                                                      models):
+    """export --format csv, then train-ensemble --data train.csv: the same images and labels,
+    so the same members as the session's ensemble trained on the IDX directory."""
+    import nnlib as nn
+    from contest_testutil import TRAIN_ARGS
+
     result = invoke(["export", "--split", "train", "--format", "csv", "--out",
-                     tmp_path / "train.csv", "--data-dir", tiny_data, "--limit", "120"])
+                     tmp_path / "train.csv", "--data-dir", tiny_data])
     assert result.exit_code == 0 and "with their labels" in result.output, result.output
     assert (tmp_path / "train.csv").read_text().startswith("label,pixel0,pixel1,")
-    result = invoke(["train-ensemble", *TINY[:-1], "--data", tmp_path / "train.csv",
-                     "--out", tmp_path / "m"])
+    result = invoke(["train-ensemble", *TRAIN_ARGS, "--jobs", "1", "--data",
+                     tmp_path / "train.csv", "--out", tmp_path / "m"])
     assert result.exit_code == 0, result.output
     assert "Kaggle CSV" in result.output and "no test set (validation only)" in result.output
     manifest = json.loads((tmp_path / "m" / "ensemble.json").read_text())
     assert manifest["input"]["classes"] == 10 and "test_accuracy" not in manifest
+    for k in range(2):
+        ours = nn.load(tmp_path / "m" / f"member-{k}.npz").state_dict()
+        for name, value in nn.load(models / f"member-{k}.npz").state_dict().items():
+            assert np.array_equal(ours[name], value), (k, name)
 
 
 def test_fashion_class_names_are_printed(tmp_path, models, exported):
