@@ -88,6 +88,14 @@ def _bad_row(lines, first_line, columns):
     return f"bad CSV data in lines {first_line}-{first_line + len(lines) - 1}"
 
 
+def _compact(pixels):
+    """A chunk's pixels as uint8 when they are integers 0..255 (Kaggle's), float32 when floats:
+    a 60,000-row file then needs 47 MB, not the 377 MB of int64 cells."""
+    if pixels.dtype.kind == "i" and pixels.size and pixels.min() >= 0 and pixels.max() <= 255:
+        return pixels.astype(np.uint8)
+    return pixels.astype(np.float32) if pixels.dtype.kind == "f" else pixels
+
+
 def read_csv_table(path, label_column=None):
     """(pixels (N, P) int64 or float64, labels or None, pixel column count) of a CSV file.
 
@@ -106,7 +114,7 @@ def read_csv_table(path, label_column=None):
         body = (line for line in handle if line.strip())
         while lines := list(itertools.islice(body, CHUNK_ROWS)):
             data = _parse_chunk(lines, line_number, len(names), path)
-            chunks.append(data[:, pixels_at])
+            chunks.append(_compact(data[:, pixels_at]))
             if label_index is not None:
                 labels.append(data[:, label_index])
             line_number += len(lines)
