@@ -86,6 +86,8 @@ def detect_format(path):
 
 
 def _file_format(path):
+    if re.search(r"idx[13]-ubyte(\.gz)?$", path.name):
+        return "idx"                     # one file of an IDX directory: the directory
     suffix = path.suffix.lower()
     if suffix in (".csv", ".npz", ".npy", ".bin"):
         return {".csv": "csv", ".npz": "npz", ".npy": "npy", ".bin": "cifar10"}[suffix]

@@ -41,6 +41,7 @@ def test_idx_directory_gzip_or_not(tmp_path, grey):
         write_idx(directory / "train-images-idx3-ubyte", grey[0], compress)
         write_idx(directory / "train-labels-idx1-ubyte", grey[1], compress)
         assert_same(load_data(directory), *grey, "idx")
+    assert_same(load_data(directory / "train-images-idx3-ubyte"), *grey, "idx")  # a file of it
 
 
 def test_fashion_mnist_directory_gets_its_class_names(tmp_path, grey):
