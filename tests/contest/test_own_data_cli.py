@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from contest.commands import write_kaggle_csv
 from contest_testutil import assert_refused, invoke
 
 TINY = ["--n", "2", "--preset", "fast", "--epochs", "1", "--jobs", "1", "--seed", "1", "-q"]
