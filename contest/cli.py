@@ -140,10 +140,11 @@ def main():
 
 @main.command("train-ensemble")
 @click.option("--n", "n", type=click.IntRange(min=1), default=5, help="number of members")
-@click.option("--preset", type=click.Choice(sorted(PRESETS)), default="default",
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
               help="training recipe (" + "; ".join(
                   f"{p.name}: arch {p.arch}, {p.epochs} epochs" for p in PRESETS.values())
-              + "); --epochs/--arch/--augment override it")
+              + "); --epochs/--arch/--augment override it [default: default, finetune with "
+                "--init-from]")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="[default: the preset's]")
 @click.option("--arch", type=ArchSpec(), default=None,
               help="architecture (contest/train/architectures.py), or several joined by '+' that the "
@@ -164,27 +165,58 @@ def main():
 @click.option("--train-limit", type=click.IntRange(min=20), default=None,
               help="use only the first N training images (quick runs)")
 @data_dir_option
+@click.option("--data", type=click.Path(), default=None,
+              help="labelled training data: a directory of IDX files, a Kaggle CSV (label column "
+                   "and pixel0..), an .npz (x/y or images/labels), images.npy (+ labels.npy), a "
+                   "folder of images with one sub-folder per class, or CIFAR-10 binary batches "
+                   "[default: --data-dir, else the bundled MNIST]")
+@click.option("--test", "test_path", type=click.Path(), default=None,
+              help="labelled test set, in the same forms [default: the data's own test split "
+                   "if it has one (IDX t10k files, CIFAR-10 test_batch.bin), else none]")
+@click.option("--label-column", default="label", help="label column of CSV data")
+@click.option("--class-names", default=None, metavar="A,B,...|FILE.txt|NAME",
+              help="class names: comma-separated, a .txt file (one per line) or fashion-mnist / "
+                   "cifar-10 [default: the data's own (folder names, batches.meta.txt), else "
+                   "the class numbers]")
+@click.option("--more-epochs", type=click.IntRange(min=1), default=None, metavar="K",
+              help="train every member of the finished ensemble in --out K epochs further, "
+                   "from its weights and optimizer state, on the data it was trained on "
+                   "(other training options are taken from its ensemble.json)")
+@click.option("--init-from", type=click.Path(), default=None, metavar="MODELS_DIR",
+              help="start each member from the matching member of this ensemble (same image "
+                   "channels and size; a new last layer when the classes differ)")
+@click.option("--freeze", type=click.Choice(["features"]), default=None,
+              help="with --init-from: keep the convolution layers' weights fixed")
 @click.option("--quiet", "-q", is_flag=True, help="no progress output while training")
 def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backend, scheduler,
-                   train_limit, data_dir, quiet):
+                   train_limit, data_dir, data, test_path, label_column, class_names, more_epochs,
+                   init_from, freeze, quiet):
     """Train N CNNs in parallel; write OUT/ensemble.json, member files and learning curves."""
     import time
 
-    from contest.data.preprocess import DEFAULT_NORMALISATION
     from contest.train.plan import TrainSettings, with_overrides
     from contest.train.progress import choose_mode
     from contest.train.run import train_ensemble as train
     from contest.training_report import training_text
+    from contest.data.spec import parse_class_names
 
     started = time.time()
+    if more_epochs is not None:
+        _more_epochs(out_dir, more_epochs, jobs, backend, choose_mode(quiet))
+        return
+    preset = preset or ("finetune" if init_from else "default")
     recipe = with_overrides(PRESETS[preset], epochs=epochs, arch=arch, augment=augment)
     settings = TrainSettings(preset=recipe, n=n, seed=seed, out_dir=out_dir, jobs=jobs,
                              backend=backend, train_limit=train_limit, data_dir=data_dir,
-                             normalisation=getattr(recipe, "normalisation", DEFAULT_NORMALISATION),
-                             scheduler=scheduler)
+                             normalisation=recipe.normalisation, scheduler=scheduler, data=data,
+                             test=test_path, label_column=label_column,
+                             class_names=parse_class_names(class_names),
+                             init_from=init_from, freeze=freeze)
     try:
         with sigterm_as_interrupt():
-            manifest = train(settings, monitor_mode=choose_mode(quiet))
+            from contest.train.continued import finetune_settings
+
+            manifest = train(finetune_settings(settings), monitor_mode=choose_mode(quiet))
     except KeyboardInterrupt:
         # finished members and per-epoch checkpoints are on disk: say how to go on
         raise ContestInterrupted(f"interrupted: finished members and per-epoch checkpoints are "
@@ -197,6 +229,23 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
         click.echo(note)
 
 
+def _more_epochs(out_dir, more_epochs, jobs, backend, mode):
+    """train-ensemble --more-epochs: continue the finished ensemble in `out_dir`."""
+    import time
+
+    from contest.train.more import continue_ensemble
+    from contest.training_report import training_text
+
+    started = time.time()
+    try:
+        with sigterm_as_interrupt():
+            manifest = continue_ensemble(out_dir, more_epochs, jobs, backend, mode)
+    except KeyboardInterrupt:
+        raise ContestInterrupted(f"interrupted: continued members and per-epoch checkpoints are "
+                                 f"kept in {out_dir}; rerun the same command to finish") from None
+    click.echo(training_text(manifest, out_dir, time.time() - started))
+
+
 @main.command()
 @click.argument("images", type=click.Path())
 @click.option("-o", "--output", type=click.Path(), default="submissions/submission.txt",
@@ -206,13 +255,14 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
               help="txt: one label per line; csv: Kaggle ImageId,Label (1-based) "
                    "[default: from the output's extension]")
 @click.option("--proba", type=click.Path(), default=None, help="also save the averaged "
-              "probabilities (N, 10) float32 to this .npy file")
+              "probabilities (N, classes) float32 to this .npy file")
 @batch_option
 @click.option("--low-confidence", type=click.FloatRange(0, 1), default=0.9,
               help="report predictions whose probability is below this")
 @tta_option
 def predict(images, output, models, fmt, proba, batch_size, low_confidence, tta):
-    """Predict IMAGES (.npy (N,28,28)/(N,784)/(N,1,28,28), uint8 0-255 or float 0-1, or a
+    """Predict IMAGES (.npy (N,H,W) grey or (N,H,W,C)/(N,C,H,W) colour, or flat (N,C*H*W), of
+    the ensemble's size (MNIST: (N,28,28)/(N,784)/(N,1,28,28)), uint8 0-255 or float 0-1, or a
     Kaggle test.csv) and write a submission."""
     from contest.commands import run_predict
 
@@ -223,8 +273,10 @@ def predict(images, output, models, fmt, proba, batch_size, low_confidence, tta)
 @click.option("--index", type=click.IntRange(min=0), default=0,
               help="image number in the test set (or in --image)")
 @click.option("--image", type=click.Path(), default=None,
-              help="an image file (.npy or a 28x28 .png) instead of the test set")
-@click.option("--label", type=click.IntRange(0, 9), default=None, help="true label of --image")
+              help="an image file (.npy, or a .png of the ensemble's size, e.g. 28x28) instead "
+                   "of the test set")
+@click.option("--label", type=click.IntRange(min=0), default=None,
+              help="true label (class number) of --image")
 @models_option
 @data_dir_option
 @click.option("--save-png", type=click.Path(), default=None,
@@ -277,14 +329,17 @@ def score(submission, labels):
 @click.option("--split", type=click.Choice(["test", "train"]), default="test")
 @click.option("--out", type=click.Path(), required=True,
               help="images file: .npy (uint8 (N, 28, 28)) or Kaggle-style .csv")
+@click.option("--format", "fmt", type=click.Choice(["npy", "csv"]), default=None,
+              help="csv: Kaggle's layout, train.csv (label,pixel0,...) for the train split, "
+                   "test.csv (pixel0,...) for the test split [default: from --out's extension]")
 @click.option("--labels", type=click.Path(), default=None, help="also write labels (.npy)")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="only the first N")
 @data_dir_option
-def export(split, out, labels, limit, data_dir):
-    """Write a dataset split as contest input, to try the predict/score loop."""
+def export(split, out, fmt, labels, limit, data_dir):
+    """Write a dataset split as contest input, to try the predict/score and the Kaggle loops."""
     from contest.commands import run_export
 
-    click.echo(run_export(split, out, labels, limit, data_dir))
+    click.echo(run_export(split, out, labels, limit, data_dir, fmt))
 
 
 if __name__ == "__main__":

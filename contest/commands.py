@@ -43,37 +43,51 @@ def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_si
     check_output(output)
     if proba_path is not None:
         check_output(proba_path, (".npy",))
-    images = load_images(images_path)
+    images = load_images(images_path, manifest_spec(models))
     ensemble = load_ensemble(models)
     mean, _ = probabilities(ensemble, images, batch_size, tta)
     labels = mean.argmax(axis=1)
     used = write_submission(output, labels, fmt)
     if proba_path is not None:
         write_npy(proba_path, mean)
-    text = prediction_summary(mean, labels, len(ensemble), output, used, low_confidence)
+    text = prediction_summary(mean, labels, len(ensemble), output, used, low_confidence,
+                              ensemble.spec)
     return text + ("\n" + describe(tta) if tta else "")
 
 
-def prediction_summary(mean, labels, members, output, fmt, low_confidence):
+def manifest_spec(models):
+    """The InputSpec of the ensemble in `models` (read from its manifest only)."""
+    from contest.data.spec import spec_of_manifest
+    from contest.ensemble import MANIFEST, read_manifest
+
+    return spec_of_manifest(read_manifest(models), Path(models) / MANIFEST)
+
+
+def class_names_of(spec):
+    """Names to print beside class numbers, or None when the classes are only numbered."""
+    return spec.class_names if spec.named else None
+
+
+def prediction_summary(mean, labels, members, output, fmt, low_confidence, spec=None):
+    names = None if spec is None else class_names_of(spec)
     confidence = mean.max(axis=1)
     low = int(np.count_nonzero(confidence < low_confidence))
     return "\n".join([
         f"predicted {len(labels)} images with {members} members -> {output} ({fmt})",
         f"mean confidence: {confidence.mean():.4f}",
         f"low confidence (< {low_confidence:g}): {low} images",
-        "predicted classes:", display.class_histogram(labels)])
+        "predicted classes:", display.class_histogram(labels, mean.shape[1], names=names)])
 
 
-def _one_image(image_path, index, data_dir):
-    """(image (28, 28), true label or None, description) for predict-one."""
+def _one_image(image_path, index, data_dir, manifest, spec):
+    """(image (H, W[, C]), true label or None, description) for predict-one."""
     if image_path is not None:
         from contest.data.inputs import load_images
 
-        images, labels, what = load_images(image_path), None, str(image_path)
+        images, labels, what = load_images(image_path, spec), None, str(image_path)
     else:
-        from contest.data.datasets import load_split
-
-        (images, labels), what = load_split("test", data_dir), "test set"
+        images, labels, _ = default_test_set(data_dir, manifest, spec)
+        what = "test set"
     if index >= len(images):
         source = image_path if image_path is not None else "test set"
         raise ContestInputError(source, f"--index {index} out of range ({len(images)} images)")
@@ -86,43 +100,85 @@ def run_predict_one(models, index=0, image_path=None, label=None, data_dir=None,
     if save_png is not None:
         check_output(save_png, (".png",))
     ensemble = load_ensemble(models)
-    image, true, what = _one_image(image_path, index, data_dir_for(data_dir, ensemble.manifest))
+    spec = ensemble.spec
+    image, true, what = _one_image(image_path, index, data_dir, ensemble.manifest, spec)
     true = label if label is not None else true
+    if true is not None and not 0 <= true < spec.classes:
+        raise ContestError(f"--label {true} is not a class of this ensemble "
+                           f"(0..{spec.classes - 1})")
     mean, members = ensemble.predict_proba(image[None], batch_size=1)
-    text = one_prediction_text(image, mean[0], members[:, 0], true, what)
+    text = one_prediction_text(image, mean[0], members[:, 0], true, what, spec)
     if save_png is not None:
         from contest.report import plot_prediction
 
-        plot_prediction(image, mean[0], save_png, title=f"{what}: predicted {mean[0].argmax()}")
+        plot_prediction(image, mean[0], save_png,
+                        title=f"{what}: predicted {spec.label(mean[0].argmax())}",
+                        names=class_names_of(spec))
         text += f"\nsaved {save_png}"
     return text
 
 
-def one_prediction_text(image, proba, member_proba, true, what):
+def one_prediction_text(image, proba, member_proba, true, what, spec=None):
+    from contest.data.spec import MNIST
+
+    spec = spec or MNIST
+    name = spec.label
     digit = int(proba.argmax())
     top3 = np.argsort(proba)[::-1][:3]
     lines = [what, display.digit_art(image),
-             f"prediction: {digit}  (confidence {proba[digit]:.4f})",
-             "top 3: " + ", ".join(f"{d} ({proba[d]:.4f})" for d in top3)]
+             f"prediction: {name(digit)}  (confidence {proba[digit]:.4f})",
+             "top 3: " + ", ".join(f"{name(d)} ({proba[d]:.4f})" for d in top3)]
     if true is not None:
-        lines.append(f"true label: {true}  -> {'right' if true == digit else 'WRONG'}")
-    votes = [f"#{m} -> {int(p.argmax())} ({p.max():.3f})" for m, p in enumerate(member_proba)]
-    lines += ["member votes: " + ", ".join(votes), display.probability_bars(proba, marked=digit)]
+        lines.append(f"true label: {name(true)}  -> {'right' if true == digit else 'WRONG'}")
+    votes = [f"#{m} -> {name(p.argmax())} ({p.max():.3f})" for m, p in enumerate(member_proba)]
+    lines += ["member votes: " + ", ".join(votes),
+              display.probability_bars(proba, marked=digit, names=class_names_of(spec))]
     return "\n".join(lines)
 
 
-def _evaluation_data(images_path, labels_path, data_dir):
+def default_test_set(data_dir, manifest, spec):
+    """(images, labels, description) of the test set evaluate and predict-one use by default:
+    --data-dir / $CONTEST_DATA_DIR if given, else the test set the ensemble was trained with
+    (its --test, or its data's own test split), else the bundled MNIST's for MNIST ensembles."""
+    from contest.data.formats import check_test_matches, load_data
+    from contest.data.spec import MNIST
+
+    recorded = manifest.get("data") or {}
+    idx = recorded.get("format", "idx") == "idx"
+    if not data_dir and recorded.get("test"):
+        test = check_test_matches(load_data(recorded["test"], "test"), spec)
+    elif not idx and not data_dir:
+        raise ContestError("this ensemble was trained without a test set: give --images and "
+                           "--labels (or --image for predict-one)")
+    elif spec == MNIST:
+        from contest.data.datasets import load_split
+
+        images, labels = load_split("test", data_dir_for(data_dir, manifest))
+        return images, labels, f"test set ({len(labels)} images)"
+    else:
+        from contest.data.datasets import resolve_data_dir
+
+        directory = resolve_data_dir(data_dir_for(data_dir, manifest))
+        test = check_test_matches(load_data(directory, "test"), spec)
+    return test.images, test.labels, f"test set {test.source} ({len(test.labels)} images)"
+
+
+def _class_legend(spec):
+    """['classes: 0 T-shirt/top, 1 Trouser, ...'] for named classes, [] for numbered ones."""
+    if not spec.named:
+        return []
+    return ["classes: " + ", ".join(spec.label(k) for k in range(spec.classes))]
+
+
+def _evaluation_data(images_path, labels_path, data_dir, manifest, spec):
     from contest.data.inputs import load_images, load_labels
 
     if (images_path is None) != (labels_path is None):
         raise ContestInputError(images_path or labels_path, "--images and --labels go together")
     if images_path is None:
-        from contest.data.datasets import load_split
-
-        images, labels = load_split("test", data_dir)
-        return images, labels, f"test set ({len(labels)} images)"
-    images = load_images(images_path)
-    labels = load_labels(labels_path, n_expected=len(images))
+        return default_test_set(data_dir, manifest, spec)
+    images = load_images(images_path, spec)
+    labels = load_labels(labels_path, n_expected=len(images), classes=spec.classes)
     return images, labels, f"{images_path} ({len(labels)} images)"
 
 
@@ -135,11 +191,15 @@ def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batc
     names = _variant_names(robustness, variants, seed)
     _check_report(report_path, names is not None)
     ensemble = load_ensemble(models)
-    images, labels, what = _evaluation_data(images_path, labels_path,
-                                            data_dir_for(data_dir, ensemble.manifest))
+    spec = ensemble.spec
+    if names is not None and spec.channels != 1:
+        raise ContestError(f"--robustness works on grey images; this ensemble takes "
+                           f"{spec.shape_text()} colour images")
+    images, labels, what = _evaluation_data(images_path, labels_path, data_dir,
+                                            ensemble.manifest, spec)
     mean, members = probabilities(ensemble, images, batch_size, tta)
     predicted = mean.argmax(axis=1)
-    matrix = confusion_matrix(labels, predicted)
+    matrix = confusion_matrix(labels, predicted, spec.classes)
     what += f"; {describe(tta)}" if tta else ""
     text = evaluation_text(ensemble, what, members, mean, labels, matrix)
     table = examples = None
@@ -204,7 +264,8 @@ def evaluation_text(ensemble, what, members, mean, labels, matrix):
     return "\n".join([
         f"ensemble {ensemble.directory}: {len(ensemble)} members, arch {manifest['arch']}, "
         f"preset {manifest.get('preset', {}).get('name', '?')}", f"evaluated on {what}",
-        display.table(["member", "accuracy"], rows),
+        display.table(["member", "accuracy"], rows)]
+        + _class_legend(ensemble.spec) + [
         f"ensemble accuracy: {accuracy_text(*accuracy(mean, labels), n)}",
         "confusion matrix (rows: true, columns: predicted):", display.confusion_table(matrix),
         f"misclassified ({len(wrong)}): {listed}{more}"])
@@ -223,31 +284,41 @@ def run_score(submission, labels_path):
     return f"accuracy: {accuracy_text(*accuracy(predicted, labels), len(labels))}"
 
 
-def run_export(split, out, labels_out=None, limit=None, data_dir=None):
+def run_export(split, out, labels_out=None, limit=None, data_dir=None, fmt=None):
+    """Write a split as .npy or as Kaggle CSV (`fmt` "csv", or an .csv `out`): the train split
+    as train.csv (label,pixel0,...), the test split as test.csv (pixel0,... only)."""
     from contest.data.datasets import load_split
     from contest.fileio import write_npy
 
-    check_output(out, (".npy", ".csv"))
+    fmt = fmt or ("csv" if Path(out).suffix.lower() == ".csv" else "npy")
+    check_output(out, (f".{fmt}",))
     if labels_out is not None:
         check_output(labels_out, (".npy",))
     images, labels = load_split(split, data_dir)
     images, labels = images[:limit], labels[:limit]
-    if Path(out).suffix.lower() == ".csv":
-        write_kaggle_csv(out, images)
+    with_labels = fmt == "csv" and split == "train"
+    if fmt == "csv":
+        write_kaggle_csv(out, images, labels if with_labels else None)
     else:
         write_npy(out, np.ascontiguousarray(images))
-    text = f"wrote {len(images)} {split} images (uint8, 28x28) to {out}"
+    shape = "x".join(map(str, images.shape[1:]))
+    text = f"wrote {len(images)} {split} images (uint8, {shape}) " \
+           f"{'with their labels ' if with_labels else ''}to {out}"
     if labels_out is not None:
         write_npy(labels_out, labels.astype(np.int64))
         text += f"\nwrote {len(labels)} labels to {labels_out}"
     return text
 
 
-def write_kaggle_csv(path, images):
-    """Images as a Kaggle test.csv: header pixel0..pixel783, one row of 784 integers per image."""
+def write_kaggle_csv(path, images, labels=None):
+    """Images as a Kaggle test.csv (header pixel0..pixelP-1, one row of P integers per image),
+    or with `labels` as a train.csv (a first column `label`)."""
     from contest.fileio import atomic_open
 
-    header = ",".join(f"pixel{i}" for i in range(784))
+    pixels = np.asarray(images).reshape(len(images), -1)
+    names = [f"pixel{i}" for i in range(pixels.shape[1])]
+    if labels is not None:
+        pixels = np.column_stack([np.asarray(labels, dtype=np.int64), pixels])
+        names.insert(0, "label")
     with atomic_open(path, "w", encoding="ascii", newline="\n") as handle:
-        np.savetxt(handle, images.reshape(len(images), 784), fmt="%d", delimiter=",",
-                   header=header, comments="")
+        np.savetxt(handle, pixels, fmt="%d", delimiter=",", header=",".join(names), comments="")

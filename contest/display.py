@@ -7,19 +7,36 @@ import numpy as np
 RAMP = " .:-=+*#%@"
 
 
+MAX_ART_WIDTH = 56
+
+
 def digit_art(image):
-    """A 28x28 image (uint8 0-255 or float 0-1) as 14 lines of 28 characters.
+    """An image (uint8 0-255 or float 0-1; (H, W), (H, W, C) colour shown by its brightness,
+    or 784 MNIST pixels) as lines of at most MAX_ART_WIDTH characters (28 for 28x28).
 
     Terminal cells are about twice as tall as wide, so each character shows two pixel rows.
     """
-    pixels = np.asarray(image, dtype=np.float32).reshape(28, 28)
+    pixels = np.asarray(image, dtype=np.float32)
+    pixels = pixels.reshape(28, 28) if pixels.ndim == 1 else pixels
+    pixels = pixels.mean(axis=2) if pixels.ndim == 3 else pixels
     if np.asarray(image).dtype == np.uint8:
         pixels = pixels / 255.0
-    pairs = pixels.reshape(14, 2, 28).mean(axis=1)
+    step = -(-pixels.shape[1] // MAX_ART_WIDTH)        # columns per character
+    rows = np.arange(0, pixels.shape[0] - 2 * step + 1, 2 * step)
+    columns = np.arange(0, pixels.shape[1] - step + 1, step)
+    pairs = (pixels[rows][:, columns] + pixels[rows + step][:, columns]) / 2
     levels = np.clip((pairs * len(RAMP)).astype(int), 0, len(RAMP) - 1)
+    width = len(columns)
     lines = ["".join(RAMP[level] for level in row).rstrip() for row in levels]
-    border = "+" + "-" * 28 + "+"
-    return "\n".join([border] + [f"|{line:<28}|" for line in lines] + [border])
+    border = "+" + "-" * width + "+"
+    return "\n".join([border] + [f"|{line:<{width}}|" for line in lines] + [border])
+
+
+def class_labels(count, names=None):
+    """How classes 0..count-1 are printed, padded to one width: '7', or '7 Sneaker'."""
+    labels = [str(k) if names is None else f"{k} {names[k]}" for k in range(count)]
+    width = max(len(label) for label in labels)
+    return [label.ljust(width) for label in labels]
 
 
 def bar(fraction, width=30):
@@ -27,21 +44,22 @@ def bar(fraction, width=30):
     return "#" * filled + "." * (width - filled)
 
 
-def probability_bars(proba, width=30, marked=None):
-    """One line per class: digit, bar, probability; `marked` puts '<' after that class."""
+def probability_bars(proba, width=30, marked=None, names=None):
+    """One line per class: class, bar, probability; `marked` puts '<' after that class."""
+    proba = np.asarray(proba, dtype=np.float64)
     lines = []
-    for digit, p in enumerate(np.asarray(proba, dtype=np.float64)):
+    for digit, (label, p) in enumerate(zip(class_labels(len(proba), names), proba)):
         suffix = "  <" if digit == marked else ""
-        lines.append(f"  {digit} {bar(p, width)} {p:6.3f}{suffix}")
+        lines.append(f"  {label} {bar(p, width)} {p:6.3f}{suffix}")
     return "\n".join(lines)
 
 
-def class_histogram(labels, num_classes=10, width=30):
+def class_histogram(labels, num_classes=10, width=30, names=None):
     """Count of each predicted class with a bar scaled to the largest count."""
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
     top = max(int(counts.max()), 1)
-    return "\n".join(f"  {digit} {bar(count / top, width)} {count:7d}"
-                     for digit, count in enumerate(counts))
+    return "\n".join(f"  {label} {bar(count / top, width)} {count:7d}"
+                     for label, count in zip(class_labels(len(counts), names), counts))
 
 
 def confusion_table(matrix):

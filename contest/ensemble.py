@@ -17,11 +17,12 @@ import numpy as np
 from contest.errors import ContestInputError
 from contest.fileio import sha256_file, write_json
 from contest.data.preprocess import NORMALISATIONS, normalise
+from contest.data.spec import MNIST, spec_of_manifest
 
 MANIFEST = "ensemble.json"
 FORMAT = "contest-ensemble-1"
-INPUT_SHAPE = (1, 28, 28)
-NUM_CLASSES = 10
+INPUT_SHAPE = MNIST.model_shape    # of ensembles without an "input" entry in the manifest
+NUM_CLASSES = MNIST.classes
 _REQUIRED = ("format", "arch", "normalisation", "members")
 CHUNK = 10000  # images normalised at a time, bounding memory for large prediction sets
 
@@ -46,6 +47,7 @@ def read_manifest(directory):
     except (ValueError, UnicodeDecodeError) as exc:
         raise ContestInputError(path, f"not valid JSON ({exc})") from None
     _check_manifest(manifest, path)
+    spec_of_manifest(manifest, path)  # a malformed "input" entry is refused here
     return manifest
 
 
@@ -65,7 +67,7 @@ def _check_manifest(manifest, path):
             raise ContestInputError(path, "member entry without 'file' and 'sha256'")
 
 
-def load_member(directory, entry, arch):
+def load_member(directory, entry, arch, spec=MNIST):
     """The nnlib model of one manifest entry, verified: present, untampered, compatible."""
     import nnlib as nn
 
@@ -81,7 +83,7 @@ def load_member(directory, entry, arch):
         model, meta = nn.load_with_metadata(path)
     except ValueError as exc:
         raise ContestInputError(path, f"cannot load member ({_strip(exc, path)})") from None
-    _check_compatible(model, meta, _expected_arch(arch, entry, path), path)
+    _check_compatible(model, meta, _expected_arch(arch, entry, path), path, spec)
     return model
 
 
@@ -105,18 +107,19 @@ def _strip(exc, path):
     return str(exc).replace(f"{path}: ", "")
 
 
-def _check_compatible(model, meta, arch, path):
+def _check_compatible(model, meta, arch, path, spec=MNIST):
     if meta.get("arch") != arch:
         raise ContestInputError(path, f"incompatible member: architecture {meta.get('arch')!r}, "
                                       f"the ensemble's is {arch!r}")
     try:
-        out = model.forward(np.zeros((1,) + INPUT_SHAPE, dtype=np.float32), training=False)
+        out = model.forward(np.zeros((1,) + spec.model_shape, dtype=np.float32), training=False)
     except Exception as exc:  # any failure here means the network cannot take our input
-        raise ContestInputError(path, f"incompatible member: cannot take (1, 28, 28) images "
+        raise ContestInputError(path, f"incompatible member: cannot take "
+                                      f"{(1,) + spec.model_shape} images "
                                       f"({type(exc).__name__}: {exc})") from None
-    if out.shape != (1, NUM_CLASSES):
+    if out.shape != (1, spec.classes):
         raise ContestInputError(path, f"incompatible member: outputs shape {out.shape[1:]}, "
-                                      f"expected ({NUM_CLASSES},)")
+                                      f"expected ({spec.classes},)")
 
 
 @dataclass
@@ -130,25 +133,32 @@ class Ensemble:
     def normalisation(self):
         return self.manifest["normalisation"]
 
+    @property
+    def spec(self):
+        """The InputSpec the members take (contest.data.spec)."""
+        return spec_of_manifest(self.manifest)
+
     def __len__(self):
         return len(self.models)
 
     def member_probabilities(self, images, batch_size=1000):
-        """(M, N, 10) float32 softmax outputs of every member for images in any accepted form."""
-        out = np.empty((len(self.models), len(images), NUM_CLASSES), dtype=np.float32)
+        """(M, N, classes) float32 softmax outputs of every member for images of its spec."""
+        spec = self.spec
+        out = np.empty((len(self.models), len(images), spec.classes), dtype=np.float32)
         for start in range(0, len(images), CHUNK):
-            x = normalise(images[start:start + CHUNK], self.normalisation)
-            out[:, start:start + len(x)] = models_probabilities(self.models, x, batch_size)
+            x = normalise(images[start:start + CHUNK], self.normalisation, spec)
+            out[:, start:start + len(x)] = models_probabilities(self.models, x, batch_size,
+                                                                spec.classes)
         return out
 
     def predict_proba(self, images, batch_size=1000):
-        """(mean (N, 10) float32, members (M, N, 10)): the ensemble average and its parts."""
+        """(mean (N, classes) float32, members (M, N, classes)): the average and its parts."""
         members = self.member_probabilities(images, batch_size)
         return average(members), members
 
 
-def models_probabilities(models, x, batch_size=1000):
-    """(M, N, 10) float32 softmax outputs of `models` for model-ready input x (N, 1, 28, 28).
+def models_probabilities(models, x, batch_size=1000, classes=NUM_CLASSES):
+    """(M, N, classes) float32 softmax outputs of `models` for model-ready input x (N, C, H, W).
 
     Work is split into member x batch tasks run by one thread per core, each with one BLAS
     thread: NumPy releases the GIL in its loops and BLAS calls, its element-wise work is
@@ -158,7 +168,7 @@ def models_probabilities(models, x, batch_size=1000):
     from concurrent.futures import ThreadPoolExecutor
     from threadpoolctl import threadpool_limits
 
-    out = np.empty((len(models), len(x), NUM_CLASSES), dtype=np.float32)
+    out = np.empty((len(models), len(x), classes), dtype=np.float32)
     tasks = [(m, b) for m in range(len(models)) for b in range(0, len(x), batch_size)]
 
     def run(task):
@@ -186,7 +196,9 @@ def load_ensemble(directory):
     """Load and verify every member listed in `directory`/ensemble.json."""
     directory = Path(directory)
     manifest = read_manifest(directory)
-    models = [load_member(directory, entry, manifest["arch"]) for entry in manifest["members"]]
+    spec = spec_of_manifest(manifest, directory / MANIFEST)
+    models = [load_member(directory, entry, manifest["arch"], spec)
+              for entry in manifest["members"]]
     return Ensemble(directory, manifest, models)
 
 

@@ -56,8 +56,8 @@ def _confusion_axes(ax, matrix):
         if value or i == j:  # blank zeros keep the off-diagonal errors readable
             ax.text(j, i, str(value), ha="center", va="center", fontsize=7,
                     color="white" if shade[i, j] > 0.6 * shade.max() else "black")
-    ax.set_xticks(range(10))
-    ax.set_yticks(range(10))
+    ax.set_xticks(range(len(matrix)))
+    ax.set_yticks(range(len(matrix)))
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("confusion matrix")
@@ -67,7 +67,7 @@ def _mistake_axes(fig, images, labels, predicted, wrong, rows, cols=8):
     """The grid of misclassified images, in the right half of `fig` (a figure or subfigure)."""
     for slot, index in enumerate(wrong):
         ax = fig.add_subplot(rows, 2 * cols, (slot // cols) * 2 * cols + cols + slot % cols + 1)
-        ax.imshow(np.asarray(images[index]).reshape(28, 28), cmap="gray")
+        _show_image(ax, images[index])
         ax.set_title(f"#{index}: {labels[index]}->{predicted[index]}", fontsize=7)
         ax.axis("off")
 
@@ -131,17 +131,31 @@ def _robustness_bars(ax, table):
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=7, frameon=False)
 
 
-def plot_prediction(image, proba, path, title=""):
-    """The image beside a bar chart of the class probabilities."""
+def _show_image(ax, image):
+    """An image in contest's layout: (H, W) grey (784 pixels: 28x28), or (H, W, C) in colour."""
+    image = np.asarray(image)
+    if image.ndim == 1:
+        image = image.reshape(28, 28)
+    if image.ndim == 3 and image.shape[2] != 1:
+        ax.imshow(image if image.dtype == np.uint8 else np.clip(image, 0, 1))
+    else:
+        ax.imshow(image.reshape(image.shape[:2]), cmap="gray")
+
+
+def plot_prediction(image, proba, path, title="", names=None):
+    """The image (grey or in colour) beside a bar chart of the class probabilities."""
     plt = _pyplot()
     fig, (ax_img, ax_bar) = plt.subplots(1, 2, figsize=(8, 3.5))
-    ax_img.imshow(np.asarray(image).reshape(28, 28), cmap="gray")
+    _show_image(ax_img, image)
     ax_img.axis("off")
-    colours = ["tab:orange" if d == int(np.argmax(proba)) else "tab:blue" for d in range(10)]
-    ax_bar.bar(range(10), proba, color=colours)
-    ax_bar.set_xticks(range(10))
+    classes = range(len(proba))
+    colours = ["tab:orange" if d == int(np.argmax(proba)) else "tab:blue" for d in classes]
+    ax_bar.bar(classes, proba, color=colours)
+    ax_bar.set_xticks(classes)
+    if names is not None:
+        ax_bar.set_xticklabels(names, rotation=45, ha="right", fontsize=7)
     ax_bar.set_ylim(0, 1)
-    ax_bar.set_xlabel("digit")
+    ax_bar.set_xlabel("digit" if names is None else "class")
     ax_bar.set_ylabel("probability")
     fig.suptitle(title)
     _save(fig, path)

@@ -19,12 +19,14 @@ GRID_EXAMPLES = 8  # images per variant in the example grid
 
 
 def as_uint8(images):
-    """(N, 28, 28) uint8 images (the variants work on 0-255 pixels); floats 0-1 are rounded."""
+    """(N, H, W) uint8 grey images (the variants work on 0-255 pixels); floats 0-1 are rounded.
+    Flat MNIST rows (N, 784) become (N, 28, 28)."""
     images = np.asarray(images)
+    shape = images.shape if images.ndim == 3 else (len(images), 28, 28)
     if images.dtype == np.uint8:
-        return images.reshape(len(images), 28, 28)
+        return images.reshape(shape)
     scaled = np.rint(images.astype(np.float32) * np.float32(255.0))
-    return np.clip(scaled, 0, 255).astype(np.uint8).reshape(len(images), 28, 28)
+    return np.clip(scaled, 0, 255).astype(np.uint8).reshape(shape)
 
 
 def check_variant_names(text):

@@ -36,13 +36,18 @@ def check_shifts(shifts):
 
 
 def shifted(images, dy, dx):
-    """`images` (N, 28, 28) (or (N, 784), (N, 1, 28, 28)) moved by (dy, dx), same dtype."""
+    """`images` (N, H, W), colour (N, H, W, C) (or MNIST's (N, 784), (N, 1, 28, 28)) moved by
+    (dy, dx), same dtype."""
     from augment import shift  # augment loads SciPy (~0.3 s): only --tta pays for it
 
     images = np.asarray(images)
     if (dy, dx) == (0, 0):
         return images
-    square = images.reshape(len(images), 28, 28)
+    if images.ndim == 4 and images.shape[1] != 1:   # colour: shift each channel plane
+        planes = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
+        return np.ascontiguousarray(shift(planes, dy, dx).transpose(0, 2, 3, 1))
+    square = images.reshape(len(images), 28, 28) if images.ndim == 2 else \
+        images.reshape((len(images),) + images.shape[-2:])
     return shift(square, dy, dx).reshape(images.shape)
 
 

@@ -13,7 +13,10 @@ from .threads import BLOCK, block_bounds, run_parallel, run_sharded
 
 
 class Param:
-    """A trainable array and its gradient (same shape and dtype)."""
+    """A trainable array and its gradient (same shape and dtype). The optimizers leave a
+    `frozen` parameter unchanged (fine-tuning with fixed layers)."""
+
+    frozen = False
 
     def __init__(self, value):
         self.value = value

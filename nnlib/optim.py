@@ -48,6 +48,8 @@ class Optimizer:
     def step(self):
         self.steps += 1
         for i, p in enumerate(self.params):
+            if getattr(p, "frozen", False):
+                continue
             if self.state[i] is None:
                 self.state[i] = {name: np.zeros_like(p.value) for name in self.state_names}
             g, state = self._grad(p, l2=not self.decoupled), self.state[i]

@@ -1,18 +1,20 @@
 """Loading and validating the user's files: images to predict and labels to score against.
 
-Accepted images: `.npy` of shape (N, 28, 28), (N, 784) or (N, 1, 28, 28) (a single (28, 28) or
-(784,) image too), uint8/integer 0-255 or float 0-1; a Kaggle-style `.csv` (header pixel0..pixel783,
-optionally a leading label column); a 28x28 `.png` (a dark digit on a light background is inverted
-to MNIST's light-on-dark). They come back as (N, 28, 28) uint8 (integer input) or float32 in [0, 1]
-(float input), ready for `contest.data.preprocess.normalise`. Anything unusable raises ContestInputError
+Images are checked against the ensemble's InputSpec (default MNIST's, 28x28 grey). Accepted: `.npy`
+of shape (N, H, W) (grey) or (N, H, W, C), (N, C, H, W) or flat (N, C*H*W) (a single image too),
+uint8/integer 0-255 or float 0-1; a Kaggle-style `.csv` (header pixel0..pixelP-1, optionally a
+label and id columns); an HxW image file (.png; a grey dark digit on a light background is inverted
+to MNIST's light-on-dark; colour images are read as RGB). They come back in contest's layout,
+(N, H, W) grey or (N, H, W, C) colour, uint8 (integer input) or float32 in [0, 1] (float input),
+ready for `contest.data.preprocess.normalise`. Anything unusable raises ContestInputError
 with one line naming the file and the problem; pickled arrays are never loaded.
 """
-import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from contest.data.spec import MNIST
 from contest.errors import ContestInputError
 from contest.submission import read_submission
 
@@ -34,16 +36,16 @@ def check_file(path):
     return path
 
 
-def load_images(path):
-    """Images of an .npy, .csv or .png file as (N, 28, 28) uint8 or float32 in [0, 1], N >= 1."""
+def load_images(path, spec=MNIST):
+    """Images of an .npy, .csv or .png file for `spec` (contest's layout), N >= 1."""
     path = check_file(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        images = _as_images(read_npy(path), path)
+        images = _as_images(read_npy(path), path, spec)
     elif suffix == ".csv":
-        images = _load_csv(path)
+        images = _load_csv(path, spec)
     elif suffix == ".png":
-        images = _load_png(path)
+        images = _load_png(path, spec)
     else:
         raise ContestInputError(path, f"unsupported file type {suffix or '(none)'!r}; "
                                       f"expected one of {', '.join(IMAGE_SUFFIXES)}")
@@ -82,16 +84,34 @@ def _npy_header(handle, path):
     return shape, np.dtype(dtype), handle.tell()
 
 
-def _as_images(array, path):
-    """(N, 28, 28) view of an array in any accepted layout."""
-    shape = array.shape
-    if shape in ((28, 28), (784,)):
-        return array.reshape(1, 28, 28)
-    if (array.ndim == 2 and shape[1] == 784) or (array.ndim == 3 and shape[1:] == (28, 28)) or \
-            (array.ndim == 4 and shape[1:] == (1, 28, 28)):
-        return array.reshape(-1, 28, 28)
-    raise ContestInputError(path, f"wrong dimensions {shape}: expected images of shape "
-                                  "(N, 28, 28), (N, 784) or (N, 1, 28, 28)")
+def accepted_shapes(spec):
+    """Shapes of one image that `spec` accepts, the first being contest's layout."""
+    shapes = [spec.image_shape, (spec.pixels,), spec.model_shape]
+    return list(dict.fromkeys(shapes))
+
+
+def _as_images(array, path, spec=MNIST):
+    """Contest's layout ((N, H, W) or (N, H, W, C)) of an array in any accepted layout."""
+    shape, layout = array.shape, (-1,) + spec.image_shape
+    for one in accepted_shapes(spec):
+        if shape[-len(one):] == one and array.ndim in (len(one), len(one) + 1):
+            if one == spec.model_shape and spec.channels > 1:
+                return np.moveaxis(array.reshape((-1,) + one), 1, 3)
+            return array.reshape(layout)
+    expected = ", ".join(f"(N, {', '.join(map(str, one))})" for one in accepted_shapes(spec))
+    raise ContestInputError(path, f"wrong dimensions {shape}{_shape_text(shape)}: the ensemble "
+                                  f"takes {spec.shape_text()} images, of shape {expected}")
+
+
+def _shape_text(shape):
+    """' (28x28 images)' or ' (32x32x3 images)' for an image array's shape, '' if unclear."""
+    if len(shape) == 3:
+        return f" ({shape[1]}x{shape[2]} images)"
+    if len(shape) == 4 and shape[3] <= 4:
+        return f" ({shape[1]}x{shape[2]}x{shape[3]} images)"
+    if len(shape) == 4 and shape[1] <= 4:
+        return f" ({shape[2]}x{shape[3]}x{shape[1]} images)"
+    return ""
 
 
 def _check_values(images, path):
@@ -114,62 +134,43 @@ def _check_values(images, path):
     return np.clip(images, 0.0, 1.0).astype(np.float32, copy=False)
 
 
-def _csv_header(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            header = handle.readline()
-    except UnicodeDecodeError:
-        raise ContestInputError(path, "not a text CSV file") from None
-    names = [name.strip().strip('"') for name in header.strip().split(",")]
-    pixels = [f"pixel{i}" for i in range(784)]
-    if names == pixels or names == ["label"] + pixels:
-        return names[0] == "label"
-    raise ContestInputError(path, "expected a Kaggle CSV header pixel0,...,pixel783 (optionally "
-                                  f"'label' first); found {header[:40].strip()!r}")
+def _load_csv(path, spec=MNIST):
+    """Kaggle test.csv (or train.csv, whose label column is ignored) as images of `spec`."""
+    from contest.data.csvdata import integral_pixels, read_csv_table
+
+    with open(path, "rb") as handle:
+        header = handle.readline().decode("utf-8-sig", errors="replace")
+    if "pixel0" not in [name.strip().strip('"') for name in header.split(",")]:
+        raise ContestInputError(path, f"expected a Kaggle CSV header pixel0,...,pixel"
+                                      f"{spec.pixels - 1} (optionally 'label' and id columns); "
+                                      f"found {header[:40].strip()!r}")
+    pixels, _, count = read_csv_table(path)
+    if count != spec.pixels:
+        raise ContestInputError(path, f"{count} pixel columns, but the ensemble takes "
+                                      f"{spec.shape_text()} images ({spec.pixels} pixels)")
+    return integral_pixels(pixels).reshape((-1,) + spec.image_shape)
 
 
-def _load_csv(path):
-    """Kaggle test.csv (or train.csv, whose label column is ignored) as (N, 28, 28) pixels."""
-    has_label = _csv_header(path)
-    data = _read_csv_numbers(path)
-    columns = 785 if has_label else 784
-    if data.size and data.shape[1] != columns:
-        raise ContestInputError(path, f"expected {columns} columns per row, found {data.shape[1]}")
-    pixels = data[:, 1:] if has_label else data
-    if pixels.dtype.kind == "f" and pixels.size and np.all(np.isfinite(pixels)) \
-            and np.all(pixels == np.round(pixels)):
-        pixels = pixels.astype(np.int64)  # integral values: the 0..255 scale of Kaggle files
-    return pixels.reshape(-1, 28, 28)
-
-
-def _read_csv_numbers(path):
-    """The CSV body as int64 (Kaggle's integer pixels, parsed ~6x faster) or else float64."""
-    error = None
-    for dtype in (np.int64, np.float64):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # loadtxt warns on a header-only file
-                return np.loadtxt(path, delimiter=",", skiprows=1, dtype=dtype, ndmin=2)
-        except (ValueError, UnicodeDecodeError) as exc:
-            error = exc
-    raise ContestInputError(path, f"bad CSV data ({str(error).splitlines()[0]})") from None
-
-
-def _load_png(path):
-    """A 28x28 PNG as (1, 28, 28) uint8, light digit on dark background like MNIST."""
+def _load_png(path, spec=MNIST):
+    """An HxW PNG as (1, H, W) uint8 (grey: light digit on dark like MNIST) or (1, H, W, 3)."""
     try:
         with Image.open(path) as image:
             image.load()
-            grey = np.asarray(_flatten_alpha(image).convert("L"))
+            pixels = np.asarray(_flatten_alpha(image).convert("L" if spec.channels == 1 else "RGB"))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ContestInputError(path, f"not a readable PNG image ({exc})") from None
-    if grey.shape != (28, 28):
-        raise ContestInputError(path, f"wrong image size {grey.shape[1]}x{grey.shape[0]}: "
-                                      "expected 28x28 pixels")
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if pixels.shape[:2] != (spec.height, spec.width):
+        raise ContestInputError(path, f"wrong image size {pixels.shape[1]}x{pixels.shape[0]}: "
+                                      f"expected {spec.width}x{spec.height} pixels")
+    if spec.channels not in (1, 3):
+        raise ContestInputError(path, f"PNG input needs a grey or RGB ensemble, this one takes "
+                                      f"{spec.channels} channels")
+    if spec.channels == 3:
+        return pixels[None]
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
     if border.mean() > 127:
-        grey = 255 - grey
-    return grey.reshape(1, 28, 28)
+        pixels = 255 - pixels
+    return pixels[None]
 
 
 def _flatten_alpha(image):
@@ -181,8 +182,8 @@ def _flatten_alpha(image):
     return Image.alpha_composite(background, rgba)
 
 
-def load_labels(path, n_expected=None):
-    """Integer labels 0-9 of shape (N,) from an .npy (or .txt, one label per line) file."""
+def load_labels(path, n_expected=None, classes=10):
+    """Integer labels 0..classes-1 of shape (N,) from an .npy (or .txt, one per line) file."""
     path = check_file(path)
     if path.suffix.lower() == ".npy":
         labels = read_npy(path)
@@ -190,10 +191,10 @@ def load_labels(path, n_expected=None):
         labels = read_submission(path)
     else:
         raise ContestInputError(path, f"unsupported labels file type {path.suffix!r}; use .npy")
-    return _check_labels(labels, path, n_expected)
+    return _check_labels(labels, path, n_expected, classes)
 
 
-def _check_labels(labels, path, n_expected):
+def _check_labels(labels, path, n_expected, classes=10):
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1:
@@ -203,8 +204,8 @@ def _check_labels(labels, path, n_expected):
         raise ContestInputError(path, f"labels must be integers, got dtype {labels.dtype}")
     if len(labels) == 0:
         raise ContestInputError(path, "empty: the file contains no labels")
-    if labels.min() < 0 or labels.max() > 9:
-        raise ContestInputError(path, "labels must lie in 0..9; "
+    if labels.min() < 0 or labels.max() >= classes:
+        raise ContestInputError(path, f"labels must lie in 0..{classes - 1}; "
                                       f"found {labels.min()}..{labels.max()}")
     if n_expected is not None and len(labels) != n_expected:
         raise ContestInputError(path, f"{len(labels)} labels, expected {n_expected}")

@@ -1,7 +1,8 @@
 """The one place where images become model input.
 
-Images arrive as uint8 0-255 or float 0-1 with shape (N, 28, 28), (N, 784) or (N, 1, 28, 28);
-the model sees float32 (N, 1, 28, 28). `normalise(images, name)` = `to_unit_nchw` (layout and
+Images arrive as uint8 0-255 or float 0-1 in contest's layout for the ensemble's InputSpec ((N, H, W)
+grey, (N, H, W, C) colour; MNIST's (N, 784) and (N, 1, 28, 28) too); the model sees float32
+(N, C, H, W). `normalise(images, name, spec)` = `to_unit_nchw` (layout and
 0-1 scale) followed by the named per-image normalisation. Training and prediction both go through
 here with the name recorded in the ensemble manifest, so the two can never drift apart. Training
 applies the named step per batch, after augmentation (`BatchTransform`), so augmentation always
@@ -10,17 +11,22 @@ batch equals normalising the whole set.
 """
 import numpy as np
 
+from contest.data.spec import MNIST
+
 DEFAULT_NORMALISATION = "unit"
 
 
-def to_unit_nchw(images):
-    """float32 (N, 1, 28, 28) copy of `images` scaled to [0, 1] (uint8 divided by 255)."""
+def to_unit_nchw(images, spec=MNIST):
+    """float32 (N, C, H, W) copy of `images` scaled to [0, 1] (uint8 divided by 255)."""
     images = np.asarray(images)
     if images.dtype == np.uint8:
         x = images.astype(np.float32) / np.float32(255.0)
     else:
         x = images.astype(np.float32, copy=True)
-    return x.reshape(-1, 1, 28, 28)
+    if spec.channels == 1:
+        return x.reshape((-1,) + spec.model_shape)
+    hwc = x.reshape((-1,) + spec.image_shape)
+    return np.ascontiguousarray(hwc.transpose(0, 3, 1, 2))
 
 
 def _unit(x):
@@ -44,13 +50,13 @@ def check_normalisation(name):
 
 
 def apply_normalisation(x, name=DEFAULT_NORMALISATION):
-    """The named per-image normalisation of 0-1 images (N, 1, 28, 28), as float32."""
+    """The named per-image normalisation of 0-1 images (N, C, H, W), as float32."""
     return NORMALISATIONS[check_normalisation(name)](x).astype(np.float32, copy=False)
 
 
-def normalise(images, name=DEFAULT_NORMALISATION):
-    """Model input float32 (N, 1, 28, 28) from images in any accepted layout and range."""
-    return apply_normalisation(to_unit_nchw(images), name)
+def normalise(images, name=DEFAULT_NORMALISATION, spec=MNIST):
+    """Model input float32 (N, C, H, W) from images in contest's layout, uint8 or 0-1 floats."""
+    return apply_normalisation(to_unit_nchw(images, spec), name)
 
 
 class BatchTransform:

@@ -1,31 +1,64 @@
-"""Named CNN architectures for 28x28 grey digits: input (N, 1, 28, 28), output logits (N, 10).
+"""Named CNN architectures, built for an input spec: input (N, C, H, W), output logits (N, classes).
 
 `a` and `b` are the reference architectures of the speed benchmark; the others are tuned for the
-contest presets. Every builder takes a `numpy.random.Generator` for the initial weights.
+contest presets. Every builder takes a `numpy.random.Generator` for the initial weights and an
+InputSpec (default: MNIST's 1x28x28, 10 classes, for which the networks are those the presets were
+tuned with). The first convolution takes the spec's channels, the head's Dense layer takes the
+features left after the pooling (each 2x2 pool halves the size, rounding down), and images large
+enough to leave more than 8x8 positions get further 2x2 pools before the head (`_extra_pools`),
+so the head stays small whatever the image size.
 """
 import nnlib as nn
 
+from contest.data.spec import MNIST
 
-def arch_a(rng, dtype=None):
+HEAD_POSITIONS = 64  # at most 8x8 positions reach the head
+
+
+def _pooled(spec, pools):
+    """(height, width) after `pools` 2x2 max-pools of the spec's images."""
+    return spec.height >> pools, spec.width >> pools
+
+
+def _extra_pools(spec, pools):
+    """Further 2x2 pools so that at most HEAD_POSITIONS positions reach the head."""
+    extra = 0
+    height, width = _pooled(spec, pools)
+    while height * width > HEAD_POSITIONS and min(height, width) >= 2:
+        height, width, extra = height // 2, width // 2, extra + 1
+    return extra
+
+
+def _features_end(spec, pools, channels):
+    """(the extra pool layers, the number of features the head gets) after `pools` pools."""
+    extra = _extra_pools(spec, pools)
+    height, width = _pooled(spec, pools + extra)
+    return [nn.MaxPool2D(2) for _ in range(extra)], channels * height * width
+
+
+def arch_a(rng, dtype=None, spec=MNIST):
     kw = {"rng": rng} if dtype is None else {"rng": rng, "dtype": dtype}
+    pools, features = _features_end(spec, 2, 32)
     return nn.Sequential([
-        nn.Conv2D(1, 16, 5, padding=2, **kw), nn.ReLU(), nn.MaxPool2D(2),
-        nn.Conv2D(16, 32, 5, padding=2, **kw), nn.ReLU(), nn.MaxPool2D(2),
-        nn.Flatten(), nn.Dense(32 * 7 * 7, 128, **kw), nn.ReLU(), nn.Dense(128, 10, init="glorot", **kw),
-    ], input_shape=(1, 28, 28))
+        nn.Conv2D(spec.channels, 16, 5, padding=2, **kw), nn.ReLU(), nn.MaxPool2D(2),
+        nn.Conv2D(16, 32, 5, padding=2, **kw), nn.ReLU(), nn.MaxPool2D(2), *pools,
+        nn.Flatten(), nn.Dense(features, 128, **kw), nn.ReLU(),
+        nn.Dense(128, spec.classes, init="glorot", **kw),
+    ], input_shape=spec.model_shape)
 
 
-def arch_b(rng, dtype=None):
+def arch_b(rng, dtype=None, spec=MNIST):
     kw = {"rng": rng} if dtype is None else {"rng": rng, "dtype": dtype}
     bn = {} if dtype is None else {"dtype": dtype}
+    pools, features = _features_end(spec, 2, 64)
     return nn.Sequential([
-        nn.Conv2D(1, 32, 3, padding=1, **kw), nn.BatchNorm(32, **bn), nn.ReLU(),
+        nn.Conv2D(spec.channels, 32, 3, padding=1, **kw), nn.BatchNorm(32, **bn), nn.ReLU(),
         nn.Conv2D(32, 32, 3, padding=1, **kw), nn.BatchNorm(32, **bn), nn.ReLU(), nn.MaxPool2D(2),
         nn.Conv2D(32, 64, 3, padding=1, **kw), nn.BatchNorm(64, **bn), nn.ReLU(),
         nn.Conv2D(64, 64, 3, padding=1, **kw), nn.BatchNorm(64, **bn), nn.ReLU(), nn.MaxPool2D(2),
-        nn.Flatten(), nn.Dense(64 * 7 * 7, 256, **kw), nn.BatchNorm(256, **bn), nn.ReLU(),
-        nn.Dropout(0.3, rng=rng), nn.Dense(256, 10, init="glorot", **kw),
-    ], input_shape=(1, 28, 28))
+        *pools, nn.Flatten(), nn.Dense(features, 256, **kw), nn.BatchNorm(256, **bn), nn.ReLU(),
+        nn.Dropout(0.3, rng=rng), nn.Dense(256, spec.classes, init="glorot", **kw),
+    ], input_shape=spec.model_shape)
 
 
 def _conv_pool_bn(cin, cout, k, pool, kw, bn):
@@ -37,9 +70,12 @@ def _conv_pool_bn(cin, cout, k, pool, kw, bn):
     return layers + [nn.BatchNorm(cout, **bn), nn.ReLU()]
 
 
-def _head(features, hidden, dropout, rng, kw, bn):
-    return [nn.Flatten(), nn.Dense(features, hidden, **kw), nn.BatchNorm(hidden, **bn), nn.ReLU(),
-            nn.Dropout(dropout, rng=rng), nn.Dense(hidden, 10, init="glorot", **kw)]
+def _head(spec, pools, channels, hidden, dropout, rng, kw, bn):
+    """[further pools,] Flatten, Dense, BN, ReLU, Dropout, Dense to the spec's classes."""
+    extra, features = _features_end(spec, pools, channels)
+    return extra + [nn.Flatten(), nn.Dense(features, hidden, **kw), nn.BatchNorm(hidden, **bn),
+                    nn.ReLU(), nn.Dropout(dropout, rng=rng),
+                    nn.Dense(hidden, spec.classes, init="glorot", **kw)]
 
 
 def _kwargs(rng, dtype):
@@ -47,27 +83,30 @@ def _kwargs(rng, dtype):
             {} if dtype is None else {"dtype": dtype})
 
 
-def arch_c(rng, dtype=None):
-    """Three conv blocks 32-48-64 (5x5, 3x3, 3x3), BN, dropout head; ~9 M multiply-adds."""
+def arch_c(rng, dtype=None, spec=MNIST):
+    """Three conv blocks 32-48-64 (5x5, 3x3, 3x3), BN, dropout head; ~9 M multiply-adds (28x28)."""
     kw, bn = _kwargs(rng, dtype)
-    return nn.Sequential(_conv_pool_bn(1, 32, 5, True, kw, bn) + _conv_pool_bn(32, 48, 3, False, kw, bn)
+    return nn.Sequential(_conv_pool_bn(spec.channels, 32, 5, True, kw, bn)
+                         + _conv_pool_bn(32, 48, 3, False, kw, bn)
                          + _conv_pool_bn(48, 64, 3, True, kw, bn)
-                         + _head(64 * 7 * 7, 128, 0.3, rng, kw, bn), input_shape=(1, 28, 28))
+                         + _head(spec, 2, 64, 128, 0.3, rng, kw, bn), input_shape=spec.model_shape)
 
 
-def arch_d(rng, dtype=None):
-    """Three pooled conv blocks 32-64-128, BN, dropout head; ~8 M multiply-adds."""
+def arch_d(rng, dtype=None, spec=MNIST):
+    """Three pooled conv blocks 32-64-128, BN, dropout head; ~8 M multiply-adds (28x28)."""
     kw, bn = _kwargs(rng, dtype)
-    return nn.Sequential(_conv_pool_bn(1, 32, 5, True, kw, bn) + _conv_pool_bn(32, 64, 3, True, kw, bn)
+    return nn.Sequential(_conv_pool_bn(spec.channels, 32, 5, True, kw, bn)
+                         + _conv_pool_bn(32, 64, 3, True, kw, bn)
                          + _conv_pool_bn(64, 128, 3, True, kw, bn)
-                         + _head(128 * 3 * 3, 128, 0.3, rng, kw, bn), input_shape=(1, 28, 28))
+                         + _head(spec, 3, 128, 128, 0.3, rng, kw, bn), input_shape=spec.model_shape)
 
 
-def arch_e(rng, dtype=None):
-    """Two pooled conv blocks 32-64, BN, dropout head; ~4.6 M multiply-adds."""
+def arch_e(rng, dtype=None, spec=MNIST):
+    """Two pooled conv blocks 32-64, BN, dropout head; ~4.6 M multiply-adds (28x28)."""
     kw, bn = _kwargs(rng, dtype)
-    return nn.Sequential(_conv_pool_bn(1, 32, 5, True, kw, bn) + _conv_pool_bn(32, 64, 3, True, kw, bn)
-                         + _head(64 * 7 * 7, 128, 0.3, rng, kw, bn), input_shape=(1, 28, 28))
+    return nn.Sequential(_conv_pool_bn(spec.channels, 32, 5, True, kw, bn)
+                         + _conv_pool_bn(32, 64, 3, True, kw, bn)
+                         + _head(spec, 2, 64, 128, 0.3, rng, kw, bn), input_shape=spec.model_shape)
 
 
 ARCHITECTURES = {"a": arch_a, "b": arch_b, "c": arch_c, "d": arch_d, "e": arch_e}
@@ -85,8 +124,8 @@ def member_arch(spec, index):
     return names[index % len(names)]
 
 
-def build_model(name, rng, dtype=None):
-    """Build architecture `name` (a key of ARCHITECTURES) with weights drawn from `rng`."""
+def build_model(name, rng, dtype=None, spec=MNIST):
+    """Build architecture `name` (a key of ARCHITECTURES) for `spec` with weights from `rng`."""
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[name](rng, dtype)
+    return ARCHITECTURES[name](rng, dtype, spec)

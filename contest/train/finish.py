@@ -7,14 +7,12 @@ from pathlib import Path
 
 import nnlib as nn
 
-from contest.data import datasets
 from contest.data.preprocess import normalise
-from contest.ensemble import (FORMAT, INPUT_SHAPE, NUM_CLASSES, accuracy, average,
-                              models_probabilities, write_manifest)
+from contest.ensemble import FORMAT, accuracy, average, models_probabilities, write_manifest
 from contest.errors import ContestError, ContestInputError
 from contest.fileio import sha256_file
 from contest.report import plot_learning_curves
-from contest.train.member import member_path
+from contest.train.files import member_path
 
 CURVES_FILE = "member-{}-curves.png"
 
@@ -31,20 +29,20 @@ def load_trained(out_dir, index, run):
     return model, meta
 
 
-def load_test_set(data_dir):
-    """(images, labels) of the test split, or None when the data directory has none."""
-    try:
-        return datasets.load_split("test", data_dir)
-    except ContestInputError:
-        return None
+def load_test_set(data):
+    """(images, labels) of the run's test set (checked in prepare_data), or None."""
+    test = data.source.test
+    return None if test is None else (test.images, test.labels)
 
 
 def evaluate_members(models, data, test):
     """Per-member probabilities on the validation set and (if any) the test set."""
-    val = models_probabilities(models, data.x_val)
+    spec = data.source.spec
+    val = models_probabilities(models, data.x_val, classes=spec.classes)
     if test is None:
         return val, None
-    return val, models_probabilities(models, normalise(test[0], data.run["normalisation"]))
+    x_test = normalise(test[0], data.run["normalisation"], spec)
+    return val, models_probabilities(models, x_test, classes=spec.classes)
 
 
 def member_entry(out_dir, index, meta, val_acc, test_acc):
@@ -65,7 +63,7 @@ def finish_ensemble(settings, data, trained, workers, wall_seconds):
     """Verify members 0..n-1, score them, write curves and the manifest; return the manifest."""
     out_dir = Path(settings.out_dir)
     loaded = [load_trained(out_dir, k, data.run) for k in range(settings.n)]
-    test = load_test_set(settings.data_dir)
+    test = load_test_set(data)
     val_p, test_p = evaluate_members([model for model, _ in loaded], data, test)
     entries = []
     for k, (_, meta) in enumerate(loaded):
@@ -86,8 +84,9 @@ def build_manifest(settings, data, entries, workers, wall_seconds):
     return {"format": FORMAT, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "arch": preset.arch, "preset": preset.to_dict(), "augment": preset.augment,
             "normalisation": settings.normalisation, "seed": settings.seed, "n": settings.n,
-            "input_shape": list(INPUT_SHAPE), "num_classes": NUM_CLASSES,
-            "data": {**data.run["data"], "train_limit": settings.train_limit,
+            "input_shape": list(data.source.spec.model_shape),
+            "num_classes": data.source.spec.classes, "input": data.source.spec.to_dict(),
+            "data": {**data.source.record(), "train_limit": settings.train_limit,
                      "train_size": data.run["train_size"],
                      "validation_size": data.run["validation_size"]},
             "members": entries, "jobs": workers, "backend": settings.backend,

@@ -9,7 +9,6 @@ member's report file (contest.train.progress).
 """
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import nnlib as nn
 import numpy as np
@@ -18,12 +17,11 @@ from augment.pixel import Compose, PixelAugmenter
 from threadpoolctl import threadpool_limits
 
 from contest.data.preprocess import BatchTransform
+from contest.data.spec import MNIST, InputSpec
 from contest.train.architectures import build_model, member_arch
+from contest.train.continued import prepare_start
+from contest.train.files import checkpoint_path, member_path
 from contest.train.progress import ProgressWriter, progress_path
-
-MEMBER_FILE = "member-{}.npz"
-CHECKPOINT_FILE = "member-{}.ckpt.npz"
-
 
 @dataclass(frozen=True)
 class MemberJob:
@@ -35,20 +33,18 @@ class MemberJob:
     out_dir: str
     threads: int
     run: dict               # the run identity, stored in the member's metadata
-
-
-def member_path(out_dir, index):
-    return Path(out_dir) / MEMBER_FILE.format(index)
-
-
-def checkpoint_path(out_dir, index):
-    return Path(out_dir) / CHECKPOINT_FILE.format(index)
+    continue_to: int = None  # --more-epochs: train the finished member on to this many epochs
 
 
 def member_rngs(seed, index):
     """(init_rng, train_rng) for member `index`, derived only from (seed, index)."""
     init_seq, train_seq = np.random.SeedSequence(seed, spawn_key=(index,)).spawn(2)
     return np.random.default_rng(init_seq), np.random.default_rng(train_seq)
+
+
+def spec_of_run(run):
+    """The InputSpec a run trains for (recorded in its identity; absent: MNIST's)."""
+    return InputSpec.from_dict(run["input"]) if "input" in run else MNIST
 
 
 def build_optimizer(preset, params):
@@ -92,7 +88,7 @@ def build_augmenter(augment_kwargs):
 
 
 def train_member(job, x_train, y_train, x_val, y_val, callbacks=()):
-    """Train (or resume) member `job.index`; returns its metadata. x_* are float32 (N, 1, 28, 28).
+    """Train (or resume) member `job.index`; returns its metadata. x_* are float32 (N, C, H, W).
 
     x_train holds 0-1 images (augmentation and normalisation happen per batch); x_val is already
     normalised. Runs on `job.threads` of nnlib's own threads with one BLAS thread (nnlib splits
@@ -112,26 +108,30 @@ def _train_member(job, x_train, y_train, x_val, y_val, callbacks):
     preset, started = job.preset, time.time()
     init_rng, train_rng = member_rngs(job.seed, job.index)
     arch = member_arch(preset.arch, job.index)
-    model = build_model(arch, init_rng)
+    model = build_model(arch, init_rng, spec=spec_of_run(job.run))
     optimizer = build_optimizer(preset, model.parameters())
     batches = -(-len(x_train) // preset.batch_size)
     scheduler = build_scheduler(preset, optimizer, batches)
     transform = BatchTransform(build_augmenter(preset.augment), job.normalisation)
     checkpoint = checkpoint_path(job.out_dir, job.index)
     resumed = checkpoint.exists()
+    epochs = preset.epochs
+    if job.continue_to is not None or "init_from" in job.run:
+        epochs, scheduler = prepare_start(job, model, optimizer, scheduler, checkpoint)
     history = nn.fit(model, nn.SoftmaxCrossEntropy(label_smoothing=preset.label_smoothing),
-                     optimizer, x_train, y_train, epochs=preset.epochs,
+                     optimizer, x_train, y_train, epochs=epochs,
                      batch_size=preset.batch_size, rng=train_rng, validation_data=(x_val, y_val),
                      augment=None if transform.is_identity else transform, scheduler=scheduler,
-                     callbacks=[progress_writer(job), *callbacks], checkpoint=str(checkpoint))
+                     callbacks=[progress_writer(job, epochs), *callbacks], checkpoint=str(checkpoint))
     meta = _metadata(job, arch, history, time.time() - started, resumed)
-    nn.save(model, member_path(job.out_dir, job.index), metadata=meta)
+    meta["train_rng"] = train_rng.bit_generator.state  # with the optimizer: training can go on
+    nn.save(model, member_path(job.out_dir, job.index), metadata=meta, optimizer=optimizer)
     checkpoint.unlink(missing_ok=True)
     return meta
 
 
-def progress_writer(job):
-    return ProgressWriter(progress_path(job.out_dir, job.index), job.index, job.preset.epochs)
+def progress_writer(job, epochs):
+    return ProgressWriter(progress_path(job.out_dir, job.index), job.index, epochs)
 
 
 def _metadata(job, arch, history, seconds, resumed):

@@ -18,10 +18,14 @@ import numpy as np
 
 from contest.data import datasets
 from contest.data.preprocess import DEFAULT_NORMALISATION, normalise, to_unit_nchw
+from contest.data.sources import training_source
+from contest.data.spec import MNIST
 from contest.ensemble import available_cores
 from contest.errors import ContestError
 from contest.fileio import read_json, write_json
-from contest.train.member import MemberJob, member_path
+from contest.train.continued import init_identity
+from contest.train.files import member_path
+from contest.train.member import MemberJob
 
 RUN_FILE = "run.json"
 
@@ -39,15 +43,22 @@ class TrainSettings:
     data_dir: str = None
     normalisation: str = DEFAULT_NORMALISATION
     scheduler: str = None          # Dask scheduler address or "local" (contest.train.cluster)
+    data: str = None               # --data PATH (contest.data.formats), else data_dir
+    test: str = None               # --test PATH: a labelled test set
+    label_column: str = "label"    # label column of CSV data
+    class_names: tuple = None      # --class-names, else the data's own
+    init_from: str = None          # --init-from MODELS_DIR (contest.train.continued)
+    freeze: str = None             # --freeze features
 
 
 @dataclass
 class TrainingData:
-    x_train: np.ndarray            # 0-1 float32 (N, 1, 28, 28); normalised per batch in training
+    x_train: np.ndarray            # 0-1 float32 (N, C, H, W); normalised per batch in training
     y_train: np.ndarray
-    x_val: np.ndarray              # normalised float32 (V, 1, 28, 28)
+    x_val: np.ndarray              # normalised float32 (V, C, H, W)
     y_val: np.ndarray
     run: dict                      # settings that make members of one ensemble interchangeable
+    source: object = None          # contest.data.sources.TrainingSource (spec, test set)
 
 
 def with_overrides(preset, epochs=None, arch=None, augment=None):
@@ -59,7 +70,9 @@ def with_overrides(preset, epochs=None, arch=None, augment=None):
 
 def prepare_data(settings):
     """Training and validation arrays and the run identity for `settings`."""
-    images, labels = datasets.load_split("train", settings.data_dir)
+    source = training_source(settings.data, settings.data_dir, settings.test,
+                             settings.label_column, settings.class_names)
+    images, labels, spec = source.train.images, source.train.labels, source.spec
     limit = settings.train_limit
     n_images = min(limit, len(images)) if limit else len(images)
     val_size = datasets.validation_size_for(n_images, settings.preset.validation_size)
@@ -67,16 +80,21 @@ def prepare_data(settings):
     run = {"seed": settings.seed, "preset": settings.preset.to_dict(),
            "normalisation": settings.normalisation, "train_limit": limit,
            "train_size": len(xt), "validation_size": val_size,
-           "data": datasets.fingerprint("train", settings.data_dir)}
-    return TrainingData(to_unit_nchw(xt), yt, normalise(xv, settings.normalisation), yv, run)
+           "data": source.identity()}
+    if spec != MNIST:  # MNIST runs keep the identity they had before specs existed
+        run["input"] = spec.to_dict()
+    if settings.init_from:
+        run["init_from"], run["freeze"] = init_identity(settings.init_from, spec), settings.freeze
+    return TrainingData(to_unit_nchw(xt, spec), yt, normalise(xv, settings.normalisation, spec),
+                        yv, run, source)
 
 
 def start_run(settings):
     """(data, indices of the members to train) of a run in settings.out_dir, created if need be;
     a directory holding members trained with other settings is refused."""
     out_dir = Path(settings.out_dir)
+    data = prepare_data(settings)  # every data file checked before anything is written
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = prepare_data(settings)
     check_run(out_dir, data.run)
     return data, pending_members(out_dir, settings.n)
 

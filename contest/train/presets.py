@@ -56,4 +56,9 @@ PRESETS = {
                     augment={"rotation": 15.0, "shift": 3.0, "zoom": 0.12, "shear": 0.15,
                              "elastic_alpha": 30.0, "p_elastic": 0.3, "pixel": LARGE_PIXEL},
                     normalisation="standardise", validation_size=1000),
+    # what --init-from starts from by default: a tenth of default's peak rate, constant, few
+    # epochs, light augmentation (arch and normalisation come from the --init-from ensemble)
+    "finetune": Preset("finetune", arch="d", epochs=3, lr=3e-4,
+                       augment={"rotation": 10.0, "shift": 2.0, "zoom": 0.1},
+                       normalisation="standardise", validation_size=1000),
 }

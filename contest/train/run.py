@@ -4,6 +4,7 @@ The one place that chooses between the two: both start the same way (contest.tra
 run identity, the members still to train) and end the same way (contest.train.finish: verify,
 score, curves, manifest); only the training of the pending members differs.
 """
+import sys
 import time
 from dataclasses import replace
 
@@ -26,6 +27,8 @@ def train_ensemble(settings, monitor_mode="lines", stream=None):
                                    printer(monitor_mode, stream))
         settings = replace(settings, backend="dask")
     else:
+        if monitor_mode != "quiet" and todo:  # the Dask path states it once connected
+            print(data.source.header(), file=stream or sys.stderr, flush=True)
         workers = train_locally(settings, data, todo, monitor_mode, stream)
         data.x_train = None  # the largest array (~170 MB for MNIST) is not needed any more
     return finish_ensemble(settings, data, trained=todo, workers=workers,
