@@ -16,6 +16,7 @@ from contest.errors import ContestInputError
 
 IMAGE_SUFFIXES = (".npy", ".csv", ".png")
 _FLOAT_TOLERANCE = 1e-6
+MAX_NPY_BYTES = 4 * 2**30  # read from the header before allocating: 4 GiB is ~700x full MNIST
 
 
 def check_file(path):
@@ -57,7 +58,11 @@ def read_npy(path):
         raise ContestInputError(path, "object (pickled) array refused; save a numeric array")
     if dtype.kind not in "uif":
         raise ContestInputError(path, f"non-numeric dtype {dtype}; expected integers or floats")
-    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    data_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize  # exact, no overflow
+    if data_bytes > MAX_NPY_BYTES:
+        raise ContestInputError(path, f"array of {data_bytes / 2**30:.1f} GiB refused: the limit "
+                                      f"is {MAX_NPY_BYTES / 2**30:.0f} GiB (header shape {shape})")
+    expected = offset + data_bytes
     if path.stat().st_size < expected:
         raise ContestInputError(path, f"truncated .npy file: {path.stat().st_size} bytes, "
                                       f"header needs {expected}")
@@ -155,32 +160,13 @@ def _read_csv_numbers(path):
 
 def _load_png(path):
     """A 28x28 PNG as (1, 28, 28) uint8, light digit on dark background like MNIST."""
-    from PIL import Image, UnidentifiedImageError
+    from contest.data.images import read_png
 
-    try:
-        with Image.open(path) as image:
-            image.load()
-            grey = np.asarray(_flatten_alpha(image).convert("L"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ContestInputError(path, f"not a readable PNG image ({exc})") from None
-    if grey.shape != (28, 28):
-        raise ContestInputError(path, f"wrong image size {grey.shape[1]}x{grey.shape[0]}: "
-                                      "expected 28x28 pixels")
+    grey = read_png(path, (28, 28))
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     if border.mean() > 127:
         grey = 255 - grey
     return grey.reshape(1, 28, 28)
-
-
-def _flatten_alpha(image):
-    """Composite transparent images on white, so 'transparent' reads as background."""
-    from PIL import Image
-
-    if image.mode not in ("RGBA", "LA", "PA", "P"):
-        return image
-    rgba = image.convert("RGBA")
-    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(background, rgba)
 
 
 def load_labels(path, n_expected=None):
