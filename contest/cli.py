@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import click
 
+from contest.cli_errors import NonNegativeInt, OneLineGroup
 from contest.errors import ContestError
 from contest.train.presets import PRESETS
 
@@ -49,7 +50,7 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-class ContestGroup(click.Group):
+class ContestGroup(OneLineGroup):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
@@ -150,7 +151,8 @@ def main():
                    "members take in turn (e.g. d+c) [default: the preset's]")
 @click.option("--augment", callback=parse_augment, default=None, metavar="none|default|JSON",
               help=AUGMENT_HELP)
-@click.option("--seed", type=int, default=0, help="members use SeedSequence(seed).spawn(n)")
+@click.option("--seed", type=NonNegativeInt(), default=0,
+              help="members use SeedSequence(seed).spawn(n)")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="models",
               help="model directory (rerun the same command to resume)")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
