@@ -16,6 +16,7 @@ import nnlib as nn
 import numpy as np
 
 from contest.fileio import write_json
+from contest.modeldir import check_finite_member
 from contest.data.preprocess import BatchTransform
 
 MEMBER_FILE = "member-{}.npz"
@@ -100,6 +101,9 @@ def build_augmenter(augment_kwargs):
     """
     if not augment_kwargs:
         return None
+    from contest.augment_limits import check_augment
+
+    check_augment(augment_kwargs)
     from augment import Augmenter
     from augment.pixel import Compose, PixelAugmenter
 
@@ -155,6 +159,7 @@ def _train_member(job, x_train, y_train, x_val, y_val):
                      augment=None if transform.is_identity else transform, scheduler=scheduler,
                      callbacks=_callbacks(job, preset.epochs), checkpoint=str(checkpoint))
     meta = _metadata(job, arch, history, time.time() - started, resumed)
+    check_finite_member(model, job.index)
     nn.save(model, member_path(job.out_dir, job.index), metadata=meta)
     checkpoint.unlink(missing_ok=True)
     return meta
