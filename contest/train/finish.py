@@ -11,6 +11,7 @@ from contest.ensemble import (FORMAT, INPUT_SHAPE, NUM_CLASSES, accuracy, averag
                               models_probabilities, write_manifest)
 from contest.errors import ContestError, ContestInputError
 from contest.fileio import sha256_file
+from contest.manifest_check import check_finite_model
 from contest.data.preprocess import normalise
 from contest.train.member import member_path
 
@@ -26,6 +27,7 @@ def load_trained(out_dir, index, run):
         model, meta = nn.load_with_metadata(path)
     except ValueError as exc:
         raise ContestInputError(path, f"cannot load member ({exc})") from None
+    check_finite_model(model, path)
     if meta.get("run") != json.loads(json.dumps(run)):
         raise ContestError(f"{path}: trained with other settings; delete it or use another --out")
     return model, meta
@@ -33,10 +35,9 @@ def load_trained(out_dir, index, run):
 
 def load_test_set(data_dir):
     """(images, labels) of the test split, or None when the data directory has none."""
-    try:
-        return datasets.load_split("test", data_dir)
-    except ContestInputError:
-        return None
+    from contest.modeldir import has_test_split
+
+    return datasets.load_split("test", data_dir) if has_test_split(data_dir) else None
 
 
 def evaluate_members(models, data, test):

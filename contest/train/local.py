@@ -12,7 +12,6 @@ per-epoch checkpoints; a directory holding members trained with other settings i
 rather than mixed.
 """
 import json
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from contest.data import datasets
 from contest.ensemble import available_cores
 from contest.errors import ContestError
 from contest.fileio import read_json, write_json
+from contest.modeldir import guarded_training, scratch_dir
 from contest.data.preprocess import DEFAULT_NORMALISATION, normalise, to_unit_nchw
 from contest.train.member import (MemberJob, interrupt_for, member_path, progress_path,
                               train_member)
@@ -154,7 +154,7 @@ def run_jobs(jobs, workers, backend, data):
 
     if not jobs:
         return []
-    with tempfile.TemporaryDirectory(prefix="contest-train-") as tmp:
+    with scratch_dir(jobs[0].out_dir) as tmp:
         shared = [_memmap(Path(tmp) / f"{name}.npy", array) for name, array in
                   (("x_train", data.x_train), ("y_train", data.y_train),
                    ("x_val", data.x_val), ("y_val", data.y_val))]
@@ -167,6 +167,7 @@ def _memmap(path, array):
     return np.load(path, mmap_mode="r")
 
 
+@guarded_training
 def train_ensemble(settings, monitor_mode="lines", stream=None):
     """Train (or finish) the ensemble of `settings`; returns (manifest, summary rows)."""
     if settings.scheduler:
