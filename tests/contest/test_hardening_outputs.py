@@ -127,3 +127,13 @@ def test_predict_one_save_png_refuses_model_directory(models_copy):
     result = invoke(["predict-one", "--models", models_copy, "--save-png", target])
     assert_refused(result, "model directory")
     assert target.read_bytes() == before
+
+
+@pytest.mark.parametrize("device", ["/dev/stdout", "/dev/null"])
+def test_device_outputs_are_refused_not_replaced(images, models, device):
+    import stat
+
+    mode = os.lstat(device).st_mode
+    assert_refused(_predict(images, models, "-o", device), device)
+    assert os.lstat(device).st_mode == mode
+    assert stat.S_ISLNK(mode) or stat.S_ISCHR(mode)
