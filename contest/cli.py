@@ -115,21 +115,6 @@ tta_option = click.option("--tta", is_flag=True,
                                "shows it helps, see benchmarks/accuracy.py)")
 
 
-class OneLineSeed(click.ParamType):
-    """A non-negative integer seed; a bad value is one line 'Error: ...' with exit status 2
-    (click's own refusals add a usage banner)."""
-    name = "integer"
-
-    def convert(self, value, param, ctx):
-        try:
-            seed = value if isinstance(value, int) else int(str(value), 10)
-        except ValueError:
-            seed = -1
-        if isinstance(seed, bool) or seed < 0:
-            raise ContestUsageError(f"--seed must be a non-negative integer (received: {value!r})")
-        return seed
-
-
 @click.group(cls=ContestGroup, context_settings=SETTINGS)
 @click.version_option(package_name="contest")
 def main():
@@ -253,7 +238,7 @@ def predict_one(index, image, label, models, data_dir, save_png):
                    "variants of the images (shifted, rotated, noisy, low contrast, ...)")
 @click.option("--variants", default=None, metavar="NAME,...",
               help="only these robustness variants (implies --robustness) [default: all]")
-@click.option("--seed", type=OneLineSeed(), default=0, help="seed of the robustness variants")
+@click.option("--seed", type=NonNegativeInt(), default=0, help="seed of the robustness variants")
 def evaluate(models, images, labels, data_dir, batch_size, report, tta, robustness, variants,
              seed):
     """Accuracy of every member and of the ensemble, confusion matrix, misclassified indices;

@@ -13,6 +13,13 @@ from contest.errors import ContestError, ContestInputError
 MAX_LISTED_MISTAKES = 200
 
 
+def check_output(path, suffixes=None, option="output"):
+    """Refuse an unusable output path before any work (the full rule: contest.outputs)."""
+    from contest.outputs import check_outputs, output
+
+    return check_outputs([output(option, path, suffixes or ())])[0]
+
+
 def accuracy_text(fraction, correct, total):
     return f"{display.percent(fraction)} ({correct}/{total})"
 
