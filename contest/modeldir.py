@@ -176,3 +176,33 @@ def check_finite_member(model, index):
         raise ContestError(f"member {index}: training diverged ({found[1]} NaN or infinite "
                            f"values in {found[0]}); not saved. Lower the learning rate or "
                            "change the settings")
+
+
+ORPHAN_EXIT = 75          # exit status of a worker that found its run gone
+
+
+def orphan_guard(out_dir):
+    """An nnlib callback that stops a worker process once the run that started it is gone.
+
+    `kill -9` of train-ensemble leaves its joblib workers running: they would go on writing
+    checkpoints and members into OUT after the lock is released, racing the next run. A worker
+    (a process other than the one that holds the lock, named in OUT/.owner) notes its parent
+    at the start and exits at the next batch once it has been re-parented.
+    """
+    import nnlib as nn
+
+    class OrphanGuard(nn.Callback):
+        def on_train_begin(self, state):
+            try:
+                owner = int((Path(out_dir) / OWNER_FILE).read_text().strip())
+            except (OSError, ValueError):
+                owner = None
+            self.parent = os.getppid() if owner not in (None, os.getpid()) else None
+
+        def on_batch_end(self, batch, logs):
+            if self.parent is not None and os.getppid() != self.parent:
+                # nobody will read a result or an exception: leave at once, between batches
+                # (no write in progress), so the orphaned resource trackers exit too
+                os._exit(ORPHAN_EXIT)
+
+    return OrphanGuard()

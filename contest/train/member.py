@@ -16,7 +16,7 @@ import nnlib as nn
 import numpy as np
 
 from contest.fileio import write_json
-from contest.modeldir import check_finite_member
+from contest.modeldir import check_finite_member, orphan_guard
 from contest.data.preprocess import BatchTransform
 
 MEMBER_FILE = "member-{}.npz"
@@ -116,7 +116,8 @@ def build_augmenter(augment_kwargs):
 
 
 def _callbacks(job, epochs):
-    callbacks = [ProgressWriter(progress_path(job.out_dir, job.index), job.index, epochs)]
+    callbacks = [ProgressWriter(progress_path(job.out_dir, job.index), job.index, epochs),
+                 orphan_guard(job.out_dir)]
     if job.interrupt is not None:
         callbacks.append(Interrupter(*job.interrupt))
     return callbacks

@@ -161,3 +161,49 @@ def test_corrupt_test_split_is_reported_before_training(tmp_path, tiny_data):
     result = train(out, data, *QUICK)
     assert_refused(result, "t10k-images-idx3-ubyte.gz: corrupt or truncated gzip file")
     assert not (out / "member-0.npz").exists()
+
+
+def _children(pid):
+    found = []
+    for stat_file in __import__("glob").glob("/proc/[0-9]*/stat"):
+        try:
+            fields = open(stat_file).read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat_file.split("/")[2]))
+    return found
+
+
+def _alive(pids):
+    return [pid for pid in pids if os.path.exists(f"/proc/{pid}")
+            and open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+
+
+def test_kill_9_of_the_run_stops_its_workers(tmp_path, tiny_data):
+    import time
+
+    out = tmp_path / "m"
+    main = subprocess.Popen([sys.executable, "-m", "contest", "train-ensemble", "--n", "2",
+                             "--preset", "fast", "--epochs", "300", "--train-limit", "300",
+                             "--out", str(out), "--data-dir", str(tiny_data), "--jobs", "2",
+                             "--quiet"])
+    workers = []
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not all(
+                (out / ".progress" / f"member-{k}.json").exists() for k in range(2)):
+            time.sleep(0.2)
+        workers = _children(main.pid)
+        main.kill()
+        main.wait()
+        deadline = time.time() + 20
+        while _alive(workers) and time.time() < deadline:
+            time.sleep(0.2)
+        assert workers and not _alive(workers)
+        assert not list(out.glob("member-*.npz")) or all(".ckpt" in p.name
+                                                         for p in out.glob("member-*.npz"))
+    finally:
+        main.kill()
+        for pid in _alive(workers):
+            os.kill(pid, 9)
