@@ -127,7 +127,7 @@ def guarded_training(train):
         out_dir = Path(settings.out_dir)
         refuse_links(out_dir)
         created = not out_dir.exists()
-        out_dir.mkdir(parents=True, exist_ok=True)
+        make_directory(out_dir)
         try:
             with locked(out_dir):
                 refuse_links(out_dir)
@@ -140,6 +140,17 @@ def guarded_training(train):
                 _remove_if_unused(out_dir)
             raise
     return run
+
+
+def make_directory(out_dir):
+    """Create --out (and parents), or say in one line why it cannot be."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ContestError(f"{out_dir}: --out exists and is not a directory")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ContestError(f"{out_dir}: cannot create the model directory "
+                           f"({exc.strerror or exc})") from None
 
 
 def _remove_if_unused(out_dir):

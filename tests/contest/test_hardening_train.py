@@ -207,3 +207,13 @@ def test_kill_9_of_the_run_stops_its_workers(tmp_path, tiny_data):
         main.kill()
         for pid in _alive(workers):
             os.kill(pid, 9)
+
+
+@pytest.mark.parametrize("place, words", [("fifo", "exists and is not a directory"),
+                                          ("file/sub", "cannot create the model directory"),
+                                          ("/proc/contest-models", "cannot create")])
+def test_unusable_out_is_one_line(tmp_path, tiny_data, place, words):
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / place if not place.startswith("/") else place
+    assert_refused(train(out, tiny_data, *QUICK), words)
