@@ -217,3 +217,12 @@ def test_unusable_out_is_one_line(tmp_path, tiny_data, place, words):
     (tmp_path / "file").write_text("x")
     out = tmp_path / place if not place.startswith("/") else place
     assert_refused(train(out, tiny_data, *QUICK), words)
+
+
+@pytest.mark.parametrize("text, words", [("[" * 100000 + "]" * 100000, "nested 100000 levels"),
+                                         ("{oops", "not valid JSON")])
+def test_damaged_run_json_is_one_line(tmp_path, tiny_data, text, words):
+    out = tmp_path / "models"
+    out.mkdir()
+    (out / "run.json").write_text(text)
+    assert_refused(train(out, tiny_data, *QUICK), words)
