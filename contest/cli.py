@@ -4,7 +4,6 @@ Heavy modules (nnlib, joblib, matplotlib) are imported inside the commands that 
 `contest predict-one` and `contest --help` start fast. Every refused input is reported as one line
 `Error: FILE: problem` with exit status 2 and no traceback.
 """
-import json
 from contextlib import contextmanager
 
 import click
@@ -86,10 +85,13 @@ def parse_augment(ctx, param, value):
         return {}
     if value.strip().lower() == "default":
         return dict(PRESETS["default"].augment)
+    from nnlib.serialization import loads_limited
+
     try:
-        kwargs = json.loads(value)
+        kwargs = loads_limited(value, max_depth=4)   # {"pixel": {...}} is 2 deep
     except ValueError:
-        raise click.BadParameter(f"not 'none', 'default' or a JSON object: {value!r}") from None
+        raise click.BadParameter(f"not 'none', 'default' or a JSON object "
+                                 f"(up to 4 levels deep): {value[:60]!r}") from None
     if not isinstance(kwargs, dict):
         raise click.BadParameter(f"expected a JSON object of Augmenter arguments, got {value!r}")
     try:

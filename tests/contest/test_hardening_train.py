@@ -226,3 +226,10 @@ def test_damaged_run_json_is_one_line(tmp_path, tiny_data, text, words):
     out.mkdir()
     (out / "run.json").write_text(text)
     assert_refused(train(out, tiny_data, *QUICK), words)
+
+
+def test_deeply_nested_augment_json_is_one_line(tmp_path, tiny_data):
+    out = tmp_path / "models"
+    assert_refused(train(out, tiny_data, "--augment", "[" * 30000 + "]" * 30000),
+                   "--augment: not 'none', 'default' or a JSON object")
+    assert not out.exists()
