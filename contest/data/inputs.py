@@ -2,8 +2,9 @@
 
 Accepted images: `.npy` of shape (N, 28, 28), (N, 784) or (N, 1, 28, 28) (a single (28, 28) or
 (784,) image too), uint8/integer 0-255 or float 0-1; a Kaggle-style `.csv` (header pixel0..pixel783,
-optionally a leading label column); a 28x28 `.png` (a dark digit on a light background is inverted
-to MNIST's light-on-dark). They come back as (N, 28, 28) uint8 (integer input) or float32 in [0, 1]
+optionally a leading label column); a 28x28 `.png` in any mode contest.data.images reads (8- or
+16-bit greyscale, palette, RGB, with or without alpha; a dark digit on a light background is
+inverted to MNIST's light-on-dark). They come back as (N, 28, 28) uint8 (integer input) or float32 in [0, 1]
 (float input), ready for `contest.data.preprocess.normalise`. Anything unusable raises ContestInputError
 with one line naming the file and the problem; pickled arrays are never loaded.
 """
