@@ -4,11 +4,11 @@ Heavy modules (nnlib, joblib, matplotlib) are imported inside the commands that 
 `contest predict-one` and `contest --help` start fast. Every refused input is reported as one line
 `Error: FILE: problem` with exit status 2 and no traceback.
 """
-import json
 from contextlib import contextmanager
 
 import click
 
+from contest.cli_errors import NonNegativeInt, OneLineGroup
 from contest.errors import ContestError
 from contest.train.presets import PRESETS
 
@@ -49,7 +49,7 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-class ContestGroup(click.Group):
+class ContestGroup(OneLineGroup):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
@@ -85,10 +85,13 @@ def parse_augment(ctx, param, value):
         return {}
     if value.strip().lower() == "default":
         return dict(PRESETS["default"].augment)
+    from nnlib.serialization import loads_limited
+
     try:
-        kwargs = json.loads(value)
+        kwargs = loads_limited(value, max_depth=4)   # {"pixel": {...}} is 2 deep
     except ValueError:
-        raise click.BadParameter(f"not 'none', 'default' or a JSON object: {value!r}") from None
+        raise click.BadParameter(f"not 'none', 'default' or a JSON object "
+                                 f"(up to 4 levels deep): {value[:60]!r}") from None
     if not isinstance(kwargs, dict):
         raise click.BadParameter(f"expected a JSON object of Augmenter arguments, got {value!r}")
     try:
@@ -114,21 +117,6 @@ tta_option = click.option("--tta", is_flag=True,
                                "shows it helps, see benchmarks/accuracy.py)")
 
 
-class OneLineSeed(click.ParamType):
-    """A non-negative integer seed; a bad value is one line 'Error: ...' with exit status 2
-    (click's own refusals add a usage banner)."""
-    name = "integer"
-
-    def convert(self, value, param, ctx):
-        try:
-            seed = value if isinstance(value, int) else int(str(value), 10)
-        except ValueError:
-            seed = -1
-        if isinstance(seed, bool) or seed < 0:
-            raise ContestUsageError(f"--seed must be a non-negative integer (received: {value!r})")
-        return seed
-
-
 @click.group(cls=ContestGroup, context_settings=SETTINGS)
 @click.version_option(package_name="contest")
 def main():
@@ -151,7 +139,8 @@ def main():
                    "members take in turn (e.g. d+c) [default: the preset's]")
 @click.option("--augment", callback=parse_augment, default=None, metavar="none|default|JSON",
               help=AUGMENT_HELP)
-@click.option("--seed", type=int, default=0, help="members use SeedSequence(seed).spawn(n)")
+@click.option("--seed", type=NonNegativeInt(), default=0,
+              help="members use SeedSequence(seed).spawn(n)")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="models",
               help="model directory (rerun the same command to resume)")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
@@ -304,7 +293,7 @@ def predict_one(index, image, label, models, data_dir, save_png):
                    "variants of the images (shifted, rotated, noisy, low contrast, ...)")
 @click.option("--variants", default=None, metavar="NAME,...",
               help="only these robustness variants (implies --robustness) [default: all]")
-@click.option("--seed", type=OneLineSeed(), default=0, help="seed of the robustness variants")
+@click.option("--seed", type=NonNegativeInt(), default=0, help="seed of the robustness variants")
 def evaluate(models, images, labels, data_dir, batch_size, report, tta, robustness, variants,
              seed):
     """Accuracy of every member and of the ensemble, confusion matrix, misclassified indices;

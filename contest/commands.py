@@ -13,14 +13,11 @@ from contest.errors import ContestError, ContestInputError
 MAX_LISTED_MISTAKES = 200
 
 
-def check_output(path, suffixes=None):
-    """Refuse an output path that is a directory or has the wrong suffix (before any work)."""
-    path = Path(path)
-    if path.is_dir():
-        raise ContestInputError(path, "output path is a directory")
-    if suffixes and path.suffix.lower() not in suffixes:
-        raise ContestInputError(path, f"output must end with {' or '.join(suffixes)}")
-    return path
+def check_output(path, suffixes=None, option="output"):
+    """Refuse an unusable output path before any work (the full rule: contest.outputs)."""
+    from contest.outputs import check_outputs, output
+
+    return check_outputs([output(option, path, suffixes or ())])[0]
 
 
 def accuracy_text(fraction, correct, total):
@@ -40,16 +37,20 @@ def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_si
     from contest.submission import write_submission
     from contest.tta import describe, probabilities
 
-    check_output(output)
-    if proba_path is not None:
-        check_output(proba_path, (".npy",))
+    from contest.outputs import check_outputs, output as out, write_all
+    from contest.submission import format_for
+
+    check_outputs([out("-o/--output", output), out("--proba", proba_path, (".npy",))],
+                  inputs=[images_path], model_dirs=[models])
     images = load_images(images_path, manifest_spec(models))
     ensemble = load_ensemble(models)
     mean, _ = probabilities(ensemble, images, batch_size, tta)
     labels = mean.argmax(axis=1)
-    used = write_submission(output, labels, fmt)
+    used = format_for(output, fmt)
+    writes = [(output, lambda tmp: write_submission(tmp, labels, used))]
     if proba_path is not None:
-        write_npy(proba_path, mean)
+        writes.append((proba_path, lambda tmp: write_npy(tmp, mean)))
+    write_all(writes)
     text = prediction_summary(mean, labels, len(ensemble), output, used, low_confidence,
                               ensemble.spec)
     return text + ("\n" + describe(tta) if tta else "")
@@ -97,8 +98,10 @@ def _one_image(image_path, index, data_dir, manifest, spec):
 def run_predict_one(models, index=0, image_path=None, label=None, data_dir=None, save_png=None):
     from contest.ensemble import load_ensemble
 
-    if save_png is not None:
-        check_output(save_png, (".png",))
+    from contest.outputs import check_outputs, output
+
+    check_outputs([output("--save-png", save_png, (".png",))], inputs=[image_path],
+                  model_dirs=[models, data_dir])
     ensemble = load_ensemble(models)
     spec = ensemble.spec
     image, true, what = _one_image(image_path, index, data_dir, ensemble.manifest, spec)
@@ -111,9 +114,11 @@ def run_predict_one(models, index=0, image_path=None, label=None, data_dir=None,
     if save_png is not None:
         from contest.report import plot_prediction
 
-        plot_prediction(image, mean[0], save_png,
-                        title=f"{what}: predicted {spec.label(mean[0].argmax())}",
-                        names=class_names_of(spec))
+        from contest.outputs import write_all
+
+        title, names = f"{what}: predicted {spec.label(mean[0].argmax())}", class_names_of(spec)
+        write_all([(save_png, lambda tmp: plot_prediction(image, mean[0], tmp, title=title,
+                                                          names=names))])
         text += f"\nsaved {save_png}"
     return text
 
@@ -189,7 +194,7 @@ def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batc
     from contest.tta import describe, probabilities
 
     names = _variant_names(robustness, variants, seed)
-    _check_report(report_path, names is not None)
+    _check_report(report_path, names is not None, (images_path, labels_path), (models, data_dir))
     ensemble = load_ensemble(models)
     spec = ensemble.spec
     if names is not None and spec.channels != 1:
@@ -228,27 +233,33 @@ def _variant_names(robustness, variants, seed):
         raise ContestError(f"--variants: {exc}") from None
 
 
-def _check_report(report_path, with_robustness):
+def _check_report(report_path, with_robustness, inputs, model_dirs):
+    from contest.outputs import check_outputs, output
+
     if report_path is None:
         return
-    check_output(report_path, (".png",))
+    outputs = [output("--report", report_path, (".png",))]
     if with_robustness:
         from contest.robustness_report import variants_path
 
-        check_output(variants_path(report_path), (".png",))
+        outputs.append(output("--report (variants)", variants_path(report_path), (".png",)))
+    check_outputs(outputs, inputs=inputs, model_dirs=model_dirs)
 
 
 def _write_report(report_path, evaluation, table, examples):
     """Draw the PNG report (and the variant grid beside it); the lines saying where they went."""
+    from contest.outputs import write_all
     from contest.report import plot_evaluation
 
     matrix, images, labels, predicted = evaluation
-    plot_evaluation(matrix, images, labels, predicted, report_path, robustness=table)
+    writes = [(report_path, lambda tmp: plot_evaluation(matrix, images, labels, predicted, tmp,
+                                                        robustness=table))]
     if table is None:
+        write_all(writes)
         return f"\nsaved {report_path}"
     from contest.robustness_report import save_examples, variants_path
 
-    save_examples(examples, variants_path(report_path))
+    write_all(writes + [(variants_path(report_path), lambda tmp: save_examples(examples, tmp))])
     return f"\nsaved {report_path} and {variants_path(report_path)} (variant examples)"
 
 
@@ -290,23 +301,26 @@ def run_export(split, out, labels_out=None, limit=None, data_dir=None, fmt=None)
     from contest.data.datasets import load_split
     from contest.fileio import write_npy
 
+    from contest.outputs import check_outputs, output, write_all
+
     fmt = fmt or ("csv" if Path(out).suffix.lower() == ".csv" else "npy")
-    check_output(out, (f".{fmt}",))
-    if labels_out is not None:
-        check_output(labels_out, (".npy",))
+    check_outputs([output("--out", out, (f".{fmt}",)),
+                   output("--labels", labels_out, (".npy",))], model_dirs=[data_dir])
     images, labels = load_split(split, data_dir)
     images, labels = images[:limit], labels[:limit]
     with_labels = fmt == "csv" and split == "train"
     if fmt == "csv":
-        write_kaggle_csv(out, images, labels if with_labels else None)
+        rows = labels if with_labels else None
+        writes = [(out, lambda tmp: write_kaggle_csv(tmp, images, rows))]
     else:
-        write_npy(out, np.ascontiguousarray(images))
+        writes = [(out, lambda tmp: write_npy(tmp, np.ascontiguousarray(images)))]
     shape = "x".join(map(str, images.shape[1:]))
     text = f"wrote {len(images)} {split} images (uint8, {shape}) " \
            f"{'with their labels ' if with_labels else ''}to {out}"
     if labels_out is not None:
-        write_npy(labels_out, labels.astype(np.int64))
+        writes.append((labels_out, lambda tmp: write_npy(tmp, labels.astype(np.int64))))
         text += f"\nwrote {len(labels)} labels to {labels_out}"
+    write_all(writes)
     return text
 
 

@@ -7,7 +7,6 @@ Layout of a model directory:
 A member file that is missing, modified since training (sha256 mismatch), unreadable or
 incompatible (architecture or input shape) makes loading fail with one line naming the file.
 """
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +15,9 @@ import numpy as np
 
 from contest.errors import ContestInputError
 from contest.fileio import sha256_file, write_json
-from contest.data.preprocess import NORMALISATIONS, normalise
+from contest.data.preprocess import normalise
 from contest.data.spec import MNIST, spec_of_manifest
+from contest.manifest_check import check_fields, check_finite_model, check_member, load_json
 
 MANIFEST = "ensemble.json"
 FORMAT = "contest-ensemble-1"
@@ -42,12 +42,12 @@ def read_manifest(directory):
     path = directory / MANIFEST
     if not path.is_file():
         raise ContestInputError(path, "missing: not a trained ensemble directory")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ContestInputError(path, f"not valid JSON ({exc})") from None
+    if path.is_symlink():
+        raise ContestInputError(path, "is a symbolic link; a model directory holds regular files")
+    manifest = load_json(path)
     _check_manifest(manifest, path)
     spec_of_manifest(manifest, path)  # a malformed "input" entry is refused here
+    check_fields(manifest, path)
     return manifest
 
 
@@ -57,8 +57,6 @@ def _check_manifest(manifest, path):
     missing = [key for key in _REQUIRED if key not in manifest]
     if missing:
         raise ContestInputError(path, f"manifest lacks {', '.join(missing)}")
-    if manifest["normalisation"] not in NORMALISATIONS:
-        raise ContestInputError(path, f"unknown normalisation {manifest['normalisation']!r}")
     members = manifest["members"]
     if not isinstance(members, list) or not members:
         raise ContestInputError(path, "manifest lists no members")
@@ -67,13 +65,17 @@ def _check_manifest(manifest, path):
             raise ContestInputError(path, "member entry without 'file' and 'sha256'")
 
 
-def load_member(directory, entry, arch, spec=MNIST):
-    """The nnlib model of one manifest entry, verified: present, untampered, compatible."""
+def load_member(directory, entry, arch, spec=MNIST, manifest=None):
+    """The nnlib model of one manifest entry, verified: present, untampered, compatible, finite
+    and (given the manifest) matching it."""
     import nnlib as nn
 
     path = Path(directory) / entry["file"]
     if Path(entry["file"]).name != entry["file"]:
         raise ContestInputError(path, "member file must lie inside the model directory")
+    if path.is_symlink():
+        raise ContestInputError(path, "member file is a symbolic link; a model directory holds "
+                                      "its members as regular files")
     if not path.is_file():
         raise ContestInputError(path, "member listed in ensemble.json is missing")
     if sha256_file(path) != entry["sha256"]:
@@ -83,7 +85,10 @@ def load_member(directory, entry, arch, spec=MNIST):
         model, meta = nn.load_with_metadata(path)
     except ValueError as exc:
         raise ContestInputError(path, f"cannot load member ({_strip(exc, path)})") from None
+    check_finite_model(model, path)
     _check_compatible(model, meta, _expected_arch(arch, entry, path), path, spec)
+    if manifest is not None:
+        check_member(manifest, entry, meta, path)
     return model
 
 
@@ -197,7 +202,7 @@ def load_ensemble(directory):
     directory = Path(directory)
     manifest = read_manifest(directory)
     spec = spec_of_manifest(manifest, directory / MANIFEST)
-    models = [load_member(directory, entry, manifest["arch"], spec)
+    models = [load_member(directory, entry, manifest["arch"], spec, manifest)
               for entry in manifest["members"]]
     return Ensemble(directory, manifest, models)
 

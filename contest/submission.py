@@ -42,7 +42,8 @@ def write_submission(path, labels, fmt=None):
 def read_submission(path):
     """Labels (N,) int64 from a .txt or Kaggle .csv submission, validated line by line."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        # utf-8-sig: a byte-order mark (Excel, Notepad) is not part of the first line
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
     except UnicodeDecodeError:
         raise ContestInputError(path, "not a text submission file") from None
     while lines and not lines[-1].strip():
@@ -58,7 +59,7 @@ def read_submission(path):
 
 def _parse_label(text, line_number, path):
     text = text.strip()
-    if len(text) != 1 or not text.isdigit():
+    if len(text) != 1 or text not in "0123456789":  # isdigit() accepts '²', int() does not
         raise ContestInputError(path, f"line {line_number}: {text[:20]!r} is not a digit 0-9")
     return int(text)
 

@@ -3,7 +3,8 @@
 Images are checked against the ensemble's InputSpec (default MNIST's, 28x28 grey). Accepted: `.npy`
 of shape (N, H, W) (grey) or (N, H, W, C), (N, C, H, W) or flat (N, C*H*W) (a single image too),
 uint8/integer 0-255 or float 0-1; a Kaggle-style `.csv` (header pixel0..pixelP-1, optionally a
-label and id columns); an HxW image file (.png; a grey dark digit on a light background is inverted
+label and id columns); an HxW `.png` in any mode contest.data.png reads (8- or 16-bit grey, palette, RGB, with or
+without alpha; a grey dark digit on a light background is inverted
 to MNIST's light-on-dark; colour images are read as RGB). They come back in contest's layout,
 (N, H, W) grey or (N, H, W, C) colour, uint8 (integer input) or float32 in [0, 1] (float input),
 ready for `contest.data.preprocess.normalise`. Anything unusable raises ContestInputError
@@ -14,12 +15,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from contest.data.png import read_png
 from contest.data.spec import MNIST
 from contest.errors import ContestInputError
 from contest.submission import read_submission
 
 IMAGE_SUFFIXES = (".npy", ".csv", ".png")
 _FLOAT_TOLERANCE = 1e-6
+MAX_NPY_BYTES = 4 * 2**30  # read from the header before allocating: 4 GiB is ~700x full MNIST
 
 
 def check_file(path):
@@ -61,7 +64,11 @@ def read_npy(path):
         raise ContestInputError(path, "object (pickled) array refused; save a numeric array")
     if dtype.kind not in "uif":
         raise ContestInputError(path, f"non-numeric dtype {dtype}; expected integers or floats")
-    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    data_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize  # exact, no overflow
+    if data_bytes > MAX_NPY_BYTES:
+        raise ContestInputError(path, f"array of {data_bytes / 2**30:.1f} GiB refused: the limit "
+                                      f"is {MAX_NPY_BYTES / 2**30:.0f} GiB (header shape {shape})")
+    expected = offset + data_bytes
     if path.stat().st_size < expected:
         raise ContestInputError(path, f"truncated .npy file: {path.stat().st_size} bytes, "
                                       f"header needs {expected}")
@@ -153,33 +160,32 @@ def _load_csv(path, spec=MNIST):
 
 def _load_png(path, spec=MNIST):
     """An HxW PNG as (1, H, W) uint8 (grey: light digit on dark like MNIST) or (1, H, W, 3)."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-            pixels = np.asarray(_flatten_alpha(image).convert("L" if spec.channels == 1 else "RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ContestInputError(path, f"not a readable PNG image ({exc})") from None
-    if pixels.shape[:2] != (spec.height, spec.width):
-        raise ContestInputError(path, f"wrong image size {pixels.shape[1]}x{pixels.shape[0]}: "
-                                      f"expected {spec.width}x{spec.height} pixels")
-    if spec.channels not in (1, 3):
+    if spec.channels == 3:
+        return _load_rgb_png(path, spec)
+    if spec.channels != 1:
         raise ContestInputError(path, f"PNG input needs a grey or RGB ensemble, this one takes "
                                       f"{spec.channels} channels")
-    if spec.channels == 3:
-        return pixels[None]
+    pixels = read_png(path, (spec.height, spec.width))
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
     if border.mean() > 127:
         pixels = 255 - pixels
     return pixels[None]
 
 
-def _flatten_alpha(image):
-    """Composite transparent images on white, so 'transparent' reads as background."""
-    if image.mode not in ("RGBA", "LA", "PA", "P"):
-        return image
-    rgba = image.convert("RGBA")
-    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(background, rgba)
+def _load_rgb_png(path, spec):
+    """An RGB PNG of the spec's size as (1, H, W, 3) uint8; transparency composited on white."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            rgba = image.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            pixels = np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ContestInputError(path, f"not a readable PNG image ({exc})") from None
+    if pixels.shape[:2] != (spec.height, spec.width):
+        raise ContestInputError(path, f"wrong image size {pixels.shape[1]}x{pixels.shape[0]}: "
+                                      f"expected {spec.width}x{spec.height} pixels")
+    return pixels[None]
 
 
 def load_labels(path, n_expected=None, classes=10):

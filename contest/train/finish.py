@@ -11,6 +11,7 @@ from contest.data.preprocess import normalise
 from contest.ensemble import FORMAT, accuracy, average, models_probabilities, write_manifest
 from contest.errors import ContestError, ContestInputError
 from contest.fileio import sha256_file
+from contest.manifest_check import check_finite_model
 from contest.report import plot_learning_curves
 from contest.train.files import member_path
 
@@ -24,6 +25,7 @@ def load_trained(out_dir, index, run):
         model, meta = nn.load_with_metadata(path)
     except ValueError as exc:
         raise ContestInputError(path, f"cannot load member ({exc})") from None
+    check_finite_model(model, path)
     if meta.get("run") != json.loads(json.dumps(run)):
         raise ContestError(f"{path}: trained with other settings; delete it or use another --out")
     return model, meta

@@ -7,12 +7,12 @@ more workers than cores may share them, so that no core idles in a last round; s
 `contest.train.plan.default_workers`). Rerunning after an interruption skips finished members
 and resumes the others from their per-epoch checkpoints.
 """
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed
 
+from contest.modeldir import scratch_dir
 from contest.train.member import train_member
 from contest.train.plan import plan_jobs
 from contest.train.progress import ProgressMonitor, clean_progress
@@ -31,7 +31,7 @@ def run_jobs(jobs, workers, backend, data):
     """Train `jobs` with joblib, sharing the arrays with the workers as memory maps."""
     if not jobs:
         return []
-    with tempfile.TemporaryDirectory(prefix="contest-train-") as tmp:
+    with scratch_dir(jobs[0].out_dir) as tmp:
         shared = [_memmap(Path(tmp) / f"{name}.npy", array) for name, array in
                   (("x_train", data.x_train), ("y_train", data.y_train),
                    ("x_val", data.x_val), ("y_val", data.y_val))]

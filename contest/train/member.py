@@ -16,8 +16,10 @@ from augment import Augmenter
 from augment.pixel import Compose, PixelAugmenter
 from threadpoolctl import threadpool_limits
 
+from contest.augment_limits import check_augment
 from contest.data.preprocess import BatchTransform
 from contest.data.spec import MNIST, InputSpec
+from contest.modeldir import check_finite_member, orphan_guard
 from contest.train.architectures import build_model, member_arch
 from contest.train.continued import prepare_start
 from contest.train.files import checkpoint_path, member_path
@@ -77,6 +79,7 @@ def build_augmenter(augment_kwargs):
     Geometric keys go to augment.Augmenter; an optional "pixel" dict goes to
     augment.pixel.PixelAugmenter, applied after the geometry.
     """
+    check_augment(augment_kwargs)
     if not augment_kwargs:
         return None
     geometric = dict(augment_kwargs)
@@ -122,9 +125,11 @@ def _train_member(job, x_train, y_train, x_val, y_val, callbacks):
                      optimizer, x_train, y_train, epochs=epochs,
                      batch_size=preset.batch_size, rng=train_rng, validation_data=(x_val, y_val),
                      augment=None if transform.is_identity else transform, scheduler=scheduler,
-                     callbacks=[progress_writer(job, epochs), *callbacks], checkpoint=str(checkpoint))
+                     callbacks=[progress_writer(job, epochs), orphan_guard(job.out_dir), *callbacks],
+                     checkpoint=str(checkpoint))
     meta = _metadata(job, arch, history, time.time() - started, resumed)
     meta["train_rng"] = train_rng.bit_generator.state  # with the optimizer: training can go on
+    check_finite_member(model, job.index)
     nn.save(model, member_path(job.out_dir, job.index), metadata=meta, optimizer=optimizer)
     checkpoint.unlink(missing_ok=True)
     return meta

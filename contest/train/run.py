@@ -8,6 +8,7 @@ import sys
 import time
 from dataclasses import replace
 
+from contest.modeldir import guarded_training
 from contest.train.cluster import require_dask, train_on_cluster
 from contest.train.finish import finish_ensemble
 from contest.train.local import train_locally
@@ -15,6 +16,7 @@ from contest.train.plan import start_run
 from contest.train.progress import printer
 
 
+@guarded_training
 def train_ensemble(settings, monitor_mode="lines", stream=None):
     """Train the members of `settings` that are not finished yet, then write the manifest;
     returns the manifest. monitor_mode: "bars", "lines" or "quiet" (contest.train.progress)."""

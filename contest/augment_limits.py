@@ -1,0 +1,51 @@
+"""Allowed ranges of every training-augmentation parameter (`--augment` and presets).
+
+augment.Augmenter only refuses values that make no sense for any image (negative, NaN); these
+ranges refuse values that destroy a 28x28 digit, such as `{"shift": 1e9}` (every image moved out
+of the frame: the members then train on blank images). Each bound is generous: about twice the
+largest value any preset or the literature on MNIST augmentation uses.
+"""
+import numbers
+
+IMAGE_SIDE = 28
+GEOMETRIC = {                       # name: (low, high), both inclusive
+    "rotation": (0.0, 180.0),       # degrees
+    "shift": (0.0, IMAGE_SIDE / 4),  # pixels per axis: 7 leaves most of a centred digit inside
+    "zoom": (0.0, 0.5),             # relative scale change
+    "shear": (0.0, 1.0),            # horizontal shear factor
+    "elastic_alpha": (0.0, 100.0),  # displacement scale (Simard et al. 2003: 34)
+    "elastic_sigma": (0.5, 16.0),   # smoothing in pixels (Simard et al.: 4)
+    "p_affine": (0.0, 1.0),
+    "p_elastic": (0.0, 1.0),
+}
+PIXEL = {
+    "p_noise": (0.0, 1.0), "noise_sigma": (0.0, 1.0),
+    "p_salt_pepper": (0.0, 1.0), "salt_pepper_fraction": (0.0, 0.5),
+    "p_contrast": (0.0, 1.0), "contrast_min": (0.05, 1.0),
+    "p_blur": (0.0, 1.0), "blur_sigma": (0.0, 3.0),
+    "p_thick": (0.0, 1.0), "p_thin": (0.0, 1.0), "p_line": (0.0, 1.0),
+}
+
+
+def _check(where, values, limits):
+    if not isinstance(values, dict):
+        raise ValueError(f"{where.rstrip('.') or 'augment'}: expected a JSON object, "
+                         f"got {values!r}")
+    for name, value in values.items():
+        if name not in limits:
+            raise ValueError(f"{where}unknown parameter {name!r}; allowed: "
+                             f"{', '.join(sorted(limits))}")
+        low, high = limits[name]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or not low <= value <= high:
+            raise ValueError(f"{where}{name} must be a number in [{low:g}, {high:g}] "
+                             f"(received: {value!r})")
+
+
+def check_augment(kwargs):
+    """Raise ValueError naming the parameter and its allowed range for any value outside it."""
+    geometric = dict(kwargs)
+    pixel = geometric.pop("pixel", None)
+    _check("", geometric, GEOMETRIC)
+    if pixel is not None:
+        _check("pixel.", pixel, PIXEL)
