@@ -133,12 +133,13 @@ class Ensemble:
     def __len__(self):
         return len(self.models)
 
-    def member_probabilities(self, images, batch_size=1000):
-        """(M, N, 10) float32 softmax outputs of every member for images in any accepted form."""
+    def member_probabilities(self, images, batch_size=1000, threads=None):
+        """(M, N, 10) float32 softmax outputs of every member for images in any accepted form;
+        `threads`: worker threads (default: one per available core)."""
         out = np.empty((len(self.models), len(images), NUM_CLASSES), dtype=np.float32)
         for start in range(0, len(images), CHUNK):
             x = normalise(images[start:start + CHUNK], self.normalisation)
-            out[:, start:start + len(x)] = models_probabilities(self.models, x, batch_size)
+            out[:, start:start + len(x)] = models_probabilities(self.models, x, batch_size, threads)
         return out
 
     def predict_proba(self, images, batch_size=1000):
@@ -147,7 +148,7 @@ class Ensemble:
         return average(members), members
 
 
-def models_probabilities(models, x, batch_size=1000):
+def models_probabilities(models, x, batch_size=1000, threads=None):
     """(M, N, 10) float32 softmax outputs of `models` for model-ready input x (N, 1, 28, 28).
 
     Work is split into member x batch tasks run by one thread per core, each with one BLAS
@@ -164,7 +165,7 @@ def models_probabilities(models, x, batch_size=1000):
     def run(task):
         m, b = task
         out[m, b:b + batch_size] = models[m].predict_proba(x[b:b + batch_size], batch_size)
-    with threadpool_limits(1), ThreadPoolExecutor(available_cores()) as pool:
+    with threadpool_limits(1), ThreadPoolExecutor(threads or available_cores()) as pool:
         list(pool.map(run, tasks))
     return out
 

@@ -2,20 +2,20 @@
 
 Accepted images: `.npy` of shape (N, 28, 28), (N, 784) or (N, 1, 28, 28) (a single (28, 28) or
 (784,) image too), uint8/integer 0-255 or float 0-1; a Kaggle-style `.csv` (header pixel0..pixel783,
-optionally a leading label column); a 28x28 `.png` (a dark digit on a light background is inverted
-to MNIST's light-on-dark). They come back as (N, 28, 28) uint8 (integer input) or float32 in [0, 1]
+optionally a leading label column); a `.png` (a dark digit on a light background is inverted
+to MNIST's light-on-dark; another size than 28x28 goes through the MNIST recipe of
+`contest.data.images`). They come back as (N, 28, 28) uint8 (integer input) or float32 in [0, 1]
 (float input), ready for `contest.data.preprocess.normalise`. Anything unusable raises ContestInputError
 with one line naming the file and the problem; pickled arrays are never loaded.
 """
-import warnings
 from pathlib import Path
 
 import numpy as np
 
+from contest.data.images import check_values, decode_png, parse_csv
 from contest.errors import ContestInputError
 
 IMAGE_SUFFIXES = (".npy", ".csv", ".png")
-_FLOAT_TOLERANCE = 1e-6
 
 
 def check_file(path):
@@ -94,93 +94,22 @@ def _as_images(array, path):
 
 def _check_values(images, path):
     """uint8 for integer pixels 0..255, float32 for float pixels in [0, 1]; refuse all else."""
-    if len(images) == 0:
-        raise ContestInputError(path, "empty: the file contains no images")
-    if images.dtype.kind in "ui":
-        lo, hi = int(images.min()), int(images.max())
-        if lo < 0 or hi > 255:
-            raise ContestInputError(path, "integer pixel values must lie in 0..255; "
-                                          f"found {lo}..{hi}")
-        return images.astype(np.uint8, copy=False)
-    bad = int(np.count_nonzero(~np.isfinite(images)))
-    if bad:
-        raise ContestInputError(path, f"contains {bad} NaN or infinite pixel values")
-    lo, hi = float(images.min()), float(images.max())
-    if lo < -_FLOAT_TOLERANCE or hi > 1 + _FLOAT_TOLERANCE:
-        raise ContestInputError(path, "float pixel values must lie in [0, 1]; "
-                                      f"found [{lo:g}, {hi:g}] (use uint8 for 0..255)")
-    return np.clip(images, 0.0, 1.0).astype(np.float32, copy=False)
-
-
-def _csv_header(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            header = handle.readline()
-    except UnicodeDecodeError:
-        raise ContestInputError(path, "not a text CSV file") from None
-    names = [name.strip().strip('"') for name in header.strip().split(",")]
-    pixels = [f"pixel{i}" for i in range(784)]
-    if names == pixels or names == ["label"] + pixels:
-        return names[0] == "label"
-    raise ContestInputError(path, "expected a Kaggle CSV header pixel0,...,pixel783 (optionally "
-                                  f"'label' first); found {header[:40].strip()!r}")
+    return check_values(images, path)
 
 
 def _load_csv(path):
     """Kaggle test.csv (or train.csv, whose label column is ignored) as (N, 28, 28) pixels."""
-    has_label = _csv_header(path)
-    data = _read_csv_numbers(path)
-    columns = 785 if has_label else 784
-    if data.size and data.shape[1] != columns:
-        raise ContestInputError(path, f"expected {columns} columns per row, found {data.shape[1]}")
-    pixels = data[:, 1:] if has_label else data
-    if pixels.dtype.kind == "f" and pixels.size and np.all(np.isfinite(pixels)) \
-            and np.all(pixels == np.round(pixels)):
-        pixels = pixels.astype(np.int64)  # integral values: the 0..255 scale of Kaggle files
-    return pixels.reshape(-1, 28, 28)
-
-
-def _read_csv_numbers(path):
-    """The CSV body as int64 (Kaggle's integer pixels, parsed ~6x faster) or else float64."""
-    error = None
-    for dtype in (np.int64, np.float64):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # loadtxt warns on a header-only file
-                return np.loadtxt(path, delimiter=",", skiprows=1, dtype=dtype, ndmin=2)
-        except (ValueError, UnicodeDecodeError) as exc:
-            error = exc
-    raise ContestInputError(path, f"bad CSV data ({str(error).splitlines()[0]})") from None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ContestInputError(path, "not a text CSV file") from None
+    return parse_csv(text, path).reshape(-1, 28, 28)
 
 
 def _load_png(path):
-    """A 28x28 PNG as (1, 28, 28) uint8, light digit on dark background like MNIST."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            image.load()
-            grey = np.asarray(_flatten_alpha(image).convert("L"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ContestInputError(path, f"not a readable PNG image ({exc})") from None
-    if grey.shape != (28, 28):
-        raise ContestInputError(path, f"wrong image size {grey.shape[1]}x{grey.shape[0]}: "
-                                      "expected 28x28 pixels")
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    if border.mean() > 127:
-        grey = 255 - grey
-    return grey.reshape(1, 28, 28)
-
-
-def _flatten_alpha(image):
-    """Composite transparent images on white, so 'transparent' reads as background."""
-    from PIL import Image
-
-    if image.mode not in ("RGBA", "LA", "PA", "P"):
-        return image
-    rgba = image.convert("RGBA")
-    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(background, rgba)
+    """A PNG as (1, 28, 28) uint8, light digit on dark background like MNIST; another size
+    goes through the MNIST recipe (crop to the ink, scale, centre)."""
+    return decode_png(path.read_bytes(), path).reshape(1, 28, 28)
 
 
 def load_labels(path, n_expected=None):
