@@ -124,8 +124,9 @@ def _place_centre_of_mass(image, height, width):
     image = np.clip(image, 0, 255)
     cy, cx = ndimage.center_of_mass(image) if image.sum() > 0 else (0, 0)
     h, w = image.shape
-    top = int(np.clip(round((height - 1) / 2 - cy), 0, height - h))
-    left = int(np.clip(round((width - 1) / 2 - cx), 0, width - w))
+    # MNIST's digits have their centre of mass near pixel (14, 14) of 28 (index coordinates)
+    top = int(np.clip(round(height / 2 - cy), 0, height - h))
+    left = int(np.clip(round(width / 2 - cx), 0, width - w))
     frame = np.zeros((height, width), dtype=np.float32)
     frame[top:top + h, left:left + w] = image
     return np.round(frame).astype(np.uint8)

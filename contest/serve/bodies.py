@@ -88,6 +88,7 @@ def check_batch(pixels, max_batch):
 def prediction_json(mean, members, names, preprocessed=None):
     """The JSON answer: labels, probabilities, every member's vote and confidence, and which
     images the members disagree on. mean (N, K), members (M, N, K)."""
+    mean, members = mean.astype(np.float64), members.astype(np.float64)  # rounds to short text
     votes = members.argmax(axis=2)
     confidence = np.take_along_axis(members, votes[:, :, None], axis=2)[:, :, 0]
     answer = {
