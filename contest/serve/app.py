@@ -45,6 +45,7 @@ class Service:
                  chunk=CHUNK):
         self.ensemble, self.models_dir, self.load_error = ensemble, models_dir, None
         self.max_batch, self.threads, self.chunk = max_batch, threads, chunk
+        self._batcher, self._batcher_lock = None, threading.Lock()
 
     def load(self):
         """Load and verify the models of `models_dir` (run in a thread at start-up)."""
@@ -85,13 +86,22 @@ class Service:
         return bodies.prediction_json(mean, members, names, shown)
 
     def member_proba(self, ensemble, pixels):
-        """(M, N, K) member probabilities, computed `chunk` images at a time."""
+        """(M, N, K) member probabilities, computed `chunk` images at a time; small concurrent
+        requests share forward passes (MicroBatcher)."""
         out = np.empty((len(ensemble), len(pixels), ensemble.classes), dtype=np.float32)
         for start in range(0, len(pixels), self.chunk):
             part = pixels[start:start + self.chunk]
-            out[:, start:start + len(part)] = ensemble.member_proba_checked(
-                part, threads=self.threads)
+            out[:, start:start + len(part)] = self.batcher(ensemble).submit(part).result()
         return out
+
+    def batcher(self, ensemble):
+        with self._batcher_lock:
+            if self._batcher is None:
+                from contest.serve.batcher import MicroBatcher
+
+                self._batcher = MicroBatcher(
+                    lambda x: ensemble.member_proba_checked(x, threads=self.threads), self.chunk)
+            return self._batcher
 
     def info(self):
         ensemble = self.ready()
