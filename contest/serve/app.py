@@ -185,7 +185,12 @@ async def _read_body(request, limit, max_batch):
 
 
 def app_from_environment():
-    """App factory for uvicorn worker processes: settings from $CONTEST_SERVE_SETTINGS."""
+    """App factory for uvicorn worker processes: settings from $CONTEST_SERVE_SETTINGS. Each
+    worker loads the models before it accepts a connection, so no worker answers 'loading'
+    while another is already serving."""
+    from contest.api import Ensemble
+
     settings = json.loads(os.environ[SETTINGS_VARIABLE])
-    return create_app(Service(models_dir=settings["models"], max_batch=settings["max_batch"],
+    ensemble = Ensemble.load(settings["models"])
+    return create_app(Service(ensemble, max_batch=settings["max_batch"],
                               threads=settings["threads"]))

@@ -219,3 +219,15 @@ def test_serve_refuses_a_bad_model_directory_before_opening_a_port(tmp_path):
     result = invoke(["serve", "--models", tmp_path / "missing", "--port", "1"])
     assert result.exit_code == 2 and "model directory not found" in result.output
     assert "Traceback" not in result.output
+
+
+def test_worker_processes_load_their_models_before_serving(models, digits, monkeypatch):
+    from contest.serve.app import SETTINGS_VARIABLE, app_from_environment
+
+    monkeypatch.setenv(SETTINGS_VARIABLE, json.dumps({"models": str(models), "max_batch": 5,
+                                                      "threads": 1}))
+    client = TestClient(app_from_environment())
+    assert client.get("/health").json()["status"] == "ready"
+    good_request_answered(client, digits)
+    too_many = client.post("/predict", content=npy_bytes(digits[:6]), headers=NPY)
+    assert too_many.status_code == 413
