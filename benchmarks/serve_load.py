@@ -4,7 +4,7 @@
   and p99 (target <= 100 ms) latency, errors (target 0);
 - 20 requests of 10,000 images: images/s and per-request latency, compared with `contest predict`
   on the same file minus its start-up (the same command on one image);
-- the server's peak memory (RSS of its process tree, sampled every 50 ms) and its RSS after each
+- the server's peak memory (RSS of its process tree, sampled every 100 ms) and its RSS after each
   phase (target: flat).
 
     python benchmarks/serve_load.py --models models [--singles 2000] [--concurrency 16]
@@ -29,7 +29,6 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import machine_facts  # noqa: E402
-from predict_speed import tree_rss  # noqa: E402
 
 CONTEST = [sys.executable, "-m", "contest"]
 
@@ -46,10 +45,37 @@ def npy_bytes(array):
     return buffer.getvalue()
 
 
+def tree_pids(pid):
+    """`pid` and its descendants, from /proc/PID/task/*/children (no scan of all of /proc)."""
+    pids, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        pids.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as f:
+                    stack.extend(int(child) for child in f.read().split())
+        except OSError:
+            continue
+    return pids
+
+
+def tree_rss(pid):
+    """Resident memory in bytes of `pid` and its descendants (Linux /proc)."""
+    total = 0
+    for member in tree_pids(pid):
+        try:
+            with open(f"/proc/{member}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            pass
+    return total
+
+
 class MemorySampler(threading.Thread):
     """Peak RSS of a process tree, sampled until stopped."""
 
-    def __init__(self, pid, every=0.05):
+    def __init__(self, pid, every=0.1):
         super().__init__(daemon=True)
         self.pid, self.every, self.peak = pid, every, 0
         self.done = threading.Event()
@@ -124,6 +150,19 @@ def report(name, wall, latencies, errors, images_per_request):
     return p50, p99
 
 
+def batch_phase(port, pid, body, args):
+    """`args.batches` requests of one batch each, in turn; RSS after each (flat is the target)."""
+    walls, latencies, errors, rss = 0.0, [], 0, []
+    for _ in range(args.batches):
+        wall, latency, failed = load_phase(port, [body], 1)
+        walls, errors = walls + wall, errors + failed
+        latencies.extend(latency)
+        rss.append(tree_rss(pid) >> 20)
+    report(f"batches of {args.batch_size}", walls, np.array(latencies), errors, args.batch_size)
+    print(f"  RSS after each batch (MiB): {' '.join(map(str, rss))}")
+    return np.array(latencies)
+
+
 def cli_predict_seconds(images, path_dir):
     """Wall time of `contest predict` on `images` minus that on one image (its start-up)."""
     times = []
@@ -156,9 +195,7 @@ def main(args):
                           errors, 1)
         print(f"  targets: p50 <= 20 ms ({'met' if p50 <= 20 else 'MISSED'}), p99 <= 100 ms "
               f"({'met' if p99 <= 100 else 'MISSED'}); RSS {tree_rss(server.pid) >> 20} MiB")
-        wall, latencies, errors = load_phase(port, [npy_bytes(batch)] * args.batches, 1)
-        report(f"batches of {args.batch_size}", wall, latencies, errors, args.batch_size)
-        print(f"  RSS after batches {tree_rss(server.pid) >> 20} MiB")
+        latencies = batch_phase(port, server.pid, npy_bytes(batch), args)
     finally:
         sampler.done.set()
         sampler.join()

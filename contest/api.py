@@ -35,6 +35,11 @@ class Ensemble:
         return cls(load_ensemble(directory))
 
     @property
+    def loaded(self):
+        """The underlying contest.ensemble.Ensemble: directory, manifest, verified models."""
+        return self._loaded
+
+    @property
     def directory(self):
         return self._loaded.directory
 

@@ -97,10 +97,10 @@ class Service:
     def batcher(self, ensemble):
         with self._batcher_lock:
             if self._batcher is None:
-                from contest.serve.batcher import MicroBatcher
+                from contest.serve.batcher import MemberPool, MicroBatcher
 
-                self._batcher = MicroBatcher(
-                    lambda x: ensemble.member_proba_checked(x, threads=self.threads), self.chunk)
+                members = MemberPool(ensemble.loaded, self.threads)
+                self._batcher = MicroBatcher(members, self.chunk)
             return self._batcher
 
     def info(self):
