@@ -5,7 +5,7 @@
     GET  /info      input spec, members with their accuracies, preset
     POST /predict   images as .npy, Kaggle CSV, PNG or JSON lists (by Content-Type) -> JSON with
                     labels, probabilities, member votes; a Kaggle submission with Accept: text/csv
-    GET  /docs      the OpenAPI page (/openapi.json: the schema)
+    GET  /docs      the OpenAPI page, working offline (/redoc: another view; /openapi.json)
 
 Bad requests get a 4xx JSON {"error": "..."} naming the problem; nothing is written from a request.
 Prediction runs in chunks of `chunk` images, so a large request's memory stays bounded.
@@ -17,11 +17,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import numpy as np
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
+from contest.data.images import DEFAULT_SHAPE
 from contest.errors import ContestError
 from contest.serve import bodies
 from contest.serve.bodies import RequestProblem
@@ -64,7 +66,7 @@ class Service:
 
     @property
     def body_limit(self):
-        shape = self.ensemble.input_shape if self.ensemble else (1, 28, 28)
+        shape = self.ensemble.input_shape if self.ensemble else DEFAULT_SHAPE
         return bodies.body_limit(self.max_batch, shape)
 
     def predict(self, data, fmt, want_csv, show_images):
@@ -128,7 +130,9 @@ def create_app(service):
             threading.Thread(target=service.load, daemon=True).start()
         yield
 
-    app = FastAPI(title="contest", summary="Digit ensemble predictions", lifespan=lifespan)
+    # FastAPIOffline: FastAPI whose /docs and /redoc pages load their scripts from the package,
+    # not from a CDN, so they work on machines without internet access
+    app = FastAPIOffline(title="contest", summary="Digit ensemble predictions", lifespan=lifespan)
     app.add_exception_handler(RequestProblem, _problem_response)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_routes(app, service)

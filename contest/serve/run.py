@@ -9,6 +9,7 @@ def check_installed():
     """Refuse with one line when the optional serve dependencies are missing."""
     try:
         import fastapi  # noqa: F401
+        import fastapi_offline  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
         raise ContestError(f"contest serve needs the optional 'serve' dependencies ({exc.name} "

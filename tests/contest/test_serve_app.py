@@ -209,7 +209,9 @@ def test_page_docs_and_openapi_are_served(client):
     page = client.get("/")
     assert page.status_code == 200 and '<canvas id="pad"' in page.text
     assert client.get("/static/app.js").status_code == 200
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "cdn" not in docs.text.lower()   # works offline
+    assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
     schema = client.get("/openapi.json").json()
     assert set(schema["paths"]) >= {"/predict", "/health", "/info"}
     assert "image/png" in schema["paths"]["/predict"]["post"]["requestBody"]["content"]

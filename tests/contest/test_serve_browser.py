@@ -146,3 +146,16 @@ def test_upload_gives_a_submission_and_the_page_fits_a_phone(server, browser, tm
                                     "window.innerWidth, document.getElementById('pad')"
                                     ".getBoundingClientRect().right];")
     assert widths[0] <= widths[1] and widths[2] <= widths[1], widths
+    browser.save_screenshot(str(tmp_path / "serve-page-phone.png"))
+    if SHOWCASE.is_dir() and os.access(SHOWCASE, os.W_OK):
+        shutil.copyfile(tmp_path / "serve-page-phone.png", SHOWCASE / "serve-page-phone.png")
+
+
+def test_openapi_page_renders_without_internet(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server + "/docs")
+    WebDriverWait(browser, 20).until(
+        lambda d: "/predict" in d.find_element(By.TAG_NAME, "body").text)
+    assert "/health" in browser.find_element(By.TAG_NAME, "body").text
