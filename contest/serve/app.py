@@ -18,10 +18,12 @@ from pathlib import Path
 
 import numpy as np
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from contest.data.images import DEFAULT_SHAPE
 from contest.errors import ContestError
@@ -134,6 +136,8 @@ def create_app(service):
     # not from a CDN, so they work on machines without internet access
     app = FastAPIOffline(title="contest", summary="Digit ensemble predictions", lifespan=lifespan)
     app.add_exception_handler(RequestProblem, _problem_response)
+    app.add_exception_handler(HTTPException, _http_error_response)
+    app.add_exception_handler(RequestValidationError, _validation_error_response)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_routes(app, service)
     return app
@@ -141,6 +145,19 @@ def create_app(service):
 
 async def _problem_response(request, exc):
     return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+
+async def _http_error_response(request, exc):
+    """Starlette's own errors (404, 405) in the same {"error": ...} shape as ours."""
+    message = f"{exc.detail}: {request.method} {request.url.path}"
+    return JSONResponse({"error": message}, status_code=exc.status_code,
+                        headers=getattr(exc, "headers", None))
+
+
+async def _validation_error_response(request, exc):
+    problems = "; ".join(f"{' '.join(map(str, error['loc']))}: {error['msg']}"
+                         for error in exc.errors())
+    return JSONResponse({"error": problems}, status_code=422)
 
 
 def _add_routes(app, service):

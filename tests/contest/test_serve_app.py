@@ -196,6 +196,19 @@ def test_bad_request_gets_a_json_error_and_the_server_keeps_serving(client, digi
     good_request_answered(client, digits)
 
 
+@pytest.mark.parametrize("method, path, status, problem", [
+    ("GET", "/predict", 405, "Method Not Allowed: GET /predict"),
+    ("GET", "/nowhere", 404, "Not Found: GET /nowhere"),
+    ("POST", "/predict?images=maybe", 422, "query images: Input should be a valid boolean"),
+])
+def test_wrong_method_path_or_query_get_the_same_json_errors(client, digits, method, path,
+                                                             status, problem):
+    response = client.request(method, path, content=npy_bytes(digits[:1]), headers=NPY)
+    assert response.status_code == status
+    assert problem in response.json()["error"]
+    good_request_answered(client, digits)
+
+
 def test_too_many_images_to_show_is_refused(ensemble):
     client = TestClient(create_app(Service(ensemble, max_batch=100)))
     response = client.post("/predict?images=true", content=npy_bytes(np.zeros((65, 28, 28),
