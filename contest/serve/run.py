@@ -1,6 +1,7 @@
 """Starting the service: check the settings, load and verify the models, then run uvicorn."""
 import json
 import os
+import socket
 
 from contest.errors import ContestError
 
@@ -16,10 +17,23 @@ def check_installed():
                            "is missing): pip install 'contest[serve]'") from None
 
 
+def check_address(host, port):
+    """Refuse with one line an address this process cannot listen on (in use, not ours)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise ContestError(f"--host {host} --port {port}: cannot listen there "
+                           f"({exc.strerror or exc})") from None
+
+
 def run_server(models, host="127.0.0.1", port=8000, workers=1, threads=None, max_batch=10000):
     """Serve the ensemble of `models` until interrupted. The models are loaded and verified
     here first, so a bad model directory stops the command before any port is opened."""
     check_installed()
+    check_address(host, port)
     import uvicorn
 
     from contest.api import Ensemble

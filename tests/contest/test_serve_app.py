@@ -246,3 +246,15 @@ def test_worker_processes_load_their_models_before_serving(models, digits, monke
     good_request_answered(client, digits)
     too_many = client.post("/predict", content=npy_bytes(digits[:6]), headers=NPY)
     assert too_many.status_code == 413
+
+
+def test_serve_refuses_a_port_in_use(models):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = invoke(["serve", "--models", models, "--port", port])
+    assert result.exit_code == 2 and f"--port {port}: cannot listen there" in result.output
+    assert len(result.output.strip().splitlines()) == 1
