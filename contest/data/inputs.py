@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from contest.data.images import check_values, decode_png, parse_csv
+from contest.data.images import as_image_stack, check_values, decode_png, parse_csv
 from contest.errors import ContestInputError
 
 IMAGE_SUFFIXES = (".npy", ".csv", ".png")
@@ -82,14 +82,7 @@ def _npy_header(handle, path):
 
 def _as_images(array, path):
     """(N, 28, 28) view of an array in any accepted layout."""
-    shape = array.shape
-    if shape in ((28, 28), (784,)):
-        return array.reshape(1, 28, 28)
-    if (array.ndim == 2 and shape[1] == 784) or (array.ndim == 3 and shape[1:] == (28, 28)) or \
-            (array.ndim == 4 and shape[1:] == (1, 28, 28)):
-        return array.reshape(-1, 28, 28)
-    raise ContestInputError(path, f"wrong dimensions {shape}: expected images of shape "
-                                  "(N, 28, 28), (N, 784) or (N, 1, 28, 28)")
+    return as_image_stack(array, path).reshape(-1, 28, 28)
 
 
 def _check_values(images, path):
