@@ -4,6 +4,7 @@
   and p99 (target <= 100 ms) latency, errors (target 0);
 - 20 requests of 10,000 images: images/s and per-request latency, compared with `contest predict`
   on the same file minus its start-up (the same command on one image);
+- the server's CPU time per single-image request (what other load on the machine cannot skew);
 - the server's peak memory (RSS of its process tree, sampled every 100 ms) and its RSS after each
   phase (target: flat).
 
@@ -70,6 +71,19 @@ def tree_rss(pid):
         except OSError:
             pass
     return total
+
+
+def tree_cpu_seconds(pid):
+    """User + system CPU seconds used so far by `pid` and its descendants."""
+    total = 0
+    for member in tree_pids(pid):
+        try:
+            with open(f"/proc/{member}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 class MemorySampler(threading.Thread):
@@ -190,9 +204,13 @@ def main(args):
     sampler.start()
     try:
         print(f"server ready (pid {server.pid}, port {port}): RSS {tree_rss(server.pid) >> 20} MiB")
+        cpu = tree_cpu_seconds(server.pid)
         wall, latencies, errors = load_phase(port, singles, args.concurrency)
+        cpu = tree_cpu_seconds(server.pid) - cpu
         p50, p99 = report(f"single images ({args.concurrency} connections)", wall, latencies,
                           errors, 1)
+        print(f"  server CPU per request: {cpu / len(singles) * 1000:.2f} ms "
+              "(independent of other load on the machine)")
         print(f"  targets: p50 <= 20 ms ({'met' if p50 <= 20 else 'MISSED'}), p99 <= 100 ms "
               f"({'met' if p99 <= 100 else 'MISSED'}); RSS {tree_rss(server.pid) >> 20} MiB")
         latencies = batch_phase(port, server.pid, npy_bytes(batch), args)
