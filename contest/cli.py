@@ -262,8 +262,9 @@ def predict(images, output, models, fmt, proba, batch_size, low_confidence, tta)
 @click.option("--index", type=click.IntRange(min=0), default=0,
               help="image number in the test set (or in --image)")
 @click.option("--image", type=click.Path(), default=None,
-              help="an image file (.npy, or a .png of the ensemble's size, e.g. 28x28) instead "
-                   "of the test set")
+              help="an image file (.npy of the ensemble's size, or a .png of any size: a grey "
+                   "image of another size is cropped to the digit and centred like MNIST) "
+                   "instead of the test set")
 @click.option("--label", type=click.IntRange(min=0), default=None,
               help="true label (class number) of --image")
 @models_option
@@ -329,6 +330,25 @@ def export(split, out, fmt, labels, limit, data_dir):
     from contest.commands import run_export
 
     click.echo(run_export(split, out, labels, limit, data_dir, fmt))
+
+
+@main.command()
+@models_option
+@click.option("--host", default="127.0.0.1", help="address to listen on (loopback: this "
+              "machine only; 0.0.0.0 opens it to the network)")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, help="port to listen on")
+@click.option("--workers", type=click.IntRange(min=1), default=1,
+              help="server processes, each with its own copy of the models")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="threads per prediction [default: one per core]")
+@click.option("--max-batch", type=click.IntRange(min=1), default=10000,
+              help="most images per request; also sets the request body size limit")
+def serve(models, host, port, workers, threads, max_batch):
+    """Serve the ensemble over HTTP: POST /predict, GET /health, /info, /docs, and a page at /
+    to draw a digit and see every member's vote (needs pip install 'contest[serve]')."""
+    from contest.serve.run import run_server
+
+    run_server(models, host, port, workers, threads, max_batch)
 
 
 if __name__ == "__main__":

@@ -146,14 +146,15 @@ class Ensemble:
     def __len__(self):
         return len(self.models)
 
-    def member_probabilities(self, images, batch_size=1000):
-        """(M, N, classes) float32 softmax outputs of every member for images of its spec."""
+    def member_probabilities(self, images, batch_size=1000, threads=None):
+        """(M, N, classes) float32 softmax outputs of every member for images of its spec;
+        `threads`: worker threads (default: one per available core)."""
         spec = self.spec
         out = np.empty((len(self.models), len(images), spec.classes), dtype=np.float32)
         for start in range(0, len(images), CHUNK):
             x = normalise(images[start:start + CHUNK], self.normalisation, spec)
             out[:, start:start + len(x)] = models_probabilities(self.models, x, batch_size,
-                                                                spec.classes)
+                                                                spec.classes, threads)
         return out
 
     def predict_proba(self, images, batch_size=1000):
@@ -162,7 +163,7 @@ class Ensemble:
         return average(members), members
 
 
-def models_probabilities(models, x, batch_size=1000, classes=NUM_CLASSES):
+def models_probabilities(models, x, batch_size=1000, classes=NUM_CLASSES, threads=None):
     """(M, N, classes) float32 softmax outputs of `models` for model-ready input x (N, C, H, W).
 
     Work is split into member x batch tasks run by one thread per core, each with one BLAS
@@ -179,7 +180,7 @@ def models_probabilities(models, x, batch_size=1000, classes=NUM_CLASSES):
     def run(task):
         m, b = task
         out[m, b:b + batch_size] = models[m].predict_proba(x[b:b + batch_size], batch_size)
-    with threadpool_limits(1), ThreadPoolExecutor(available_cores()) as pool:
+    with threadpool_limits(1), ThreadPoolExecutor(threads or available_cores()) as pool:
         list(pool.map(run, tasks))
     return out
 

@@ -3,9 +3,10 @@
 Images are checked against the ensemble's InputSpec (default MNIST's, 28x28 grey). Accepted: `.npy`
 of shape (N, H, W) (grey) or (N, H, W, C), (N, C, H, W) or flat (N, C*H*W) (a single image too),
 uint8/integer 0-255 or float 0-1; a Kaggle-style `.csv` (header pixel0..pixelP-1, optionally a
-label and id columns); an HxW `.png` in any mode contest.data.png reads (8- or 16-bit grey, palette, RGB, with or
-without alpha; a grey dark digit on a light background is inverted
-to MNIST's light-on-dark; colour images are read as RGB). They come back in contest's layout,
+label and id columns); a `.png` in any mode contest.data.png reads (8- or 16-bit grey,
+palette, RGB, with or without alpha; a grey dark digit on a light background is inverted to
+MNIST's light-on-dark, and another size goes through the MNIST recipe of contest.data.images;
+colour images are read as RGB). They come back in contest's layout,
 (N, H, W) grey or (N, H, W, C) colour, uint8 (integer input) or float32 in [0, 1] (float input),
 ready for `contest.data.preprocess.normalise`. Anything unusable raises ContestInputError
 with one line naming the file and the problem; pickled arrays are never loaded.
@@ -15,13 +16,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from contest.data.png import read_png
+from contest.data.images import check_values, decode_png
 from contest.data.spec import MNIST
 from contest.errors import ContestInputError
 from contest.submission import read_submission
 
 IMAGE_SUFFIXES = (".npy", ".csv", ".png")
-_FLOAT_TOLERANCE = 1e-6
 MAX_NPY_BYTES = 4 * 2**30  # read from the header before allocating: 4 GiB is ~700x full MNIST
 
 
@@ -123,22 +123,7 @@ def _shape_text(shape):
 
 def _check_values(images, path):
     """uint8 for integer pixels 0..255, float32 for float pixels in [0, 1]; refuse all else."""
-    if len(images) == 0:
-        raise ContestInputError(path, "empty: the file contains no images")
-    if images.dtype.kind in "ui":
-        lo, hi = int(images.min()), int(images.max())
-        if lo < 0 or hi > 255:
-            raise ContestInputError(path, "integer pixel values must lie in 0..255; "
-                                          f"found {lo}..{hi}")
-        return images.astype(np.uint8, copy=False)
-    bad = int(np.count_nonzero(~np.isfinite(images)))
-    if bad:
-        raise ContestInputError(path, f"contains {bad} NaN or infinite pixel values")
-    lo, hi = float(images.min()), float(images.max())
-    if lo < -_FLOAT_TOLERANCE or hi > 1 + _FLOAT_TOLERANCE:
-        raise ContestInputError(path, "float pixel values must lie in [0, 1]; "
-                                      f"found [{lo:g}, {hi:g}] (use uint8 for 0..255)")
-    return np.clip(images, 0.0, 1.0).astype(np.float32, copy=False)
+    return check_values(images, path)
 
 
 def _load_csv(path, spec=MNIST):
@@ -159,17 +144,14 @@ def _load_csv(path, spec=MNIST):
 
 
 def _load_png(path, spec=MNIST):
-    """An HxW PNG as (1, H, W) uint8 (grey: light digit on dark like MNIST) or (1, H, W, 3)."""
+    """An HxW PNG as (1, H, W) uint8 (grey: light digit on dark like MNIST; another size goes
+    through the MNIST recipe of contest.data.images) or (1, H, W, 3) for a colour ensemble."""
     if spec.channels == 3:
         return _load_rgb_png(path, spec)
     if spec.channels != 1:
         raise ContestInputError(path, f"PNG input needs a grey or RGB ensemble, this one takes "
                                       f"{spec.channels} channels")
-    pixels = read_png(path, (spec.height, spec.width))
-    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    if border.mean() > 127:
-        pixels = 255 - pixels
-    return pixels[None]
+    return decode_png(path.read_bytes(), path, spec.model_shape).reshape((1,) + spec.image_shape)
 
 
 def _load_rgb_png(path, spec):

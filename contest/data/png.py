@@ -15,33 +15,42 @@ from contest.errors import ContestInputError
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 _WITH_ALPHA = ("LA", "PA", "RGBA", "La", "RGBa")
 _PLAIN = ("1", "L", "RGB", "P")
+MAX_PIXELS = 4096 * 4096  # larger pictures are refused before they are decompressed
 
 
-def read_png(path, size):
-    """(height, width) uint8 greyscale pixels 0-255 of the PNG at `path`; `size` (h, w) must match.
+def read_png(file, size=None, source=None):
+    """(height, width) uint8 greyscale pixels 0-255 of the PNG `file` (a path or a binary file
+    object); `size` (h, w), when given, must match, else at most MAX_PIXELS pixels.
 
-    Raises ContestInputError naming the file for unreadable files, other sizes and unknown modes.
+    Raises ContestInputError naming `source` (default: `file`) for unreadable files, other sizes
+    and unknown modes.
     """
     from PIL import Image, UnidentifiedImageError
 
+    source = file if source is None else source
     try:
-        with Image.open(path) as image:
+        with Image.open(file) as image:
             if image.format != "PNG":
-                raise ContestInputError(path, f"not a PNG image (format {image.format})")
-            _check_size(image, size, path)
+                raise ContestInputError(source, f"not a PNG image (format {image.format})")
+            _check_size(image, size, source)
             image.load()
-            return _to_grey(image, path)
+            return _to_grey(image, source)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
             Image.DecompressionBombError) as exc:
-        raise ContestInputError(path, f"not a readable PNG image ({exc})") from None
+        raise ContestInputError(source, f"not a readable PNG image ({exc})") from None
 
 
-def _check_size(image, size, path):
-    """Before decoding: the header's size must be `size` (no decompression bombs)."""
+def _check_size(image, size, source):
+    """Before decoding: the header's size must be `size`, or within MAX_PIXELS (no
+    decompression bombs)."""
     width, height = image.size
-    if (height, width) != tuple(size):
-        raise ContestInputError(path, f"wrong image size {width}x{height}: expected "
-                                      f"{size[1]}x{size[0]} pixels")
+    if size is None:
+        if width * height > MAX_PIXELS:
+            raise ContestInputError(source, f"image of {width}x{height} pixels is over the limit "
+                                            f"of {MAX_PIXELS} pixels")
+    elif (height, width) != tuple(size):
+        raise ContestInputError(source, f"wrong image size {width}x{height}: expected "
+                                        f"{size[1]}x{size[0]} pixels")
 
 
 def _to_grey(image, path):

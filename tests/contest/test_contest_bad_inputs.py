@@ -63,8 +63,8 @@ IMAGE_CASES = {  # kind: (file name, writer, expected problem)
     "csv-ragged": ("r.csv", lambda p: p.write_text(HEADER + "\n" + ",".join(["0"] * 784) + "\n"
                                                    + ",".join(["0"] * 100) + "\n"), "bad CSV data"),
     "csv-empty-set": ("e.csv", lambda p: p.write_text(HEADER + "\n"), "empty"),
-    "png-size": ("big.png", lambda p: Image.fromarray(np.zeros((20, 30), np.uint8)).save(p),
-                 "wrong image size 30x20"),
+    "png-blank": ("big.png", lambda p: Image.fromarray(np.zeros((20, 30), np.uint8)).save(p),
+                  "blank image: no ink"),
     "png-corrupt": ("bad.png", lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\nbroken"),
                     "not a readable PNG"),
     "unsupported-type": ("x.bmp", lambda p: p.write_bytes(b"BM...."), "unsupported file type"),

@@ -1,0 +1,246 @@
+"""Load on `contest serve` from this machine to loopback (issue 20), each figure next to its target:
+
+- 2,000 single-image requests at 16 concurrent connections: requests/s, p50 (target <= 20 ms)
+  and p99 (target <= 100 ms) latency, errors (target 0);
+- 20 requests of 10,000 images: images/s and per-request latency, compared with `contest predict`
+  on the same file minus its start-up (the same command on one image);
+- the server's CPU time per single-image request (what other load on the machine cannot skew);
+- the server's peak memory (RSS of its process tree, sampled every 100 ms) and its RSS after each
+  phase (target: flat).
+
+    python benchmarks/serve_load.py --models models [--singles 2000] [--concurrency 16]
+        [--batches 20] [--batch-size 10000] [--workers 1] [--threads N] [--compare-cli]
+
+Only loopback is used; the server is started here on a free port and stopped at the end. The
+load generator shares the machine's cores with the server, so figures are a lower bound.
+"""
+import argparse
+import http.client
+import io
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import machine_facts  # noqa: E402
+
+CONTEST = [sys.executable, "-m", "contest"]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def npy_bytes(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def tree_pids(pid):
+    """`pid` and its descendants, from /proc/PID/task/*/children (no scan of all of /proc)."""
+    pids, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        pids.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as f:
+                    stack.extend(int(child) for child in f.read().split())
+        except OSError:
+            continue
+    return pids
+
+
+def tree_rss(pid):
+    """Resident memory in bytes of `pid` and its descendants (Linux /proc)."""
+    total = 0
+    for member in tree_pids(pid):
+        try:
+            with open(f"/proc/{member}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            pass
+    return total
+
+
+def tree_cpu_seconds(pid):
+    """User + system CPU seconds used so far by `pid` and its descendants."""
+    total = 0
+    for member in tree_pids(pid):
+        try:
+            with open(f"/proc/{member}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class MemorySampler(threading.Thread):
+    """Peak RSS of a process tree, sampled until stopped."""
+
+    def __init__(self, pid, every=0.1):
+        super().__init__(daemon=True)
+        self.pid, self.every, self.peak = pid, every, 0
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            self.peak = max(self.peak, tree_rss(self.pid))
+            time.sleep(self.every)
+
+
+def start_server(args, port):
+    command = CONTEST + ["serve", "--models", args.models, "--port", str(port),
+                         "--workers", str(args.workers), "--max-batch", str(args.batch_size)]
+    if args.threads:
+        command += ["--threads", str(args.threads)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"server exited with status {process.returncode}")
+        try:
+            if request(port, "GET", "/health")[0] == 200:
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    sys.exit("server not ready after 120 s")
+
+
+def request(port, method, path, body=None, headers=None, connection=None):
+    """(status, body bytes) of one request, on `connection` if given (kept alive)."""
+    conn = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    data = response.read()
+    if connection is None:
+        conn.close()
+    return response.status, data
+
+
+def load_phase(port, bodies, concurrency):
+    """Send every body in `bodies` over `concurrency` kept-alive connections: latencies, errors."""
+    local = threading.local()
+    headers = {"Content-Type": "application/x-npy"}
+
+    def send(body):
+        if not hasattr(local, "conn"):
+            local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        start = time.perf_counter()
+        try:
+            status, _ = request(port, "POST", "/predict", body, headers, local.conn)
+        except (OSError, http.client.HTTPException):
+            local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+            status = None
+        return time.perf_counter() - start, status == 200
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(send, bodies))
+    wall = time.perf_counter() - start
+    latencies = np.array([r[0] for r in results])
+    errors = sum(1 for r in results if not r[1])
+    return wall, latencies, errors
+
+
+def report(name, wall, latencies, errors, images_per_request):
+    p50, p99 = np.percentile(latencies, [50, 99]) * 1000
+    count = len(latencies)
+    print(f"{name}: {count} requests in {wall:.1f} s: {count / wall:.1f} requests/s, "
+          f"{count * images_per_request / wall:,.0f} images/s; latency p50 {p50:.1f} ms, "
+          f"p99 {p99:.1f} ms; errors {errors}")
+    return p50, p99
+
+
+def batch_phase(port, pid, body, args):
+    """`args.batches` requests of one batch each, in turn; RSS after each (flat is the target)."""
+    walls, latencies, errors, rss = 0.0, [], 0, []
+    for _ in range(args.batches):
+        wall, latency, failed = load_phase(port, [body], 1)
+        walls, errors = walls + wall, errors + failed
+        latencies.extend(latency)
+        rss.append(tree_rss(pid) >> 20)
+    report(f"batches of {args.batch_size}", walls, np.array(latencies), errors, args.batch_size)
+    print(f"  RSS after each batch (MiB): {' '.join(map(str, rss))}")
+    return np.array(latencies)
+
+
+def cli_predict_seconds(images, path_dir):
+    """Wall time of `contest predict` on `images` minus that on one image (its start-up)."""
+    times = []
+    for subset, name in ((images, "all.npy"), (images[:1], "one.npy")):
+        path = os.path.join(path_dir, name)
+        np.save(path, subset)
+        start = time.perf_counter()
+        subprocess.run(CONTEST + ["predict", path, "--models", ARGS.models, "-o",
+                                  os.path.join(path_dir, name + ".txt")], check=True,
+                       capture_output=True)
+        times.append(time.perf_counter() - start)
+    return times[0] - times[1]
+
+
+def main(args):
+    from contest.data.datasets import load_split
+
+    print(machine_facts())
+    test_images = load_split("test")[0]
+    batch = np.resize(test_images, (args.batch_size, 28, 28))
+    singles = [npy_bytes(test_images[i % len(test_images)][None]) for i in range(args.singles)]
+    port = free_port()
+    server = start_server(args, port)
+    sampler = MemorySampler(server.pid)
+    sampler.start()
+    try:
+        print(f"server ready (pid {server.pid}, port {port}): RSS {tree_rss(server.pid) >> 20} MiB")
+        cpu = tree_cpu_seconds(server.pid)
+        wall, latencies, errors = load_phase(port, singles, args.concurrency)
+        cpu = tree_cpu_seconds(server.pid) - cpu
+        p50, p99 = report(f"single images ({args.concurrency} connections)", wall, latencies,
+                          errors, 1)
+        print(f"  server CPU per request: {cpu / len(singles) * 1000:.2f} ms "
+              "(independent of other load on the machine)")
+        print(f"  targets: p50 <= 20 ms ({'met' if p50 <= 20 else 'MISSED'}), p99 <= 100 ms "
+              f"({'met' if p99 <= 100 else 'MISSED'}); RSS {tree_rss(server.pid) >> 20} MiB")
+        latencies = batch_phase(port, server.pid, npy_bytes(batch), args)
+    finally:
+        sampler.done.set()
+        sampler.join()
+        server.terminate()
+        server.wait(timeout=60)
+    print(f"server peak memory: {sampler.peak >> 20} MiB")
+    if args.compare_cli:
+        with tempfile.TemporaryDirectory() as work:
+            seconds = cli_predict_seconds(batch, work)
+        print(f"contest predict of {args.batch_size} images minus start-up: {seconds:.2f} s "
+              f"(median POST /predict: {np.median(latencies):.2f} s)")
+
+
+def parse():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", required=True, help="model directory to serve")
+    parser.add_argument("--singles", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=10000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--compare-cli", action="store_true",
+                        help="also time `contest predict` on the same batch")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse()
+    main(ARGS)

@@ -1,0 +1,50 @@
+"""Starting the service: check the settings, load and verify the models, then run uvicorn."""
+import json
+import os
+import socket
+
+from contest.errors import ContestError
+
+
+def check_installed():
+    """Refuse with one line when the optional serve dependencies are missing."""
+    try:
+        import fastapi  # noqa: F401
+        import fastapi_offline  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise ContestError(f"contest serve needs the optional 'serve' dependencies ({exc.name} "
+                           "is missing): pip install 'contest[serve]'") from None
+
+
+def check_address(host, port):
+    """Refuse with one line an address this process cannot listen on (in use, not ours)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise ContestError(f"--host {host} --port {port}: cannot listen there "
+                           f"({exc.strerror or exc})") from None
+
+
+def run_server(models, host="127.0.0.1", port=8000, workers=1, threads=None, max_batch=10000):
+    """Serve the ensemble of `models` until interrupted. The models are loaded and verified
+    here first, so a bad model directory stops the command before any port is opened."""
+    check_installed()
+    check_address(host, port)
+    import uvicorn
+
+    from contest.api import Ensemble
+    from contest.serve.app import SETTINGS_VARIABLE, Service, create_app
+
+    ensemble = Ensemble.load(models)
+    if workers == 1:
+        app = create_app(Service(ensemble, max_batch=max_batch, threads=threads))
+        uvicorn.run(app, host=host, port=port, log_level="info")
+        return
+    os.environ[SETTINGS_VARIABLE] = json.dumps(
+        {"models": str(models), "max_batch": max_batch, "threads": threads})
+    uvicorn.run("contest.serve.app:app_from_environment", factory=True, host=host, port=port,
+                workers=workers, log_level="info")

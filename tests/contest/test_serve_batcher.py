@@ -1,0 +1,51 @@
+"""contest.serve.batcher: queued requests share one prediction and get their own rows back."""
+import threading
+
+import numpy as np
+import pytest
+
+from contest.serve.batcher import MicroBatcher
+
+
+class RecordingModel:
+    """(M=2, N, K=3) 'probabilities' that encode each image's first pixel; the first call
+    waits for `release`, so later requests queue up behind it."""
+
+    def __init__(self, fail_on=None):
+        self.sizes, self.release, self.fail_on = [], threading.Event(), fail_on
+
+    def __call__(self, pixels):
+        self.sizes.append(len(pixels))
+        if len(self.sizes) == 1:
+            self.release.wait(10)
+        if self.fail_on == len(self.sizes):
+            raise RuntimeError("boom")
+        first = pixels[:, 0, 0, 0]
+        return np.stack([np.stack([first, first + 1, first + 2], axis=1)] * 2)
+
+
+def images(values, dtype=np.float32):
+    return np.array(values, dtype=dtype).reshape(-1, 1, 1, 1) * np.ones((1, 1, 2, 2), dtype)
+
+
+def test_requests_queued_while_busy_share_one_batch_and_get_their_rows():
+    model = RecordingModel()
+    batcher = MicroBatcher(model, max_images=100)
+    first = batcher.submit(images([0.5]))
+    while not model.sizes:
+        pass
+    later = [batcher.submit(images([0.1, 0.2])), batcher.submit(images([51], np.uint8))]
+    model.release.set()
+    assert first.result(10)[:, :, 0].tolist() == [[0.5], [0.5]]
+    np.testing.assert_allclose(later[0].result(10)[0, :, 0], [0.1, 0.2])
+    np.testing.assert_allclose(later[1].result(10)[1, :, 0], [0.2])   # uint8 51 -> 51/255
+    assert model.sizes == [1, 3]
+
+
+def test_a_failed_prediction_fails_its_requests_and_the_batcher_carries_on():
+    model = RecordingModel(fail_on=1)
+    model.release.set()
+    batcher = MicroBatcher(model)
+    with pytest.raises(RuntimeError, match="boom"):
+        batcher.submit(images([0.3])).result(10)
+    np.testing.assert_allclose(batcher.submit(images([0.4])).result(10)[0, :, 0], [0.4])
