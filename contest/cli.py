@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import click
 
+from contest import __version__
 from contest.errors import ContestError
 from contest.train.presets import PRESETS
 
@@ -130,7 +131,7 @@ class OneLineSeed(click.ParamType):
 
 
 @click.group(cls=ContestGroup, context_settings=SETTINGS)
-@click.version_option(package_name="contest")
+@click.version_option(version=__version__)
 def main():
     """Train ensembles of NumPy CNNs on MNIST and write digit-contest submissions.
 
