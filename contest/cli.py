@@ -161,7 +161,7 @@ def main():
 @click.option("--scheduler", metavar="ADDRESS|local", default=None,
               help="train the members as tasks on the Dask cluster at ADDRESS (e.g. "
                    "tcp://host:8786), or on a LocalCluster of this machine's cores for 'local'; "
-                   "ignores --jobs and --backend; needs pip install \"contest[dask]\"")
+                   "ignores --jobs and --backend; needs pip install \"contest-cnn[dask]\"")
 @click.option("--train-limit", type=click.IntRange(min=20), default=None,
               help="use only the first N training images (quick runs)")
 @data_dir_option

@@ -272,3 +272,19 @@ def test_distribution_declares_every_third_party_import_and_ships_mnist():
     assert missing == set(), "undeclared imports: " + ", ".join(sorted(missing))
     assert pyproject["tool"]["setuptools"]["package-data"]["contest.data"] == ["mnist/*.gz"]
     assert len(list((ROOT / "contest" / "data" / "mnist").glob("*.gz"))) == 4
+
+
+def test_install_hints_name_this_distribution():
+    """`pip install "contest[dask]"` would install another project's package from the index."""
+    import re
+
+    name = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
+    wrong = re.compile(r"""pip install ["']?(contest|nnlib|augment)\[""")
+    texts = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    texts += [path for package in PACKAGES for path in source_files(package)]
+    offending = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+                 for path in texts
+                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if wrong.search(line)]
+    assert offending == [], f"install hints must name {name}:\n" + "\n".join(offending)
+    assert f'pip install "{name}[dask]"' in (ROOT / "docs" / "dask.md").read_text(encoding="utf-8")
