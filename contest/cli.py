@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import click
 
+from contest import __version__
 from contest.cli_errors import NonNegativeInt, OneLineGroup
 from contest.errors import ContestError
 from contest.train.presets import PRESETS
@@ -118,7 +119,7 @@ tta_option = click.option("--tta", is_flag=True,
 
 
 @click.group(cls=ContestGroup, context_settings=SETTINGS)
-@click.version_option(package_name="contest")
+@click.version_option(version=__version__)
 def main():
     """Train ensembles of NumPy CNNs on MNIST and write digit-contest submissions.
 
@@ -150,7 +151,7 @@ def main():
 @click.option("--scheduler", metavar="ADDRESS|local", default=None,
               help="train the members as tasks on the Dask cluster at ADDRESS (e.g. "
                    "tcp://host:8786), or on a LocalCluster of this machine's cores for 'local'; "
-                   "ignores --jobs and --backend; needs pip install \"contest[dask]\"")
+                   "ignores --jobs and --backend; needs pip install \"contest-cnn[dask]\"")
 @click.option("--train-limit", type=click.IntRange(min=20), default=None,
               help="use only the first N training images (quick runs)")
 @data_dir_option
@@ -345,7 +346,7 @@ def export(split, out, fmt, labels, limit, data_dir):
               help="most images per request; also sets the request body size limit")
 def serve(models, host, port, workers, threads, max_batch):
     """Serve the ensemble over HTTP: POST /predict, GET /health, /info, /docs, and a page at /
-    to draw a digit and see every member's vote (needs pip install 'contest[serve]')."""
+    to draw a digit and see every member's vote (needs pip install 'contest-cnn[serve]')."""
     from contest.serve.run import run_server
 
     run_server(models, host, port, workers, threads, max_batch)

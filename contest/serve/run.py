@@ -14,7 +14,7 @@ def check_installed():
         import uvicorn  # noqa: F401
     except ImportError as exc:
         raise ContestError(f"contest serve needs the optional 'serve' dependencies ({exc.name} "
-                           "is missing): pip install 'contest[serve]'") from None
+                           "is missing): pip install 'contest-cnn[serve]'") from None
 
 
 def check_address(host, port):

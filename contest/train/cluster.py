@@ -26,7 +26,7 @@ from contest.train.member import train_member
 from contest.train.plan import plan_jobs, prepare_data, run_differences
 from contest.train.progress import finished_line
 
-INSTALL_HINT = 'pip install "contest[dask]" (or pip install ".[dask]" in a checkout)'
+INSTALL_HINT = 'pip install "contest-cnn[dask]" (or pip install ".[dask]" in a checkout)'
 RETRIES = 2               # further attempts of a member whose task raised
 CONNECT_TIMEOUT = "10s"   # reaching the scheduler
 WORKER_TIMEOUT = 60       # seconds to wait for the first worker

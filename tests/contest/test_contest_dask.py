@@ -116,4 +116,4 @@ def test_without_dask_the_scheduler_option_says_what_to_install(monkeypatch, tmp
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     out = tmp_path / "m"
     result = invoke(["train-ensemble", "--scheduler", "local", "--out", out])
-    assert_refused(result, 'pip install "contest[dask]"', [out])
+    assert_refused(result, 'pip install "contest-cnn[dask]"', [out])
