@@ -69,6 +69,7 @@ def load_member(directory, entry, arch):
     """The nnlib model of one manifest entry, verified: present, untampered, compatible."""
     import nnlib as nn
 
+    nn.retain_freed_memory()   # for prediction speed: keep big freed blocks in the heap
     path = Path(directory) / entry["file"]
     if Path(entry["file"]).name != entry["file"]:
         raise ContestInputError(path, "member file must lie inside the model directory")

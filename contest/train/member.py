@@ -127,6 +127,7 @@ def train_member(job, x_train, y_train, x_val, y_val):
     """
     from threadpoolctl import threadpool_limits
 
+    nn.retain_freed_memory()   # keep big freed blocks in the heap: faster steps
     before = nn.get_num_threads()
     nn.set_num_threads(job.threads)
     try:
