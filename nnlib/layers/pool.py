@@ -40,7 +40,8 @@ class MaxPool2D(_Pool2D):
         self.check_input(x)
         x_nhwc = to_nhwc(x)
         y, cache = maxpool_forward(x_nhwc, self.kernel_size, self.stride, training)
-        self.cache = (x_nhwc.shape, cache) if training else None
+        if training:   # an eval pass in between leaves a training cache alone
+            self.cache = (x_nhwc.shape, cache)
         return as_nchw(y)
 
     def backward(self, dy):
