@@ -26,6 +26,7 @@ def current_umask(directory="."):
 
 
 def _probed_umask(directory):
+    # a fresh name, created with O_EXCL: never an existing file (mkstemp would force mode 0600)
     probe = tempfile.mktemp(prefix=".umask-probe.", dir=directory)
     fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o777)
     try:

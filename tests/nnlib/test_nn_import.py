@@ -44,13 +44,17 @@ def test_import_pulls_in_numpy_only():
 STATE_PROBE = r"""
 import json, os, sys, threading
 
-def umask():
-    with open("/proc/self/status") as status:
-        return next(int(l.split()[1], 8) for l in status if l.startswith("Umask:"))
+def umask():   # the probe may set it to read it; only nnlib may not
+    value = os.umask(0)
+    os.umask(value)
+    return value
 
-def os_threads():
-    with open("/proc/self/status") as status:
-        return next(int(l.split()[1]) for l in status if l.startswith("Threads:"))
+def os_threads():   # the kernel's count where there is /proc, else Python's
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(l.split()[1]) for l in status if l.startswith("Threads:"))
+    except OSError:
+        return threading.active_count()
 
 hooks = []
 real_register = os.register_at_fork
