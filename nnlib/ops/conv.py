@@ -166,7 +166,7 @@ def conv2d_backward(dy_nhwc, xp, w, x_shape, stride, padding, need_dx=True, grou
     from the gradient of a pooled output); by default that is dy_nhwc itself.
     """
     n = dy_nhwc.shape[0]
-    o, c = w.shape[0], w.shape[1]
+    c = w.shape[1]
     dtype = np.result_type(dy_nhwc, w)
     dx = np.empty((n, x_shape[1], x_shape[2], c), dtype=dtype) if need_dx else None
     if group_dy is None:
