@@ -148,11 +148,6 @@ class Plan:
         self.in_blocks = True
         return self.trainer.forward(x)
 
-    def close(self):
-        """Stop the helper processes, if any (new ones start at the next training in blocks)."""
-        if self.trainer is not None:
-            self.trainer.close()
-
 
 def _block_backward(layers, steps, grad, input_grad):
     return train_backward(steps, grad, input_grad)
