@@ -137,9 +137,14 @@ def bilinear(images, ys, xs):
     # A one-pixel zero border makes every neighbour index valid, so no masks are needed.
     padded = np.zeros((n, c, h + 2, w + 2), dtype=dtype)
     padded[:, :, 1:-1, 1:-1] = images
-    flat = padded.reshape(-1)
     fy, y0 = _split(ys, h, dtype)
     fx, x0 = _split(xs, w, dtype)
+    index = _top_left_index(y0, x0, n, c, h, w)
+    return _interpolate(padded.reshape(-1), index, fy[:, None], fx[:, None], w + 2)
+
+
+def _top_left_index(y0, x0, n, c, h, w):
+    """Flat indices (N, C, H, W) into the zero-bordered block of each sample's top-left tap."""
     row, plane = w + 2, (h + 2) * (w + 2)
     # The index within a plane is built in float (exact: a plane has far fewer than 2**24 pixels)
     # so that only one integer cast is needed; +row +1 steps over the zero border.
@@ -147,14 +152,16 @@ def bilinear(images, ys, xs):
     y0 += x0
     y0 += row + 1
     index = y0.astype(np.intp)
-    del x0, y0
     plane_offsets = np.arange(n * c, dtype=np.intp).reshape(n, c, 1, 1) * plane
     if c == 1:
         index = index[:, None]
         index += plane_offsets
-    else:
-        index = index[:, None] + plane_offsets
-    fy, fx = fy[:, None], fx[:, None]
+        return index
+    return index[:, None] + plane_offsets
+
+
+def _interpolate(flat, index, fy, fx, row):
+    """Bilinear blend of the four taps at `index`, `index`+1, +row, +row+1 (`index` is reused)."""
     # In place from here on: fresh temporaries cost more than the arithmetic.
     top = flat[index]
     index += 1

@@ -157,8 +157,7 @@ def training_step_ratio(x, repeats, seed, results):
     except Exception as error:           # nnlib is optional here: the augment figures stand alone
         print(f"\nnnlib step unavailable ({type(error).__name__}: {error})")
         return
-    from nnlib.allocator import retain_freed_memory
-    retain_freed_memory()                # as nnlib.fit does
+    nnlib.retain_freed_memory()          # as contest does before training
     rng = np.random.default_rng(seed)
     model = build_model("a", rng)
     loss = nnlib.SoftmaxCrossEntropy()

@@ -70,6 +70,7 @@ def load_member(directory, entry, arch, spec=MNIST, manifest=None):
     and (given the manifest) matching it."""
     import nnlib as nn
 
+    nn.retain_freed_memory()   # for prediction speed: keep big freed blocks in the heap
     path = Path(directory) / entry["file"]
     if Path(entry["file"]).name != entry["file"]:
         raise ContestInputError(path, "member file must lie inside the model directory")

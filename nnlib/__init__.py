@@ -1,22 +1,24 @@
 """nnlib: a small NumPy neural-network library (NCHW images, float32 by default).
 
-See DESIGN.md and docs/nnlib-api.md for the contract. Imports numpy only.
+See docs/nnlib-api.md for the API. Imports the standard library and numpy only, and importing
+it changes no process state (no threads, no fork hooks, no umask or malloc settings).
+
+Layout: `nnlib.ops` (pure array kernels), `nnlib.layers` (layers with one forward and one
+backward each, registered in `nnlib.layers.registry`), `nnlib.runtime` (the planner that runs a
+Sequential, threads, helper processes, memory setting, and the constants that fix the numbers).
 """
-from .activations import Dropout, ReLU, Sigmoid, Tanh
-from .batchnorm import BatchNorm
 from .gradcheck import check_layer_gradients, numerical_gradient
-from .layers import AvgPool2D, Conv2D, Dense, Flatten, Layer, MaxPool2D, Param
+from .layers import (LAYER_TYPES, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, Layer,
+                     MaxPool2D, Param, ReLU, Sigmoid, Tanh, register_layer)
 from .losses import SoftmaxCrossEntropy
 from .model import Sequential
 from .optim import (OPTIMIZERS, SGD, AdaDelta, AdaGrad, Adam, AdamW, Optimizer, RMSProp,
                     l1_penalty, l2_penalty)
+from .runtime.memory import retain_freed_memory
+from .runtime.threads import get_num_threads, set_num_threads
 from .schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, OneCycleLR, StepLR
 from .serialization import load, load_optimizer_state, load_weights, load_with_metadata, save
-from .threads import get_num_threads, set_num_threads
 from .training import (Callback, EarlyStopping, History, LambdaCallback, TrainingState,
                        evaluate, fit)
 
 check_gradients = check_layer_gradients
-
-LAYER_TYPES = {c.__name__: c for c in (Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, ReLU,
-                                       Sigmoid, Tanh, Dropout, BatchNorm)}

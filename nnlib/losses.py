@@ -1,8 +1,8 @@
 """Losses. SoftmaxCrossEntropy: logits (N, K), integer labels (N,) -> mean loss (float)."""
 import numpy as np
 
-from .functional import log_softmax
-from .layers import _check
+from .checks import check
+from .ops.softmax import log_softmax
 
 
 class SoftmaxCrossEntropy:
@@ -10,7 +10,7 @@ class SoftmaxCrossEntropy:
     target = (1 - s) * one_hot + s / K). backward() returns dlogits of the mean loss."""
 
     def __init__(self, label_smoothing=0.0):
-        _check(isinstance(label_smoothing, (int, float)) and 0 <= label_smoothing < 1,
+        check(isinstance(label_smoothing, (int, float)) and 0 <= label_smoothing < 1,
                "label_smoothing", label_smoothing, "in [0, 1)")
         self.label_smoothing = float(label_smoothing)
 

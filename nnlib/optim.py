@@ -7,8 +7,9 @@ State can be saved with `state_dict()` and restored with `load_state_dict()` to 
 """
 import numpy as np
 
-from .layers import _check
-from .threads import ELEMENTWISE_MIN, get_num_threads, run_sharded
+from .checks import check as _check
+from .runtime.constants import ELEMENTWISE_MIN
+from .runtime.threads import get_num_threads, run_sharded
 
 
 class _Slice:

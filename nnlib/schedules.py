@@ -5,7 +5,7 @@ and sets `optimizer.lr`. `state_dict()`/`load_state_dict()` resume a schedule ex
 """
 import math
 
-from .layers import _check
+from .checks import check as _check
 
 
 class LRScheduler:

@@ -5,7 +5,6 @@ import os
 
 import numpy as np
 
-from .allocator import retain_freed_memory
 from .serialization import load_optimizer_state, load_weights, save
 
 KEYS = ("loss", "acc", "val_loss", "val_acc", "lr")
@@ -159,21 +158,25 @@ def _run_epoch(model, loss, optimizer, x, y, batch_size, rng, augment, scheduler
     return total_loss / n, correct / n
 
 
-def fit(model, loss, optimizer, x, y, epochs, batch_size=128, rng=None, validation_data=None,
-        augment=None, scheduler=None, callbacks=(), checkpoint=None):
-    """Train `model` on (x, y) and return a History. See docs/nnlib-api.md.
-
-    x: (N, ...) float array, y: (N,) int labels; every epoch is a fresh permutation (no
-    replacement); `augment(batch, rng)` transforms each batch; `checkpoint` is a path saved after
-    every epoch and resumed from if it exists when fit starts.
-    """
+def _check_fit_arguments(x, y, batch_size, rng):
     if rng is None:
         raise ValueError("fit needs rng=numpy.random.Generator (every random draw is seeded)")
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"x and y must be non-empty and of equal length (got {len(x)} and {len(y)})")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 (received: batch_size={batch_size})")
-    retain_freed_memory()
+
+
+def fit(model, loss, optimizer, x, y, epochs, batch_size=128, rng=None, validation_data=None,
+        augment=None, scheduler=None, callbacks=(), checkpoint=None):
+    """Train `model` on (x, y) and return a History. See docs/nnlib-api.md.
+
+    x: (N, ...) float array, y: (N,) int labels; every epoch is a fresh permutation (no
+    replacement); `augment(batch, rng)` transforms each batch; `checkpoint` is a path saved after
+    every epoch and resumed from if it exists when fit starts. For speed, an application may
+    call `nnlib.retain_freed_memory()` once before training (fit does not: it is process-wide).
+    """
+    _check_fit_arguments(x, y, batch_size, rng)
     history, start = History(), 0
     if checkpoint is not None and os.path.exists(checkpoint):
         start, history = _restore(checkpoint, model, optimizer, scheduler, rng)

@@ -1,7 +1,7 @@
 """Shared fixtures of the nnlib tests."""
 import pytest
 
-from nnlib.threads import get_num_threads, set_num_threads
+from nnlib.runtime.threads import get_num_threads, set_num_threads
 
 
 @pytest.fixture

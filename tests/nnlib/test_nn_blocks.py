@@ -1,4 +1,4 @@
-"""Per-sample networks train in blocks of BLOCK images on helper processes (nnlib.blocks): the
+"""Per-sample networks train in blocks of BLOCK images on helper processes (nnlib.runtime.blocks): the
 same numbers as the whole batch on one thread, weights that follow the optimizer, correct
 gradients, and helpers that go away and report their death."""
 import os
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import nnlib as nn
-from nnlib.threads import BLOCK, set_num_threads
+from nnlib.runtime.constants import BLOCK
+from nnlib.runtime.threads import set_num_threads
 
 from gradutil import numerical_grad_at
 
@@ -49,7 +50,7 @@ def _train(threads, steps, n=2 * BLOCK + 22):
 def test_blocks_on_helpers_give_the_one_thread_numbers(threads, restore_threads):
     one = _train(1, 3)
     many = _train(threads, 3)
-    trainer = many[3]._trainer
+    trainer = many[3]._plan.trainer
     assert len(trainer.helpers) == threads - 1                    # it really ran on helpers
     assert all(h.process.is_alive() and h.process.pid != os.getpid() for h in trainer.helpers)
     for a, b in zip(one[0], many[0]):                             # weights after 3 steps
@@ -63,11 +64,11 @@ def test_one_block_and_models_with_batch_statistics_or_dropout_run_whole(restore
     x, _ = _data(BLOCK)
     model = _net(1)
     model.forward(x, training=True)
-    assert getattr(model, "_trainer", None) is None               # a single block
+    assert model._plan.trainer is None               # a single block
     x, _ = _data(BLOCK + 1)
     for model in (_net(1, dropout=True), _net(1, batchnorm=True)):
         model.forward(x, training=True)
-        assert getattr(model, "_trainer", None) is None
+        assert model._plan.trainer is None
 
 
 def test_block_gradients_numerically(restore_threads):
@@ -80,7 +81,7 @@ def test_block_gradients_numerically(restore_threads):
     y = model.forward(x, training=True)
     g = rng.standard_normal(y.shape)
     dx = model.backward(g.copy())
-    assert model._trainer.helpers
+    assert model._plan.trainer.helpers
 
     def scalar():
         return float(np.sum(model.forward(x, training=True) * g))
@@ -95,49 +96,49 @@ def test_block_gradients_numerically(restore_threads):
         assert np.abs(numeric).max() > 1e-4, name
         np.testing.assert_allclose(p.grad.reshape(-1)[picks], numeric, rtol=1e-5, atol=1e-7,
                                    err_msg=name)
-    model._trainer.close()
+    model._plan.trainer.close()
 
 
 def test_new_thread_count_replaces_the_helpers_and_close_ends_them(restore_threads):
     *_, model = _train(3, 1)
-    old = [h.process for h in model._trainer.helpers]
+    old = [h.process for h in model._plan.trainer.helpers]
     set_num_threads(2)
     x, y = _data(2 * BLOCK + 22)
     model.forward(x, training=True)
     assert all(not p.is_alive() for p in old)
-    assert len(model._trainer.helpers) == 1
-    process = model._trainer.helpers[0].process
-    model._trainer.close()
+    assert len(model._plan.trainer.helpers) == 1
+    process = model._plan.trainer.helpers[0].process
+    model._plan.trainer.close()
     assert not process.is_alive() and process.exitcode == 0
 
 
 def test_a_dead_helper_is_reported(restore_threads):
     *_, model = _train(2, 1)
-    process = model._trainer.helpers[0].process
+    process = model._plan.trainer.helpers[0].process
     os.kill(process.pid, signal.SIGKILL)
     process.join()
     x, _ = _data(2 * BLOCK + 22)                    # the same shapes: the same helpers
     with pytest.raises(RuntimeError, match="helper process died"):
         model.forward(x, training=True)
-    assert not model._trainer.helpers                # stopped: the next step starts new ones
+    assert not model._plan.trainer.helpers                # stopped: the next step starts new ones
     model.forward(x, training=True)
-    assert model._trainer.helpers[0].process.is_alive()
-    model._trainer.close()
+    assert model._plan.trainer.helpers[0].process.is_alive()
+    model._plan.trainer.close()
 
 
 def test_an_interrupted_step_stops_the_helpers_and_the_next_step_is_exact(restore_threads,
                                                                          monkeypatch):
     weights, logits, dx, model = _train(2, 1)
-    helper = model._trainer.helpers[0]
+    helper = model._plan.trainer.helpers[0]
     process = helper.process
     monkeypatch.setattr(helper, "receive_forward", lambda n: (_ for _ in ()).throw(
         KeyboardInterrupt()))                      # Ctrl-C while the helper's reply is due
     x, y = _data(2 * BLOCK + 22)
     with pytest.raises(KeyboardInterrupt):
         model.forward(x, training=True)
-    assert not process.is_alive() and not model._trainer.helpers
+    assert not process.is_alive() and not model._plan.trainer.helpers
     set_num_threads(1)
     expected = model.forward(x, training=True).copy()
     set_num_threads(2)
     assert np.array_equal(model.forward(x, training=True), expected)
-    model._trainer.close()
+    model._plan.trainer.close()

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 import nnlib as nn
-from nnlib.threads import GROUP, set_num_threads
+from nnlib.runtime.constants import GROUP
+from nnlib.runtime.steps import ConvStep
+from nnlib.runtime.threads import set_num_threads
 
 from gradutil import check_layer
 
@@ -56,7 +58,9 @@ def test_fused_block_gives_the_layer_by_layer_numbers(name, size, threads, resto
     x[0, :, :2, :2] = -3.0                         # windows whose every value is negative
     model = nn.Sequential(_blocks(np.float32)[name])
     y = model.forward(x, training=True)
-    assert model._steps[0] == 0 and len(model._steps) < len(model.layers)   # the block ran fused
+    steps = model._plan.steps
+    assert isinstance(steps[0], ConvStep) and steps[0].pool       # the block ran fused
+    assert len(steps) < len(model.layers)
     dy = rng.standard_normal(y.shape).astype(np.float32)
     dx = model.backward(dy)
     grads = [p.grad.copy() for p in model.parameters()]

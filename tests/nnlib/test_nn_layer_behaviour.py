@@ -123,7 +123,7 @@ def test_batchnorm_training_output_and_running_stats(shape):
 
 
 def test_batchnorm_float32_large_batch_statistics_accurate():
-    # DESIGN.md: batch statistics accumulated in float64. A constant offset of 1000 over 100k
+    # Batch statistics are accumulated in float64. A constant offset of 1000 over 100k
     # values per channel is where float32 summation goes wrong.
     rng = np.random.default_rng(2)
     x = (rng.standard_normal((400, 2, 16, 16)) * 0.01 + 1000).astype(np.float32)

@@ -4,8 +4,11 @@ import numpy as np
 import pytest
 
 import nnlib as nn
-from nnlib import threads
-from nnlib.threads import GROUP, set_num_threads, shard_bounds
+from nnlib.ops import conv as conv_ops
+from nnlib.runtime import threads
+from nnlib.runtime.constants import GROUP
+from nnlib.runtime.plan import execution_order
+from nnlib.runtime.threads import set_num_threads, shard_bounds
 
 from gradutil import check_layer
 
@@ -71,7 +74,7 @@ def test_threads_really_run_on_pool_threads(restore_threads, monkeypatch):
     def spy(fn, n, align=1):
         return real(lambda a, b: (seen.add(threading.get_ident()), fn(a, b))[1], n, align)
 
-    monkeypatch.setattr(nn.functional, "run_sharded", spy)
+    monkeypatch.setattr(conv_ops, "run_sharded", spy)
     set_num_threads(2)
     # 32 images: several im2col chunks, and shards start on chunk bounds
     x = np.random.default_rng(0).standard_normal((32, 4, 6, 6)).astype(np.float32)
@@ -106,7 +109,7 @@ def test_relu_before_maxpool_gives_the_declared_order_results():
     x[1, 1, :2, :2] = 0.5                        # a tie of positive maxima
     dy = rng.standard_normal((4, 3, 3, 3))
     model = nn.Sequential([nn.ReLU(), nn.MaxPool2D(2)])
-    assert model._order() == [1, 0]
+    assert execution_order(model.layers) == [1, 0]
     y = model.forward(x, training=True)
     dx = model.backward(dy)
     relu, pool = nn.ReLU(), nn.MaxPool2D(2)

@@ -1,11 +1,15 @@
 """Block training of per-sample networks on helper processes.
 
-A network whose every layer treats each image on its own (convolutions, pooling, element-wise
-activations, Dense; no BatchNorm statistics, no random draws) can train a batch as independent
-blocks of BLOCK images: each block goes forward and back on its own, and only the weight
-gradients meet, summed over the blocks in order. `Sequential` trains such networks this way.
+A network whose every layer treats each image on its own (registered `per_sample`: convolutions,
+pooling, element-wise activations, Dense; no BatchNorm statistics, no random draws) can train a
+batch as independent blocks of BLOCK images: each block goes forward and back on its own, and
+only the weight gradients meet, summed over the blocks in order. The planner
+(`nnlib.runtime.plan`) trains such networks this way when nnlib has several threads.
 
-With n nnlib threads, the blocks are shared out over this process and n - 1 helper processes.
+With n nnlib threads (`set_num_threads(n)`), the blocks are shared out over this process and
+n - 1 helper processes, forked (this needs the `fork` start method: Linux, macOS) at the first
+training step of a model in blocks. This is deliberate: it is where most of the multi-core
+speed-up of such networks comes from.
 Processes, not threads: NumPy releases the GIL inside each operation, but two threads still
 queue for it between operations, and on a 2-core machine that costs arch A 15-25 % of each
 core (measured: two threads of a training step reach 1.3-1.5x one thread, two processes 1.9x).
@@ -22,7 +26,8 @@ import weakref
 
 import numpy as np
 
-from .threads import BLOCK, block_bounds, get_num_threads, inline, set_num_threads, shard_bounds
+from .constants import BLOCK
+from .threads import block_bounds, get_num_threads, inline, set_num_threads, shard_bounds
 
 
 class _SharedParam:
@@ -242,7 +247,7 @@ def _serve(conn, helper, trainer):
     helper.conn.close()   # the parent's end, inherited
     parent = os.getppid()
     set_num_threads(1)
-    replicas, steps = [], []
+    work = _HelperWork(helper, trainer)
     while True:
         try:
             # other helpers forked later hold this pipe's parent end too, so EOF may never
@@ -257,24 +262,44 @@ def _serve(conn, helper, trainer):
         if command == "stop":
             os._exit(0)
         try:
-            bounds = block_bounds(n)
-            while len(replicas) < len(bounds):
-                replicas.append([_replica(layer) for layer in trainer.layers])
-            if command == "forward":
-                for shared, p in zip(helper.weights, helper.params):   # the child's copies
-                    np.copyto(p.value, shared)
-                steps = []
-                for k, (a, b) in enumerate(bounds):
-                    y, ran = trainer.run_forward(replicas[k], helper.x[a:b])
-                    helper.y[a:b] = y
-                    steps.append(ran)
-            else:
-                for k, (a, b) in enumerate(bounds):
-                    dx = trainer.run_backward(replicas[k], steps[k], helper.dy[a:b], input_grad)
-                    if input_grad:
-                        helper.dx[a:b] = dx
-                    for j, p in enumerate(_parameters(replicas[k])):
-                        helper.grads[k, helper.offsets[j]:helper.offsets[j + 1]] = p.grad.ravel()
+            work.run(command, n, input_grad)
             conn.send(("ok", None))
         except Exception as e:   # reported to the parent, which raises it
             conn.send(("error", f"{type(e).__name__}: {e}"))
+
+
+class _HelperWork:
+    """What a helper process computes: its blocks' forward and backward passes, on layer
+    replicas, with inputs and results in the shared buffers of `helper`."""
+
+    def __init__(self, helper, trainer):
+        self.helper, self.trainer, self.replicas, self.steps = helper, trainer, [], []
+
+    def run(self, command, n, input_grad):
+        bounds = block_bounds(n)
+        while len(self.replicas) < len(bounds):
+            self.replicas.append([_replica(layer) for layer in self.trainer.layers])
+        if command == "forward":
+            self.forward(bounds)
+        else:
+            self.backward(bounds, input_grad)
+
+    def forward(self, bounds):
+        helper = self.helper
+        for shared, p in zip(helper.weights, helper.params):   # the child's copies
+            np.copyto(p.value, shared)
+        self.steps = []
+        for k, (a, b) in enumerate(bounds):
+            y, ran = self.trainer.run_forward(self.replicas[k], helper.x[a:b])
+            helper.y[a:b] = y
+            self.steps.append(ran)
+
+    def backward(self, bounds, input_grad):
+        helper = self.helper
+        for k, (a, b) in enumerate(bounds):
+            dx = self.trainer.run_backward(self.replicas[k], self.steps[k], helper.dy[a:b],
+                                           input_grad)
+            if input_grad:
+                helper.dx[a:b] = dx
+            for j, p in enumerate(_parameters(self.replicas[k])):
+                helper.grads[k, helper.offsets[j]:helper.offsets[j + 1]] = p.grad.ravel()

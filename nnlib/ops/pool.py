@@ -1,13 +1,54 @@
-"""Pooling layers' array operations (NHWC): max and average pooling and their gradients.
+"""Pooling kernels on NHWC memory: max and average pooling and their gradients.
 
-The 2x2/2 kernels themselves live in `nnlib.functional`, since the fused conv-pool block uses
-them too.
+2x2/2 max-pooling, the common case, has kernels of its own (`maxpool2x2_into`,
+`maxpool2x2_train_into`, `unpool2x2_into`): four strided views instead of a window search, and
+three boolean "which half won" masks as the training cache. The fused conv-pool-ReLU block
+(`nnlib.ops.fused`) uses them too.
 """
 import numpy as np
 
-from .functional import (_is_2x2, maxpool2x2_into, maxpool2x2_train_into, out_size,
-                         unpool2x2_into, windows)
-from .threads import run_sharded
+from ..runtime.threads import run_sharded
+from .layout import out_size, windows
+
+
+def is_2x2(k, s):
+    """Whether a pooling window k with stride s is the 2x2/2 case with its own kernels."""
+    return k == 2 and s == 2
+
+
+def maxpool2x2_into(x_nhwc, out):
+    """2x2/2 max-pool values of NHWC x into `out` (no cache): rows first, which compares long
+    contiguous runs, then columns on half the data."""
+    ho, wo = out.shape[1], out.shape[2]
+    rows = np.maximum(x_nhwc[:, 0:2 * ho:2, :2 * wo], x_nhwc[:, 1:2 * ho:2, :2 * wo])
+    np.maximum(rows[:, :, 0::2], rows[:, :, 1::2], out=out)
+
+
+def maxpool2x2_train_into(x_nhwc, out, wins):
+    """2x2/2 max-pool of NHWC x into `out`, and into `wins` the three "which half won" masks
+    (top row vs bottom row, left vs right in the top row, left vs right in the bottom row);
+    ties go to the first maximum in row order, as in PyTorch."""
+    n, ho, wo, c = out.shape
+    v = x_nhwc[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c)
+    top = np.maximum(v[:, :, 0, :, 0], v[:, :, 0, :, 1], out=out)
+    bottom = np.maximum(v[:, :, 1, :, 0], v[:, :, 1, :, 1])
+    np.greater_equal(top, bottom, out=wins[0])
+    np.greater_equal(v[:, :, 0, :, 0], v[:, :, 0, :, 1], out=wins[1])
+    np.greater_equal(v[:, :, 1, :, 0], v[:, :, 1, :, 1], out=wins[2])
+    np.maximum(top, bottom, out=top)
+
+
+def unpool2x2_into(dy_nhwc, wins, dx):
+    """Route the gradient of a 2x2/2 max-pool's output to the winner of each window, writing
+    all of dx[:, :2*Ho, :2*Wo] (the caller zeroes any odd last row or column)."""
+    n, ho, wo, c = dy_nhwc.shape
+    top, left_top, left_bottom = wins
+    dv = dx[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c)
+    dtop, dbottom = dy_nhwc * top, dy_nhwc * ~top
+    np.multiply(dtop, left_top, out=dv[:, :, 0, :, 0])
+    np.multiply(dtop, ~left_top, out=dv[:, :, 0, :, 1])
+    np.multiply(dbottom, left_bottom, out=dv[:, :, 1, :, 0])
+    np.multiply(dbottom, ~left_bottom, out=dv[:, :, 1, :, 1])
 
 
 def maxpool_forward(x_nhwc, k, s, training=True):
@@ -19,7 +60,7 @@ def maxpool_forward(x_nhwc, k, s, training=True):
     """
     n, h, w, c = x_nhwc.shape
     ho, wo = out_size(h, k, s), out_size(w, k, s)
-    if not _is_2x2(k, s):
+    if not is_2x2(k, s):
         win = windows(x_nhwc, k, k, s).reshape(n, ho, wo, k * k, c)
         arg = win.argmax(axis=3)
         y = np.take_along_axis(win, arg[:, :, :, None, :], axis=3)[:, :, :, 0, :]
@@ -39,8 +80,8 @@ def maxpool_backward(dy_nhwc, x_shape, cache, k, s):
     n, h, w, c = x_shape
     ho, wo = dy_nhwc.shape[1], dy_nhwc.shape[2]
     even = (h == 2 * ho and w == 2 * wo)
-    dx = (np.empty if even and _is_2x2(k, s) else np.zeros)(x_shape, dtype=dy_nhwc.dtype)
-    if _is_2x2(k, s):
+    dx = (np.empty if even and is_2x2(k, s) else np.zeros)(x_shape, dtype=dy_nhwc.dtype)
+    if is_2x2(k, s):
         run_sharded(lambda a, b: unpool2x2_into(dy_nhwc[a:b], [m[a:b] for m in cache], dx[a:b]),
                     n)
         return dx
@@ -55,7 +96,7 @@ def avgpool_forward(x_nhwc, k, s):
     """Average pooling of NHWC input, windows k x k, stride s, no padding."""
     n, h, w, c = x_nhwc.shape
     ho, wo = out_size(h, k, s), out_size(w, k, s)
-    if _is_2x2(k, s):
+    if is_2x2(k, s):
         v = x_nhwc[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c)
         y = v[:, :, 0, :, 0] + v[:, :, 0, :, 1]
         y += v[:, :, 1, :, 0]

@@ -3,26 +3,32 @@
 Batch mean and variance are accumulated in float64 over groups of images, each group's sums
 taken by a float32 BLAS matrix-vector product (blocked, so accurate to ~1e-6): plain float32 sums
 over ~100k values per channel were measured to flip ReLU/pool decisions and leave ~1 % gradient
-error. The work is split over nnlib's threads (`nnlib.threads`). Running statistics are
+error. The work is split over nnlib's threads (`nnlib.runtime.threads`). Running statistics are
 buffers (saved with the model, never trained), updated as PyTorch does:
 running = (1 - momentum) * running + momentum * batch_stat, with the unbiased batch variance.
 """
 import numpy as np
 
-from . import functional as F
-from .layers import Layer, Param, _check, _positive_int
-from .threads import GROUP, reduce_groups, run_elementwise
+from ..checks import check, check_positive_int
+from ..ops.elementwise import affine_into
+from ..ops.layout import as_nchw, to_nhwc
+from ..ops.sums import column_sums
+from ..runtime.constants import GROUP
+from ..runtime.threads import reduce_groups, run_elementwise
+from .base import Layer, Param
+from .registry import register_layer
 
 
+@register_layer(eval_output="new")
 class BatchNorm(Layer):
     buffers = ("running_mean", "running_var")
 
     def __init__(self, num_features, momentum=0.1, eps=1e-5, dtype=np.float32):
         super().__init__()
-        _positive_int("num_features", num_features)
-        _check(isinstance(momentum, (int, float)) and 0 <= momentum <= 1, "momentum", momentum,
+        check_positive_int("num_features", num_features)
+        check(isinstance(momentum, (int, float)) and 0 <= momentum <= 1, "momentum", momentum,
                "in [0, 1]")
-        _check(isinstance(eps, (int, float)) and eps > 0, "eps", eps, "> 0")
+        check(isinstance(eps, (int, float)) and eps > 0, "eps", eps, "> 0")
         self.num_features, self.momentum, self.eps = num_features, float(momentum), float(eps)
         self.dtype = np.dtype(dtype)
         self.params = {"gamma": Param(np.ones(num_features, dtype=dtype)),
@@ -36,10 +42,10 @@ class BatchNorm(Layer):
         if x.ndim == 2 and x.shape[1] == self.num_features:
             return np.ascontiguousarray(x), 1, lambda m: m
         if x.ndim == 4 and x.shape[1] == self.num_features:
-            x_nhwc = F.to_nhwc(x)
+            x_nhwc = to_nhwc(x)
             shape = x_nhwc.shape
             return (x_nhwc.reshape(-1, shape[3]), shape[1] * shape[2],
-                    lambda m: F.as_nchw(m.reshape(shape)))
+                    lambda m: as_nchw(m.reshape(shape)))
         raise ValueError(f"BatchNorm({self.num_features}) expects (N, {self.num_features}) or "
                          f"(N, {self.num_features}, H, W), got {x.shape}")
 
@@ -49,22 +55,22 @@ class BatchNorm(Layer):
         if not training:
             scale, shift = self.eval_affine()
             y = np.empty_like(x2)
-            run_elementwise(lambda a, b: _affine(x2[a:b], scale, shift, y[a:b]), x2)
+            run_elementwise(lambda a, b: affine_into(x2[a:b], scale, shift, y[a:b]), x2)
             return back(y)
         m = x2.shape[0]
-        mean = reduce_groups(lambda a, b: (F.column_sums(x2[a:b]),), m, GROUP * rows)[0] / m
+        mean = reduce_groups(lambda a, b: (column_sums(x2[a:b]),), m, GROUP * rows)[0] / m
         xc, y = np.empty_like(x2), np.empty_like(x2)
         mean32 = mean.astype(x2.dtype)
 
         def centre(a, b):
             c = np.subtract(x2[a:b], mean32, out=xc[a:b])
-            return (F.column_sums(np.multiply(c, c, out=y[a:b])),)   # y: scratch until below
+            return (column_sums(np.multiply(c, c, out=y[a:b])),)   # y: scratch until below
 
         var = reduce_groups(centre, m, GROUP * rows)[0] / m
         invstd = 1.0 / np.sqrt(var + self.eps)
         # xhat = xc * invstd is never stored: y and the gradients take invstd from xc directly
         scale = (gamma * invstd).astype(x2.dtype)
-        run_elementwise(lambda a, b: _affine(xc[a:b], scale, beta, y[a:b]), x2)
+        run_elementwise(lambda a, b: affine_into(xc[a:b], scale, beta, y[a:b]), x2)
         self._update_running(mean, var, m)
         self.cache = (xc, invstd, back, rows)
         return back(y)
@@ -87,7 +93,7 @@ class BatchNorm(Layer):
         dy2, _, _ = self._as_matrix(dy)
         m = dy2.shape[0]
         dx = np.empty_like(dy2)
-        dbeta, dyxc = reduce_groups(lambda a, b: (F.column_sums(dy2[a:b]), F.column_sums(
+        dbeta, dyxc = reduce_groups(lambda a, b: (column_sums(dy2[a:b]), column_sums(
             np.multiply(dy2[a:b], xc[a:b], out=dx[a:b]))), m, GROUP * rows)   # dx: scratch
         dgamma = dyxc * invstd                                        # sum of dy * xhat
         self.params["gamma"].grad[...] = dgamma
@@ -109,7 +115,3 @@ class BatchNorm(Layer):
         return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps,
                 "dtype": self.dtype.name}
 
-
-def _affine(x, scale, shift, out):
-    np.multiply(x, scale, out=out)
-    out += shift

@@ -1,31 +1,27 @@
 """Element-wise layers (any shape, layout preserved): ReLU, Sigmoid, Tanh, and inverted Dropout."""
 import numpy as np
 
-from .layers import Layer, _check
-from .threads import run_elementwise
+from ..checks import check
+from ..ops.elementwise import relu, relu_backward
+from .base import Layer
+from .registry import register_layer
 
 
+@register_layer(per_sample=True, eval_output="new")
 class ReLU(Layer):
-    """max(x, 0); big batches are split into shards on nnlib's threads (`nnlib.threads`)."""
+    """max(x, 0); big batches are split into shards on nnlib's threads."""
 
     def forward(self, x, training=False):
-        y = np.empty_like(x)   # same memory layout as x (channels-last stays channels-last)
-        run_elementwise(lambda a, b: np.maximum(x[a:b], 0, out=y[a:b]), x)
+        # np.empty_like keeps x's memory layout (channels-last stays channels-last)
+        y = relu(x, out=np.empty_like(x))
         self.y = y if training else None
         return y
 
-    def forward_inplace(self, x):
-        """Eval-mode forward that overwrites `x` (only for temporaries nobody else holds)."""
-        run_elementwise(lambda a, b: np.maximum(x[a:b], 0, out=x[a:b]), x)
-        return x
-
     def backward(self, dy):
-        dx = np.empty_like(dy)
-        # multiplying by the mask is 8x faster than np.where here
-        run_elementwise(lambda a, b: np.multiply(dy[a:b], self.y[a:b] > 0, out=dx[a:b]), dy)
-        return dx
+        return relu_backward(dy, self.y)
 
 
+@register_layer(per_sample=True, eval_output="new")
 class Sigmoid(Layer):
     def forward(self, x, training=False):
         # exp of -|x| never overflows; both branches are the same function
@@ -38,6 +34,7 @@ class Sigmoid(Layer):
         return dy * self.y * (1 - self.y)
 
 
+@register_layer(per_sample=True, eval_output="new")
 class Tanh(Layer):
     def forward(self, x, training=False):
         y = np.tanh(x)
@@ -48,14 +45,14 @@ class Tanh(Layer):
         return dy * (1 - self.y * self.y)
 
 
+@register_layer(takes_rng=True, eval_output="view")
 class Dropout(Layer):
     """Inverted dropout: at train time zero each unit with probability p and scale the rest
     by 1/(1-p), so evaluation is the identity. Draws from `rng` (a numpy Generator)."""
-    returns_view = True
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
-        _check(isinstance(p, (float, int)) and 0 <= p < 1, "p", p, "in [0, 1)")
+        check(isinstance(p, (float, int)) and 0 <= p < 1, "p", p, "in [0, 1)")
         self.p = float(p)
         self.rng = np.random.default_rng() if rng is None else rng
         self.mask = None

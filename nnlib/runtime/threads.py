@@ -1,4 +1,4 @@
-"""Intra-op threads: layers split the batch into contiguous shards and work on them in parallel.
+"""Intra-op threads: ops split the batch into contiguous shards and work on them in parallel.
 
 NumPy runs element-wise work on one core, and the cache-sized GEMMs of a chunked convolution split
 badly over BLAS threads, so a second core is best used by a second *caller*: a shard of the batch
@@ -16,21 +16,22 @@ from functools import partial
 
 import numpy as np
 
-_state = {"threads": 1, "pool": None}
+from .constants import BLOCK, ELEMENTWISE_MIN
+
+_state = {"threads": 1, "pool": None, "fork_hook": False}
 _lock = threading.Lock()
 _local = threading.local()   # .inline: this thread already runs one share of a parallel job
 
-# Images per reduction group: partial weight gradients are summed per group, then over groups in
-# order, so the float rounding is the same whichever thread computed a group.
-GROUP = 16
-# Images per block: per-sample networks train in independent blocks (`nnlib.blocks`), and
-# convolution and Dense gradients are summed within each block first, then over the blocks
-# in order, so a batch gives the same numbers whether it runs whole or block by block.
-BLOCK = 64
-
 
 def set_num_threads(n):
-    """Use `n` threads (>= 1) inside nnlib's layers; 1 (the default) runs everything inline."""
+    """Use `n` threads (>= 1) inside nnlib; 1 (the default) runs everything inline.
+
+    With n > 1, ops split each batch into n shards on a thread pool (started at first use), and
+    a `Sequential` whose layers are all per-sample trains in blocks shared out over this process
+    and n - 1 helper processes, forked at its first such training step
+    (`nnlib.runtime.blocks`; this needs `fork`, i.e. Linux or macOS). That is where most of
+    the speed-up comes from; results are bit-identical to one thread.
+    """
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer (received: n={n!r})")
     with _lock:
@@ -45,10 +46,6 @@ def _forget_pool_after_fork():
     _state["pool"] = None
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_after_fork)
-
-
 def get_num_threads():
     return _state["threads"]
 
@@ -56,7 +53,7 @@ def get_num_threads():
 @contextmanager
 def inline():
     """Inside the block, nnlib's parallel helpers run their work on the calling thread: for
-    work that is itself one share of a parallel job (see `nnlib.blocks`). Results are the
+    work that is itself one share of a parallel job (see `nnlib.runtime.blocks`). Results are the
     same: they never depend on how the work is split."""
     before = getattr(_local, "inline", False)
     _local.inline = True
@@ -75,6 +72,10 @@ def _pool():
 
     with _lock:
         if _state["pool"] is None:
+            if not _state["fork_hook"] and hasattr(os, "register_at_fork"):
+                # registered with the first pool, not at import: importing nnlib changes nothing
+                os.register_at_fork(after_in_child=_forget_pool_after_fork)
+                _state["fork_hook"] = True
             _state["pool"] = ThreadPoolExecutor(_state["threads"] - 1, thread_name_prefix="nnlib")
         return _state["pool"]
 
@@ -145,9 +146,6 @@ def reduce_blocks(fn, n, group, block=BLOCK):
 def block_bounds(n, block=BLOCK):
     return [(a, min(a + block, n)) for a in range(0, n, block)]
 
-
-# Below this many elements an element-wise op is cheaper inline than handed to a thread.
-ELEMENTWISE_MIN = 1 << 16
 
 
 def run_elementwise(fn, x):
