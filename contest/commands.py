@@ -33,7 +33,8 @@ def data_dir_for(data_dir, manifest):
 
 
 def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_size=1000,
-                low_confidence=0.9, tta=False):
+                low_confidence=0.9, tta=False, adapt=None):
+    from contest.adapt.command import prepare_for
     from contest.ensemble import load_ensemble
     from contest.fileio import write_npy
     from contest.data.inputs import load_images
@@ -45,13 +46,14 @@ def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_si
         check_output(proba_path, (".npy",))
     images = load_images(images_path)
     ensemble = load_ensemble(models)
+    adapted = prepare_for(ensemble, images, images_path, adapt)
     mean, _ = probabilities(ensemble, images, batch_size, tta)
     labels = mean.argmax(axis=1)
     used = write_submission(output, labels, fmt)
     if proba_path is not None:
         write_npy(proba_path, mean)
     text = prediction_summary(mean, labels, len(ensemble), output, used, low_confidence)
-    return text + ("\n" + describe(tta) if tta else "")
+    return text + ("\n" + describe(tta) if tta else "") + adapted
 
 
 def prediction_summary(mean, labels, members, output, fmt, low_confidence):
