@@ -11,6 +11,7 @@ against images unlike the training data (noise, another kind of picture) and aga
 No label of the images is ever read: there is none to read.
 """
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import nnlib as nn
@@ -42,7 +43,7 @@ class Context:
         self.images = load_images(settings.images)
         self.source = load_ensemble(settings.models)
         self.manifest = self.source.manifest
-        self.preset = Preset(**self.manifest["preset"])
+        self.preset = source_preset(self.manifest)
         self.data = source_data(self.manifest, self.preset, settings.data_dir)
         self.x = normalise(self.images, self.manifest["normalisation"])
         self.images_sha = sha256_file(settings.images)
@@ -52,6 +53,12 @@ class Context:
 
     def val_accuracy(self, models):
         return accuracy(average(self.probabilities(models, self.data.x_val)), self.data.y_val)[0]
+
+
+def source_preset(manifest):
+    """The members' Preset from the manifest (fields this version does not know are ignored)."""
+    known = {f.name for f in fields(Preset)}
+    return Preset(**{k: v for k, v in manifest["preset"].items() if k in known})
 
 
 def source_data(manifest, preset, data_dir=None):
