@@ -40,8 +40,7 @@ def train_round(ctx, number, sources, x, y):
     directory.mkdir(parents=True, exist_ok=True)
     jobs, workers, targets = round_jobs(ctx, number, sources)
     indices = [job.index for job in jobs]
-    with ProgressMonitor(directory, indices, ctx.settings.epochs,
-                         getattr(ctx, "monitor_mode", "quiet")):
+    with ProgressMonitor(directory, indices, ctx.settings.epochs, ctx.monitor_mode):
         if jobs:
             with tempfile.TemporaryDirectory(prefix="contest-adapt-") as tmp:
                 shared = [_memmap(Path(tmp) / f"{name}.npy", array)

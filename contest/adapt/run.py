@@ -19,6 +19,7 @@ import numpy as np
 
 from contest.adapt.bn import adapt_model_bn
 from contest.adapt.pseudo import NO_THRESHOLD, Votes, choose_threshold, class_counts
+from contest.adapt.report import stage_text
 from contest.adapt.rounds import train_round
 from contest.adapt.state import (check_settings, identity, open_state, save_state,
                                  stage_dir)
@@ -38,8 +39,8 @@ LISTED_CHANGES = 200   # changed predictions listed per round in the manifest
 class Context:
     """What every stage needs: the source ensemble, its data, the images, the settings."""
 
-    def __init__(self, settings):
-        self.settings = settings
+    def __init__(self, settings, monitor_mode="quiet"):
+        self.settings, self.monitor_mode = settings, monitor_mode
         self.images = load_images(settings.images)
         self.source = load_ensemble(settings.models)
         self.manifest = self.source.manifest
@@ -143,7 +144,8 @@ def round_stage(ctx, number, start, threshold, adapt_bn):
 
 
 def run_stage(ctx, state, stage, say):
-    """Run `stage` (a function returning a report) unless done; judge it against validation."""
+    """Run `stage` (a function returning its report), keep it only if it costs at most
+    max_val_drop points of validation accuracy, record it in the state and say it."""
     report = stage()
     if "skipped" in report:
         report["accepted"] = False
@@ -152,14 +154,8 @@ def run_stage(ctx, state, stage, say):
         report["accepted"] = bool(drop <= ctx.settings.max_val_drop)
     state["stages"].append(report)
     save_state(ctx.settings.out_dir, state)
-    say(stage_line(report))
+    say(stage_text(report))
     return report
-
-
-def stage_line(report):
-    from contest.adapt.report import stage_text
-
-    return stage_text(report)
 
 
 def last_accepted(state):
@@ -188,8 +184,7 @@ def adapt_ensemble(settings, say=print, monitor_mode="lines"):
     """Adapt the ensemble settings.models to settings.images into settings.out_dir; returns the
     manifest written there. Rerunning with the same arguments resumes."""
     check_settings(settings)
-    ctx = Context(settings)
-    ctx.monitor_mode = monitor_mode
+    ctx = Context(settings, monitor_mode)
     state = open_state(settings.out_dir, identity(settings, sha256_file(
         Path(settings.models) / MANIFEST), ctx.images_sha))
     threshold = choose_pseudo_threshold(ctx, state)
