@@ -236,14 +236,21 @@ def predict(images, output, models, fmt, proba, batch_size, low_confidence, tta,
 @click.option("--precision", type=click.FloatRange(0, 1, min_open=True), default=0.995,
               help="pseudo-label precision on validation the confidence threshold must reach")
 @click.option("--max-val-drop", type=click.FloatRange(min=0), default=0.5,
-              help="points of validation accuracy a stage may cost before it is undone")
+              help="points of validation accuracy (BatchNorm re-estimated on validation) a "
+                   "self-training round may cost before it is undone")
+@click.option("--min-agreement", type=click.FloatRange(0, 1), default=0.5,
+              help="adapt only if the members agree on the images at least this fraction as "
+                   "often as on validation (pure noise: ~0.05)")
+@click.option("--min-spread", type=click.FloatRange(0, 1), default=0.5,
+              help="adapt only if the predictions on the images spread over at least this "
+                   "fraction of the effective number of classes they do on validation")
 @click.option("--seed", type=OneLineSeed(), default=0, help="seed of self-training")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="parallel workers")
 @data_dir_option
 @batch_option
 @click.option("--quiet", "-q", is_flag=True, help="no progress output")
-def adapt(models, images, out_dir, rounds, epochs, lr_scale, precision, max_val_drop, seed, jobs,
-          data_dir, batch_size, quiet):
+def adapt(models, images, out_dir, rounds, epochs, lr_scale, precision, max_val_drop,
+          min_agreement, min_spread, seed, jobs, data_dir, batch_size, quiet):
     """Adapt an ensemble to unlabelled IMAGES: BatchNorm statistics, then self-training on the
     images all members label alike with a confidence chosen on validation. Reads no labels."""
     from contest.adapt.command import run_adapt
@@ -251,7 +258,9 @@ def adapt(models, images, out_dir, rounds, epochs, lr_scale, precision, max_val_
 
     settings = AdaptSettings(models=models, images=images, out_dir=out_dir, rounds=rounds,
                              epochs=epochs, lr_scale=lr_scale, precision=precision,
-                             max_val_drop=max_val_drop, seed=seed, jobs=jobs,
+                             max_val_drop=max_val_drop, min_agreement=min_agreement,
+                             min_spread=min_spread,
+                             seed=seed, jobs=jobs,
                              data_dir=data_dir, batch_size=batch_size)
     try:
         with sigterm_as_interrupt():

@@ -7,11 +7,13 @@ high confidence. Modules, each using only those above it:
 
     bn          AdaBN
     pseudo      pseudo-labels and the confidence threshold chosen on validation
+    guards      the task check (are these the task's images?) and the weight check of a round
     state       settings, the resumable state, the warning on other images
     selftrain   one member's self-training round
     rounds      the members of a round in parallel
     report      the text printed per stage
     run         adapt_ensemble
+    command     what `contest predict --adapt bn` and `contest adapt` call
 """
 from contest.adapt.bn import adapt_bn
 from contest.adapt.state import AdaptSettings

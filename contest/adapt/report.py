@@ -14,6 +14,15 @@ def _changes(report):
     return f"predictions changed: {report['changed']}" + (f" ({listed}{more})" if listed else "")
 
 
+def task_text(check):
+    """Whether the images were taken for the task's, with the two ratios behind it."""
+    verdict = "adapting" if check["passed"] else "not adapting: images unlike the training data"
+    return (f"members agree on {percent(check['contest_agreement'])} of the images, "
+            f"{check['ratio']:.2f} of validation's (minimum {check['min_ratio']:.2f}); "
+            f"class spread {check['spread_ratio']:.2f} of validation's (minimum "
+            f"{check['min_spread']:.2f}): {verdict}")
+
+
 def stage_text(report):
     """A few lines about one stage (batchnorm or self-training round)."""
     if report["kind"] == "batchnorm":
@@ -24,12 +33,14 @@ def stage_text(report):
     if "skipped" in report:
         return f"{head}: skipped ({report['skipped']})"
     verdict = "kept" if report["accepted"] else "undone (validation accuracy fell too far)"
+    weights = report.get("weights_accuracy")
+    weights = "" if weights is None else f", {percent(weights)} with BatchNorm on validation"
     return "\n".join([
         head,
         f"  member agreement {percent(report['agreement_before'])} -> "
         f"{percent(report['agreement_after'])}; {_changes(report)}",
         f"  predicted classes {_classes(report['classes_after'])}",
-        f"  validation accuracy {percent(report['val_accuracy'])}: {verdict}"])
+        f"  validation accuracy {percent(report['val_accuracy'])}{weights}: {verdict}"])
 
 
 def adapt_text(manifest, out_dir, seconds):
@@ -37,6 +48,8 @@ def adapt_text(manifest, out_dir, seconds):
     adapted = manifest["adapted"]
     final = adapted["final_stage"]
     kept = "the source members (no stage kept)" if final is None else f"stage {final}"
+    if not adapted["task_check"]["passed"]:
+        kept += "; " + task_text(adapted["task_check"])
     return "\n".join([
         f"adapted ensemble of {len(manifest['members'])} members to {adapted['images']} images "
         f"({adapted['images_file']}, sha256 {adapted['images_sha256'][:12]}...) in "

@@ -18,8 +18,9 @@ import nnlib as nn
 import numpy as np
 
 from contest.adapt.bn import adapt_model_bn
+from contest.adapt.guards import task_check, weights_accuracy
 from contest.adapt.pseudo import NO_THRESHOLD, Votes, choose_threshold, class_counts
-from contest.adapt.report import stage_text
+from contest.adapt.report import stage_text, task_text
 from contest.adapt.rounds import train_round
 from contest.adapt.state import (check_settings, identity, open_state, save_state,
                                  stage_dir)
@@ -136,11 +137,13 @@ def round_stage(ctx, number, start, threshold, adapt_bn):
     if adapt_bn:
         for model in models:
             adapt_model_bn(model, ctx.x)
-    save_models(models, trained, stage_members(out, number, n), {"adapt_bn": adapt_bn})
+    targets = stage_members(out, number, n)
+    save_models(models, trained, targets, {"adapt_bn": adapt_bn})
     for path in trained:
         Path(path).unlink()   # the stage's members are written: the trained files are spent
     after = Votes.of(ctx.probabilities(models))
-    return {**report, **comparison(before, after), "val_accuracy": ctx.val_accuracy(models)}
+    return {**report, **comparison(before, after), "val_accuracy": ctx.val_accuracy(models),
+            "weights_accuracy": weights_accuracy(targets, ctx.data.x_val, ctx.data.y_val)}
 
 
 def run_stage(ctx, state, stage, say):
@@ -149,9 +152,11 @@ def run_stage(ctx, state, stage, say):
     report = stage()
     if "skipped" in report:
         report["accepted"] = False
-    else:
-        drop = 100 * (state["original_val_accuracy"] - report["val_accuracy"])
+    elif "weights_accuracy" in report:
+        drop = 100 * (state["source_weights_accuracy"] - report["weights_accuracy"])
         report["accepted"] = bool(drop <= ctx.settings.max_val_drop)
+    else:
+        report["accepted"] = True   # AdaBN changes no weight; the task check came before
     state["stages"].append(report)
     save_state(ctx.settings.out_dir, state)
     say(stage_text(report))
@@ -174,7 +179,12 @@ def choose_pseudo_threshold(ctx, state):
                               "validation_images": passing, "validation_size": len(votes.labels),
                               "target_precision": ctx.settings.precision}
         state["original_val_accuracy"] = ctx.val_accuracy(ctx.source.models)
-        state["original_predictions"] = Votes.of(ctx.probabilities(ctx.source.models)).labels.tolist()
+        contest = Votes.of(ctx.probabilities(ctx.source.models))
+        state["original_predictions"] = contest.labels.tolist()
+        state["task_check"] = task_check(contest, votes, ctx.settings.min_agreement,
+                                         ctx.settings.min_spread)
+        state["source_weights_accuracy"] = weights_accuracy(start_members(ctx, None),
+                                                            ctx.data.x_val, ctx.data.y_val)
         save_state(ctx.settings.out_dir, state)
     confidence = state["threshold"]["confidence"]
     return NO_THRESHOLD if confidence is None else confidence
@@ -190,6 +200,9 @@ def adapt_ensemble(settings, say=print, monitor_mode="lines"):
     threshold = choose_pseudo_threshold(ctx, state)
     say(threshold_line(state["threshold"]))
     done = {s["stage"] for s in state["stages"]}
+    say(task_line(state["task_check"]))
+    if not state["task_check"]["passed"]:
+        return finish(ctx, state)
     if 0 not in done:
         run_stage(ctx, state, lambda: bn_stage(ctx), say)
     adapt_bn = bool(state["stages"][0]["accepted"])
@@ -199,6 +212,10 @@ def adapt_ensemble(settings, say=print, monitor_mode="lines"):
             run_stage(ctx, state, lambda: round_stage(ctx, number, start, threshold, adapt_bn),
                       say)
     return finish(ctx, state)
+
+
+def task_line(check):
+    return "task check: " + task_text(check)
 
 
 def threshold_line(threshold):
@@ -234,6 +251,8 @@ def finish(ctx, state):
         "source_manifest_sha256": state["identity"]["source_manifest_sha256"],
         "method": ctx.settings.method(), "threshold": state["threshold"],
         "source_validation_accuracy": state["original_val_accuracy"],
+        "task_check": state["task_check"],
+        "source_weights_accuracy": state["source_weights_accuracy"],
         "final_stage": start, "stages": state["stages"],
         "changed_from_source": int(len(changed)),
         "changed_indices": changed[:LISTED_CHANGES].tolist(), "finished": time.strftime(

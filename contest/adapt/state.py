@@ -27,7 +27,9 @@ class AdaptSettings:
     epochs: int = 1
     lr_scale: float = 0.1          # self-training learning rate: the preset's times this
     precision: float = 0.995       # pseudo-label precision on validation the threshold must reach
-    max_val_drop: float = 0.5      # points of validation accuracy a stage may cost, else undone
+    max_val_drop: float = 0.5      # points of validation accuracy a round may cost, else undone
+    min_agreement: float = 0.5     # contest agreement / validation agreement needed to adapt
+    min_spread: float = 0.5        # contest class spread / validation class spread needed
     seed: int = 0
     jobs: int = None
     data_dir: str = None
@@ -49,6 +51,11 @@ def check_settings(settings):
         raise ContestError(f"--precision must be in (0, 1] (received: {settings.precision})")
     if settings.lr_scale <= 0:
         raise ContestError(f"--lr-scale must be > 0 (received: {settings.lr_scale})")
+    if not 0 <= settings.min_agreement <= 1:
+        raise ContestError(f"--min-agreement must be in [0, 1] (received: "
+                           f"{settings.min_agreement})")
+    if not 0 <= settings.min_spread <= 1:
+        raise ContestError(f"--min-spread must be in [0, 1] (received: {settings.min_spread})")
     if settings.max_val_drop < 0:
         raise ContestError(f"--max-val-drop must be >= 0 (received: {settings.max_val_drop})")
     out = Path(settings.out_dir).resolve()
