@@ -18,4 +18,12 @@ high confidence. Modules, each using only those above it:
 from contest.adapt.bn import adapt_bn
 from contest.adapt.state import AdaptSettings
 
-__all__ = ["adapt_bn", "AdaptSettings"]
+__all__ = ["adapt_bn", "adapt_ensemble", "AdaptSettings"]
+
+
+def adapt_ensemble(settings, say=print, monitor_mode="lines"):
+    """contest.adapt.run.adapt_ensemble, imported on first use: `predict --adapt bn` imports this
+    package and needs neither joblib nor the training pipeline."""
+    from contest.adapt.run import adapt_ensemble as adapt
+
+    return adapt(settings, say, monitor_mode)
