@@ -4,12 +4,11 @@ Heavy modules (nnlib, joblib, matplotlib) are imported inside the commands that 
 `contest predict-one` and `contest --help` start fast. Every refused input is reported as one line
 `Error: FILE: problem` with exit status 2 and no traceback.
 """
-from contextlib import contextmanager
-
 import click
 
 from contest import __version__
-from contest.cli_errors import NonNegativeInt, OneLineGroup
+from contest.cli_errors import (ContestInterrupted, ContestUsageError, NonNegativeInt,
+                                OneLineGroup, sigterm_as_interrupt)
 from contest.errors import ContestError
 from contest.train.presets import PRESETS
 
@@ -18,36 +17,6 @@ SETTINGS = {"show_default": True, "help_option_names": ["-h", "--help"], "max_co
 AUGMENT_HELP = ("augmentation: 'none', 'default' (the default preset's: rotation, shift, "
                 "zoom) or a JSON object of augment.Augmenter arguments, e.g. "
                 "'{\"rotation\": 8, \"shift\": 2}'; omitted: the preset's own")
-
-
-class ContestUsageError(click.ClickException):
-    """A ContestError shown by click: 'Error: message', exit status 2."""
-    exit_code = 2
-
-
-class ContestInterrupted(click.ClickException):
-    """Ctrl-C during training: one line, exit status 130 like any interrupted command."""
-    exit_code = 130
-
-
-@contextmanager
-def sigterm_as_interrupt():
-    """Inside, a SIGTERM (`kill`, a batch scheduler's time limit) stops the work as Ctrl-C does:
-    the worker processes are stopped with it instead of running on, orphaned."""
-    import signal
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:        # not the main thread (an embedding program): leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class ContestGroup(OneLineGroup):
@@ -250,13 +219,64 @@ def _more_epochs(out_dir, more_epochs, jobs, backend, mode):
 @click.option("--low-confidence", type=click.FloatRange(0, 1), default=0.9,
               help="report predictions whose probability is below this")
 @tta_option
-def predict(images, output, models, fmt, proba, batch_size, low_confidence, tta):
+@click.option("--adapt", type=click.Choice(["none", "bn"]), default="none",
+              help="bn: re-estimate every member's BatchNorm statistics on IMAGES first (AdaBN: "
+                   "no training, seconds); for a whole adapted ensemble see `contest adapt`")
+def predict(images, output, models, fmt, proba, batch_size, low_confidence, tta, adapt):
     """Predict IMAGES (.npy (N,H,W) grey or (N,H,W,C)/(N,C,H,W) colour, or flat (N,C*H*W), of
     the ensemble's size (MNIST: (N,28,28)/(N,784)/(N,1,28,28)), uint8 0-255 or float 0-1, or a
     Kaggle test.csv) and write a submission."""
     from contest.commands import run_predict
 
-    click.echo(run_predict(images, output, models, fmt, proba, batch_size, low_confidence, tta))
+    click.echo(run_predict(images, output, models, fmt, proba, batch_size, low_confidence, tta,
+                           adapt))
+
+
+@main.command()
+@models_option
+@click.option("--images", type=click.Path(), required=True,
+              help="the unlabelled contest images (any form `predict` accepts)")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="directory of the adapted ensemble (rerun the same command to resume)")
+@click.option("--rounds", type=click.IntRange(min=0), default=2, help="self-training rounds")
+@click.option("--epochs", type=click.IntRange(min=1), default=1, help="epochs per round")
+@click.option("--lr-scale", type=click.FloatRange(min=0, min_open=True), default=0.1,
+              help="self-training learning rate: the preset's times this")
+@click.option("--precision", type=click.FloatRange(0, 1, min_open=True), default=0.995,
+              help="pseudo-label precision on validation the confidence threshold must reach")
+@click.option("--max-val-drop", type=click.FloatRange(min=0), default=0.5,
+              help="points of validation accuracy (BatchNorm re-estimated on validation) a "
+                   "self-training round may cost before it is undone")
+@click.option("--min-agreement", type=click.FloatRange(0, 1), default=0.5,
+              help="adapt only if the members agree on the images at least this fraction as "
+                   "often as on validation (pure noise: ~0.05)")
+@click.option("--min-spread", type=click.FloatRange(0, 1), default=0.5,
+              help="adapt only if the predictions on the images spread over at least this "
+                   "fraction of the effective number of classes they do on validation")
+@click.option("--seed", type=NonNegativeInt(), default=0, help="seed of self-training")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="parallel workers")
+@data_dir_option
+@batch_option
+@click.option("--quiet", "-q", is_flag=True, help="no progress output")
+def adapt(models, images, out_dir, rounds, epochs, lr_scale, precision, max_val_drop,
+          min_agreement, min_spread, seed, jobs, data_dir, batch_size, quiet):
+    """Adapt an ensemble to unlabelled IMAGES: BatchNorm statistics, then self-training on the
+    images all members label alike with a confidence chosen on validation. Reads no labels."""
+    from contest.adapt.command import run_adapt
+    from contest.adapt.state import AdaptSettings
+
+    settings = AdaptSettings(models=models, images=images, out_dir=out_dir, rounds=rounds,
+                             epochs=epochs, lr_scale=lr_scale, precision=precision,
+                             max_val_drop=max_val_drop, min_agreement=min_agreement,
+                             min_spread=min_spread,
+                             seed=seed, jobs=jobs,
+                             data_dir=data_dir, batch_size=batch_size)
+    try:
+        with sigterm_as_interrupt():
+            click.echo(run_adapt(settings, quiet))
+    except KeyboardInterrupt:
+        raise ContestInterrupted(f"interrupted: finished stages are kept in {out_dir}; rerun "
+                                 f"the same command to resume") from None
 
 
 @main.command("predict-one")

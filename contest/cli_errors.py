@@ -1,7 +1,10 @@
 """One-line command-line errors for click's own refusals (bad option values, unknown options,
 missing arguments), as for every other refused input: `Error: --seed: must be >= 0`, exit
-status 2, no usage banner and no "Try --help" line.
+status 2, no usage banner and no "Try --help" line; and how an interrupted command ends
+(Ctrl-C or SIGTERM: one line, exit status 130).
 """
+from contextlib import contextmanager
+
 import click
 
 
@@ -63,3 +66,33 @@ class NonNegativeInt(click.ParamType):
         if number < 0:
             self.fail(f"must be >= 0 (received: {value!r})", param, ctx)
         return number
+
+
+class ContestUsageError(click.ClickException):
+    """A ContestError shown by click: 'Error: message', exit status 2."""
+    exit_code = 2
+
+
+class ContestInterrupted(click.ClickException):
+    """Ctrl-C during training: one line, exit status 130 like any interrupted command."""
+    exit_code = 130
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """Inside, a SIGTERM (`kill`, a batch scheduler's time limit) stops the work as Ctrl-C does:
+    the worker processes are stopped with it instead of running on, orphaned."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:        # not the main thread (an embedding program): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -30,7 +30,8 @@ def data_dir_for(data_dir, manifest):
 
 
 def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_size=1000,
-                low_confidence=0.9, tta=False):
+                low_confidence=0.9, tta=False, adapt=None):
+    from contest.adapt.command import prepare_for
     from contest.ensemble import load_ensemble
     from contest.fileio import write_npy
     from contest.data.inputs import load_images
@@ -44,6 +45,7 @@ def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_si
                   inputs=[images_path], model_dirs=[models])
     images = load_images(images_path, manifest_spec(models))
     ensemble = load_ensemble(models)
+    adapted = prepare_for(ensemble, images, images_path, adapt)
     mean, _ = probabilities(ensemble, images, batch_size, tta)
     labels = mean.argmax(axis=1)
     used = format_for(output, fmt)
@@ -53,7 +55,7 @@ def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_si
     write_all(writes)
     text = prediction_summary(mean, labels, len(ensemble), output, used, low_confidence,
                               ensemble.spec)
-    return text + ("\n" + describe(tta) if tta else "")
+    return text + ("\n" + describe(tta) if tta else "") + adapted
 
 
 def manifest_spec(models):

@@ -1,0 +1,112 @@
+"""AdaBN (contest.adapt.bn): statistics equal to a float64 reference computed over all images at
+once, deterministic, independent of the chunking, and seen by the eval fast path."""
+import nnlib as nn
+import numpy as np
+import pytest
+
+from contest.adapt import adapt_bn
+from contest.adapt import bn as bn_module
+from contest.adapt.bn import ChannelMoments, batchnorm_indices, prefix_forward
+from contest.data.preprocess import normalise
+from contest.ensemble import load_ensemble
+from contest_testutil import invoke
+
+
+def reference_inputs(model, index, x):
+    """Input of layer `index` for all of x at once, layer by layer, in eval mode."""
+    return prefix_forward(model.layers[:index], x)
+
+
+def slow_probabilities(model, x):
+    """Softmax of the network applied one layer at a time (no fused convolution)."""
+    logits = prefix_forward(model.layers, x).astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def running_stats(ensemble):
+    return [np.concatenate([np.r_[m.layers[i].running_mean, m.layers[i].running_var]
+                            for i in batchnorm_indices(m)]) for m in ensemble.models]
+
+
+def test_channel_moments_match_numpy_over_chunks():
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((37, 5, 3, 4)) * 3 + 100).astype(np.float32)
+    moments = ChannelMoments(5)
+    for start in range(0, 37, 10):
+        moments.add(x[start:start + 10])
+    values = x.astype(np.float64).transpose(1, 0, 2, 3).reshape(5, -1)
+    np.testing.assert_allclose(moments.mean, values.mean(axis=1), rtol=1e-13)
+    np.testing.assert_allclose(moments.unbiased_variance(), values.var(axis=1, ddof=1), rtol=1e-11)
+    assert moments.count == 37 * 12
+
+
+def test_statistics_equal_the_float64_reference(bn_models, tiny_test):
+    images = tiny_test[0]
+    ensemble = load_ensemble(bn_models)
+    reference = load_ensemble(bn_models)
+    layers = adapt_bn(ensemble, images)
+    assert layers == sum(len(batchnorm_indices(m)) for m in ensemble.models) > 0
+    x = normalise(images, ensemble.normalisation)
+    for adapted, model in zip(ensemble.models, reference.models):
+        for i in batchnorm_indices(model):
+            # adapt the reference in order too, from a whole-set float64 computation
+            inputs = reference_inputs(model, i, x).astype(np.float64)
+            axes = (0,) if inputs.ndim == 2 else (0, 2, 3)
+            mean, var = inputs.mean(axis=axes), inputs.var(axis=axes, ddof=1)
+            model.layers[i].running_mean[...] = mean
+            model.layers[i].running_var[...] = var
+            np.testing.assert_allclose(adapted.layers[i].running_mean, mean.astype(np.float32),
+                                       rtol=1e-6, atol=1e-7)
+            np.testing.assert_allclose(adapted.layers[i].running_var, var.astype(np.float32),
+                                       rtol=1e-6)
+
+
+def test_deterministic_and_independent_of_chunking(bn_models, tiny_test, monkeypatch):
+    first, second, small = (load_ensemble(bn_models) for _ in range(3))
+    adapt_bn(first, tiny_test[0])
+    adapt_bn(second, tiny_test[0])
+    for a, b in zip(running_stats(first), running_stats(second)):
+        assert a.tobytes() == b.tobytes()
+    monkeypatch.setattr(bn_module, "MAX_CHUNK", 7)   # 200 images in 29 chunks
+    adapt_bn(small, tiny_test[0])
+    for a, b in zip(running_stats(first), running_stats(small)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_fast_path_sees_the_new_statistics(bn_models, tiny_test):
+    ensemble = load_ensemble(bn_models)
+    before, _ = ensemble.predict_proba(tiny_test[0])
+    adapt_bn(ensemble, tiny_test[0])
+    after, members = ensemble.predict_proba(tiny_test[0])
+    x = normalise(tiny_test[0], ensemble.normalisation)
+    for model, fast in zip(ensemble.models, members):
+        np.testing.assert_allclose(fast, slow_probabilities(model, x), atol=2e-5)
+    assert np.abs(after - before).max() > 1e-3   # the statistics did change the predictions
+
+
+def test_an_ensemble_without_batchnorm_is_left_alone(models, tiny_test):
+    ensemble = load_ensemble(models)
+    before, _ = ensemble.predict_proba(tiny_test[0])
+    assert adapt_bn(ensemble, tiny_test[0]) == 0
+    np.testing.assert_array_equal(ensemble.predict_proba(tiny_test[0])[0], before)
+
+
+def test_adapt_bn_refuses_a_single_image(bn_models, tiny_test):
+    with pytest.raises(ValueError, match="at least 2 images"):
+        adapt_bn(load_ensemble(bn_models), tiny_test[0][:1])
+
+
+def test_predict_adapt_bn_writes_the_adapted_predictions(bn_models, exported, tmp_path):
+    images, _ = exported
+    plain, adapted = tmp_path / "plain.txt", tmp_path / "adapted.txt"
+    result = invoke(["predict", images, "-o", adapted, "--models", bn_models, "--adapt", "bn"])
+    assert result.exit_code == 0, result.output
+    assert "adapt bn: 6 BatchNorm layers re-estimated on the 200 images" in result.output
+    assert invoke(["predict", images, "-o", plain, "--models", bn_models]).exit_code == 0
+    ensemble = load_ensemble(bn_models)
+    adapt_bn(ensemble, np.load(images))
+    expected = ensemble.predict_proba(np.load(images))[0].argmax(axis=1)
+    assert adapted.read_text().split() == [str(d) for d in expected]
+    assert adapted.read_text() != plain.read_text()
