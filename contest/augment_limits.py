@@ -17,6 +17,7 @@ GEOMETRIC = {                       # name: (low, high), both inclusive
     "elastic_sigma": (0.5, 16.0),   # smoothing in pixels (Simard et al.: 4)
     "p_affine": (0.0, 1.0),
     "p_elastic": (0.0, 1.0),
+    "p_flip": (0.0, 1.0),           # horizontal mirrors: only for data whose classes survive them
 }
 PIXEL = {
     "p_noise": (0.0, 1.0), "noise_sigma": (0.0, 1.0),
