@@ -38,6 +38,8 @@ def main():
     ap.add_argument("--arch", default="d")
     ap.add_argument("--recipe", default="general")
     ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--label-smoothing", type=float, default=0.0)
+    ap.add_argument("--normalisation", default="standardise")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
@@ -45,11 +47,11 @@ def main():
     spec = train.spec()
     augment = json.loads(a.recipe) if a.recipe.startswith("{") else AUGMENT_FAMILIES[a.recipe](spec)
     preset = dataclasses.replace(PRESETS["default"], arch=a.arch, epochs=a.epochs, lr=a.lr,
-                                 augment=augment)
+                                 augment=augment, label_smoothing=a.label_smoothing)
     images, labels = train.images, train.labels
     n_train = min(a.slice, len(images) - VALIDATION)
     xtr, ytr = to_unit_nchw(images[:n_train], spec), labels[:n_train]
-    xv, yv = normalise(images[-VALIDATION:], "standardise", spec), labels[-VALIDATION:]
+    xv, yv = normalise(images[-VALIDATION:], a.normalisation, spec), labels[-VALIDATION:]
     rng = np.random.default_rng(a.seed)
     model = build_model(preset.arch, rng, spec=spec)
     opt = build_optimizer(preset, model.parameters())
@@ -57,13 +59,16 @@ def main():
     started = time.perf_counter()
     nn.set_num_threads(a.threads)
     with threadpool_limits(1):
-        history = nn.fit(model, nn.SoftmaxCrossEntropy(), opt, xtr, ytr, preset.epochs,
+        history = nn.fit(model, nn.SoftmaxCrossEntropy(label_smoothing=preset.label_smoothing), opt, xtr, ytr, preset.epochs,
                          preset.batch_size, rng, validation_data=(xv, yv),
-                         augment=BatchTransform(build_augmenter(preset.augment), "standardise"),
+                         augment=BatchTransform(build_augmenter(preset.augment), a.normalisation),
                          scheduler=sched)
     val = history.to_dict()["history"]["val_acc"]
+    both = model.predict_proba(xv) + model.predict_proba(np.ascontiguousarray(xv[..., ::-1]))
+    flip_tta = float(np.mean(both.argmax(axis=1) == yv))  # mean of the image and its mirror
     print(json.dumps({"arch": a.arch, "recipe": a.recipe, "slice": n_train, "epochs": a.epochs,
-                      "val_acc": [round(v, 4) for v in val],
+                      "label_smoothing": a.label_smoothing, "normalisation": a.normalisation,
+                      "val_acc": [round(v, 4) for v in val], "val_acc_flip_tta": round(flip_tta, 4),
                       "seconds": round(time.perf_counter() - started, 1)}), flush=True)
 
 

@@ -25,6 +25,7 @@ PIXEL = {
     "p_contrast": (0.0, 1.0), "contrast_min": (0.05, 1.0),
     "p_blur": (0.0, 1.0), "blur_sigma": (0.0, 3.0),
     "p_thick": (0.0, 1.0), "p_thin": (0.0, 1.0), "p_line": (0.0, 1.0),
+    "p_colour": (0.0, 1.0), "colour_strength": (0.0, 0.5),
 }
 
 

@@ -9,8 +9,9 @@ default preset is adapted to the data it is given:
   keeps the default preset exactly, value for value;
 - other data gets the general-image recipe: horizontal flips when they keep the class (data-set
   knowledge for the sets the tool knows, see FLIP_KNOWLEDGE), translations of about 8 % of the
-  side (random crops of a zero-padded image), mild zooms, mild contrast changes; no stroke
-  corruptions, no rotations or shears.
+  side (random crops of a zero-padded image), mild zooms, mild contrast changes and, for colour
+  images, mild colour changes (per-channel gains within 10 %); no stroke corruptions, no
+  rotations or shears.
 
 `choose_recipe(preset, spec, fixed)` returns the preset to train and a record of the choice (kept
 in the run identity of non-digit runs and in `ensemble.json`, stated in the progress header). The
@@ -58,6 +59,8 @@ def general_augment(spec):
     if flip_decision(spec)[0]:
         augment["p_flip"] = 0.5
     augment["pixel"] = {"p_contrast": 0.1, "contrast_min": 0.6}
+    if spec.channels >= 3:
+        augment["pixel"].update(p_colour=0.3, colour_strength=0.1)
     return augment
 
 

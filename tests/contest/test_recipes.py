@@ -90,3 +90,8 @@ def test_the_choice_is_recorded_in_the_manifest_and_the_same_for_every_seed(tmp_
     recipe, preset = records[0]
     assert recipe["recipe"] == "general" and recipe["fixed"] == ["epochs"]
     assert preset["epochs"] == 1 and not any(preset["augment"]["pixel"].get(k) for k in STROKES)
+
+
+def test_colour_data_gets_mild_colour_changes_and_grey_data_none():
+    assert choose_recipe(PRESETS["default"], CIFAR)[0].augment["pixel"]["p_colour"] > 0
+    assert "p_colour" not in choose_recipe(PRESETS["default"], FASHION)[0].augment["pixel"]
