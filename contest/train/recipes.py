@@ -100,8 +100,8 @@ def choose_recipe(preset, spec, fixed=()):
     if preset.name not in ADAPTED_PRESETS:
         return preset, {**record, "recipe": preset.name, "reason": f"preset {preset.name} asked for"}
     if is_digit_data(spec):
-        return preset, {**record, "recipe": "digit",
-                        "reason": "grey images of classes 0..9: the default preset's digit recipe"}
+        return preset, {**record, "recipe": "digit", "reason": f"grey images of classes "
+                        f"0..{spec.classes - 1}: the default preset's digit recipe"}
     chosen = {"arch": GENERAL_ARCH, "epochs": GENERAL_EPOCHS, "augment": general_augment(spec)}
     changes = {key: value for key, value in chosen.items() if key not in fixed}
     return replace(preset, **changes), {**record, "recipe": "general",
@@ -114,5 +114,6 @@ def describe_recipe(record, preset):
     parts = [f"flips {'on' if augment.get('p_flip') else 'off'} ({record['flip_reason']})"]
     if record.get("fixed"):
         parts.append("kept from the command line: " + ", ".join(record["fixed"]))
-    return (f"recipe: {record['recipe']} ({record['reason']}); arch {preset.arch}, "
-            f"{preset.epochs} epochs; " + "; ".join(parts))
+    epochs = f"{preset.epochs} epoch{'s' if preset.epochs != 1 else ''}"
+    return (f"recipe: {record['recipe']} ({record['reason']}); arch {preset.arch}, {epochs}; "
+            + "; ".join(parts))

@@ -21,7 +21,8 @@ def test_digit_data_keeps_the_default_preset_exactly():
     assert preset == PRESETS["default"] and preset.to_dict() == PRESETS["default"].to_dict()
     assert record["recipe"] == "digit" and record["data"] == "digits" and not record["flip"]
     small = InputSpec(1, 16, 16, 4)                        # any grey data of numbered classes
-    assert choose_recipe(PRESETS["default"], small)[0] == PRESETS["default"]
+    preset, record = choose_recipe(PRESETS["default"], small)
+    assert preset == PRESETS["default"] and "classes 0..3" in record["reason"]
 
 
 def _general(spec):
