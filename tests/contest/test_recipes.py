@@ -96,3 +96,16 @@ def test_the_choice_is_recorded_in_the_manifest_and_the_same_for_every_seed(tmp_
 def test_colour_data_gets_mild_colour_changes_and_grey_data_none():
     assert choose_recipe(PRESETS["default"], CIFAR)[0].augment["pixel"]["p_colour"] > 0
     assert "p_colour" not in choose_recipe(PRESETS["default"], FASHION)[0].augment["pixel"]
+
+
+def test_more_epochs_goes_on_with_the_recorded_recipe(tmp_path):
+    data = _named_grey_npz(tmp_path / "things.npz")
+    out = tmp_path / "m"
+    first = invoke(["train-ensemble", "--data", str(data), "--class-names", "cup,hat,key",
+                    "--n", "1", "--epochs", "1", "--jobs", "1", "--out", str(out), "-q"])
+    assert first.exit_code == 0, first.output
+    recipe = json.loads((out / "ensemble.json").read_text())["recipe"]
+    more = invoke(["train-ensemble", "--more-epochs", "1", "--out", str(out), "-q"])
+    assert more.exit_code == 0, more.output
+    manifest = json.loads((out / "ensemble.json").read_text())
+    assert manifest["recipe"] == recipe and manifest["members"][0]["epochs"] == 2
