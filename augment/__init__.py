@@ -9,11 +9,14 @@ number from the `numpy.random.Generator` it is given.
     affine(images, angles, shifts, zooms, shears)  deterministic per-image affine maps
     random_affine(images, rng, rotation, shift, zoom, shear)
     elastic(images, rng, alpha, sigma)             Simard 2003 elastic distortion
+    flip_horizontal(images), random_flip(images, rng, p)   left-right mirrors
     Augmenter(**kwargs)(batch, rng)                per-batch pipeline for training loops
 """
 from .elastic import displacement_fields, elastic
+from .flip import flip_horizontal, random_flip
 from .geometric import affine, neighbour_offsets, random_affine, shift, shifted_variants
 from .pipeline import Augmenter
 
-__all__ = ["Augmenter", "affine", "displacement_fields", "elastic", "neighbour_offsets",
+__all__ = ["Augmenter", "affine", "displacement_fields", "elastic", "flip_horizontal",
+           "neighbour_offsets", "random_flip",
            "random_affine", "shift", "shifted_variants"]

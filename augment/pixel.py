@@ -1,5 +1,6 @@
 """Pixel-level corruptions for training: noise, salt-and-pepper, contrast, blur, stroke width and
-stray lines, so that a model trained on clean scans does not collapse on dirty ones.
+stray lines, so that a model trained on clean scans does not collapse on dirty ones; and mild
+per-channel colour gains for colour images (p_colour, drawn after all the others).
 
 `PixelAugmenter(**kwargs)(batch, rng) -> batch` works on float batches (N, H, W) or (N, C, H, W)
 with ink in [0, 1] on a 0 background (call it before any normalisation). Each corruption hits each
@@ -87,21 +88,32 @@ def stray_line(x, rng, width_max=2.5, width_min=1.0, max_tilt=None, centre_range
     return np.maximum(x, ink)
 
 
+def colour_gains(x, rng, strength):
+    """Multiply each channel of each image by its own gain U(1 - strength, 1 + strength), clipped
+    to [0, 1]: a mild colour (for grey images, brightness) change of (N, C, H, W) batches."""
+    shape = (len(x), x.shape[1], 1, 1) if x.ndim == 4 else _per_image(x)
+    gains = rng.uniform(1 - strength, 1 + strength, size=shape).astype(x.dtype)
+    return np.clip(x * gains, 0, 1)
+
+
 class PixelAugmenter:
     """Random pixel corruptions of float image batches in [0, 1]; probabilities per image."""
 
     def __init__(self, p_noise=0.0, noise_sigma=0.3, p_salt_pepper=0.0, salt_pepper_fraction=0.1,
                  p_contrast=0.0, contrast_min=0.25, p_blur=0.0, blur_sigma=1.0, p_thick=0.0,
-                 p_thin=0.0, p_line=0.0):
+                 p_thin=0.0, p_line=0.0, p_colour=0.0, colour_strength=0.1):
         probs = dict(p_noise=p_noise, p_salt_pepper=p_salt_pepper, p_contrast=p_contrast,
-                     p_blur=p_blur, p_thick=p_thick, p_thin=p_thin, p_line=p_line)
+                     p_blur=p_blur, p_thick=p_thick, p_thin=p_thin, p_line=p_line,
+                     p_colour=p_colour)
         self.config = {k: check_number(k, v, low=0, high=1) for k, v in probs.items()}
         self.config.update(noise_sigma=check_number("noise_sigma", noise_sigma, low=0, high=1),
                            salt_pepper_fraction=check_number("salt_pepper_fraction",
                                                              salt_pepper_fraction, low=0, high=1),
                            contrast_min=check_number("contrast_min", contrast_min, low=0, high=1,
                                                      low_open=True),
-                           blur_sigma=check_number("blur_sigma", blur_sigma, low=0))
+                           blur_sigma=check_number("blur_sigma", blur_sigma, low=0),
+                           colour_strength=check_number("colour_strength", colour_strength,
+                                                        low=0, high=1))
 
     def get_config(self):
         return dict(self.config)
@@ -120,7 +132,8 @@ class PixelAugmenter:
                  ("p_line", lambda v: stray_line(v, rng)),
                  ("p_contrast", lambda v: low_contrast(v, rng, c["contrast_min"])),
                  ("p_noise", lambda v: add_noise(v, rng, c["noise_sigma"])),
-                 ("p_salt_pepper", lambda v: salt_pepper(v, rng, c["salt_pepper_fraction"]))]
+                 ("p_salt_pepper", lambda v: salt_pepper(v, rng, c["salt_pepper_fraction"])),
+                 ("p_colour", lambda v: colour_gains(v, rng, c["colour_strength"]))]
         for key, fn in steps:
             idx = _subset(rng, len(x), c[key]) if c[key] else ()
             if len(idx):

@@ -17,6 +17,7 @@ GEOMETRIC = {                       # name: (low, high), both inclusive
     "elastic_sigma": (0.5, 16.0),   # smoothing in pixels (Simard et al.: 4)
     "p_affine": (0.0, 1.0),
     "p_elastic": (0.0, 1.0),
+    "p_flip": (0.0, 1.0),           # horizontal mirrors: only for data whose classes survive them
 }
 PIXEL = {
     "p_noise": (0.0, 1.0), "noise_sigma": (0.0, 1.0),
@@ -24,6 +25,7 @@ PIXEL = {
     "p_contrast": (0.0, 1.0), "contrast_min": (0.05, 1.0),
     "p_blur": (0.0, 1.0), "blur_sigma": (0.0, 3.0),
     "p_thick": (0.0, 1.0), "p_thin": (0.0, 1.0), "p_line": (0.0, 1.0),
+    "p_colour": (0.0, 1.0), "colour_strength": (0.0, 0.5),
 }
 
 

@@ -96,6 +96,12 @@ def main():
     """
 
 
+def _class_names(value):
+    from contest.data.spec import parse_class_names
+
+    return parse_class_names(value)
+
+
 @main.command("train-ensemble")
 @click.option("--n", "n", type=click.IntRange(min=1), default=5, help="number of members")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
@@ -153,11 +159,10 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
     """Train N CNNs in parallel; write OUT/ensemble.json, member files and learning curves."""
     import time
 
-    from contest.train.plan import TrainSettings, with_overrides
+    from contest.train.plan import TrainSettings, overridden, with_overrides
     from contest.train.progress import choose_mode
     from contest.train.run import train_ensemble as train
     from contest.training_report import training_text
-    from contest.data.spec import parse_class_names
 
     started = time.time()
     if more_epochs is not None:
@@ -169,8 +174,9 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
                              backend=backend, train_limit=train_limit, data_dir=data_dir,
                              normalisation=recipe.normalisation, scheduler=scheduler, data=data,
                              test=test_path, label_column=label_column,
-                             class_names=parse_class_names(class_names),
-                             init_from=init_from, freeze=freeze)
+                             class_names=_class_names(class_names),
+                             init_from=init_from, freeze=freeze, adapt=True,
+                             fixed=overridden(epochs=epochs, arch=arch, augment=augment))
     try:
         with sigterm_as_interrupt():
             from contest.train.continued import finetune_settings

@@ -15,8 +15,9 @@ def training_text(manifest, out_dir, seconds):
     rows.append(["ensemble", "", "", _pct(manifest["validation_accuracy"]),
                  _pct(manifest.get("test_accuracy"))])
     preset = manifest["preset"]
+    recipe = (manifest.get("recipe") or {}).get("recipe", preset["name"])
     lines = [f"ensemble of {manifest['n']} x arch {manifest['arch']} (preset {preset['name']}, "
-             f"{preset['epochs']} epochs) in {out_dir}/ensemble.json, "
+             f"{recipe} recipe, {preset['epochs']} epochs) in {out_dir}/ensemble.json, "
              f"{manifest['jobs']} worker(s), {seconds:.0f} s",
              table(["member", "epochs", "train time", "val acc", "test acc"], rows)]
     if "test_accuracy" in manifest:

@@ -24,6 +24,7 @@ from contest.fileio import atomic_open
 from contest.train.files import checkpoint_path, member_path
 from contest.train.member import train_member
 from contest.train.plan import plan_jobs, prepare_data, run_differences
+from contest.train.recipes import describe_recipe
 from contest.train.progress import finished_line
 
 INSTALL_HINT = 'pip install "contest-cnn[dask]" (or pip install ".[dask]" in a checkout)'
@@ -176,6 +177,8 @@ def run_on_cluster(distributed, settings, jobs, say):
         workers = wait_for_workers(client, settings.scheduler)
         say(f"training {len(jobs)} member(s) on the Dask cluster at "
             f"{client.scheduler.address} ({workers} worker threads)")
+        if settings.recipe is not None:
+            say(describe_recipe(settings.recipe, settings.preset))
         futures = submit_members(client, jobs, settings)
         failed = collect(distributed, futures, settings.out_dir, say)
     if failed:

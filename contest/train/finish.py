@@ -91,5 +91,5 @@ def build_manifest(settings, data, entries, workers, wall_seconds):
             "data": {**data.source.record(), "train_limit": settings.train_limit,
                      "train_size": data.run["train_size"],
                      "validation_size": data.run["validation_size"]},
-            "members": entries, "jobs": workers, "backend": settings.backend,
+            "recipe": settings.recipe, "members": entries, "jobs": workers, "backend": settings.backend,
             "wall_seconds": round(wall_seconds, 2)}

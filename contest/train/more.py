@@ -33,7 +33,8 @@ def settings_from_manifest(out_dir, manifest, jobs=None, backend="loky"):
         data=None if idx else data.get("path"), test=data.get("test"),
         label_column=data.get("label_column", "label"),
         class_names=spec.class_names if spec.named else None,
-        init_from=(run.get("init_from") or {}).get("dir"), freeze=run.get("freeze"))
+        init_from=(run.get("init_from") or {}).get("dir"), freeze=run.get("freeze"),
+        recipe=manifest.get("recipe"))
 
 
 def _member_epochs(path):

@@ -26,6 +26,7 @@ from contest.fileio import read_json, write_json
 from contest.train.continued import init_identity
 from contest.train.files import member_path
 from contest.train.member import MemberJob
+from contest.train.recipes import choose_recipe
 
 RUN_FILE = "run.json"
 
@@ -49,6 +50,9 @@ class TrainSettings:
     class_names: tuple = None      # --class-names, else the data's own
     init_from: str = None          # --init-from MODELS_DIR (contest.train.continued)
     freeze: str = None             # --freeze features
+    adapt: bool = False            # choose the recipe for the data (contest.train.recipes)
+    fixed: tuple = ()              # preset fields the command line set (kept by the choice)
+    recipe: dict = None            # the record of the recipe chosen (once chosen)
 
 
 @dataclass
@@ -59,6 +63,8 @@ class TrainingData:
     y_val: np.ndarray
     run: dict                      # settings that make members of one ensemble interchangeable
     source: object = None          # contest.data.sources.TrainingSource (spec, test set)
+    preset: object = None          # the preset trained: settings.preset, adapted to the data
+    recipe: dict = None            # the record of its choice (contest.train.recipes)
 
 
 def with_overrides(preset, epochs=None, arch=None, augment=None):
@@ -66,6 +72,11 @@ def with_overrides(preset, epochs=None, arch=None, augment=None):
     changes = {key: value for key, value in
                (("epochs", epochs), ("arch", arch), ("augment", augment)) if value is not None}
     return replace(preset, **changes)
+
+
+def overridden(**values):
+    """The names of the preset fields given on the command line (those not None), sorted."""
+    return tuple(sorted(name for name, value in values.items() if value is not None))
 
 
 def prepare_data(settings):
@@ -77,16 +88,21 @@ def prepare_data(settings):
     n_images = min(limit, len(images)) if limit else len(images)
     val_size = datasets.validation_size_for(n_images, settings.preset.validation_size)
     (xt, yt), (xv, yv) = datasets.train_validation_split(images, labels, val_size, n_images)
-    run = {"seed": settings.seed, "preset": settings.preset.to_dict(),
+    preset, recipe = settings.preset, settings.recipe
+    if settings.adapt:
+        preset, recipe = choose_recipe(settings.preset, spec, settings.fixed)
+    run = {"seed": settings.seed, "preset": preset.to_dict(),
            "normalisation": settings.normalisation, "train_limit": limit,
            "train_size": len(xt), "validation_size": val_size,
            "data": source.identity()}
     if spec != MNIST:  # MNIST runs keep the identity they had before specs existed
         run["input"] = spec.to_dict()
+    if recipe is not None and recipe["data"] != "digits":  # digit runs keep their identity too
+        run["recipe"] = recipe
     if settings.init_from:
         run["init_from"], run["freeze"] = init_identity(settings.init_from, spec), settings.freeze
     return TrainingData(to_unit_nchw(xt, spec), yt, normalise(xv, settings.normalisation, spec),
-                        yv, run, source)
+                        yv, run, source, preset, recipe)
 
 
 def start_run(settings):

@@ -14,6 +14,7 @@ from contest.train.finish import finish_ensemble
 from contest.train.local import train_locally
 from contest.train.plan import start_run
 from contest.train.progress import printer
+from contest.train.recipes import describe_recipe
 
 
 @guarded_training
@@ -23,6 +24,7 @@ def train_ensemble(settings, monitor_mode="lines", stream=None):
     started = time.time()
     distributed = require_dask() if settings.scheduler else None  # before anything is written
     data, todo = start_run(settings)
+    settings = replace(settings, preset=data.preset, recipe=data.recipe, adapt=False)
     if distributed is not None:
         data.x_train = None  # the workers load their own copy
         workers = train_on_cluster(distributed, settings, data.run, todo,
@@ -31,6 +33,9 @@ def train_ensemble(settings, monitor_mode="lines", stream=None):
     else:
         if monitor_mode != "quiet" and todo:  # the Dask path states it once connected
             print(data.source.header(), file=stream or sys.stderr, flush=True)
+            if data.recipe is not None:
+                print(describe_recipe(data.recipe, settings.preset), file=stream or sys.stderr,
+                      flush=True)
         workers = train_locally(settings, data, todo, monitor_mode, stream)
         data.x_train = None  # the largest array (~170 MB for MNIST) is not needed any more
     return finish_ensemble(settings, data, trained=todo, workers=workers,

@@ -13,7 +13,8 @@ def test_built_from_a_preset_dict_and_config_round_trips_through_json():
     aug = augment.Augmenter(**DEFAULT)
     config = aug.get_config()
     assert config == {"rotation": 10.0, "shift": 2.0, "zoom": 0.1, "shear": 0.0,
-                      "elastic_alpha": 0.0, "elastic_sigma": 4.0, "p_affine": 1.0, "p_elastic": 1.0}
+                      "elastic_alpha": 0.0, "elastic_sigma": 4.0, "p_affine": 1.0, "p_elastic": 1.0,
+                      "p_flip": 0.0}
     assert augment.Augmenter(**json.loads(json.dumps(config))) == aug
     assert augment.Augmenter(**DEFAULT, shear=0.1) != aug
     assert repr(aug).startswith("Augmenter(rotation=10.0, shift=2.0, zoom=0.1")

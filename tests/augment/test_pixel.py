@@ -94,3 +94,19 @@ def test_a_tilted_stray_line_stays_near_horizontal():
         rows, cols = np.nonzero(image == 1)
         slope = np.polyfit(cols, rows, 1)[0]
         assert abs(np.degrees(np.arctan(slope))) <= 31
+
+
+def test_colour_gains_scale_each_channel_of_each_image_within_the_strength():
+    from augment.pixel import PixelAugmenter
+
+    x = np.full((50, 3, 6, 6), 0.5, np.float32)
+    out = PixelAugmenter(p_colour=1.0, colour_strength=0.2)(x, np.random.default_rng(0))
+    gains = out[:, :, 0, 0] / 0.5
+    assert np.all((gains >= 0.8 - 1e-6) & (gains <= 1.2 + 1e-6))
+    np.testing.assert_allclose(out, np.broadcast_to(gains[:, :, None, None] * 0.5, x.shape),
+                               rtol=1e-6)                                     # one per channel
+    assert np.ptp(gains[:, 0] - gains[:, 1]) > 0                                 # channels differ
+    np.testing.assert_array_equal(PixelAugmenter(p_colour=1.0, colour_strength=0.2)(
+        x, np.random.default_rng(0)), out)
+    assert PixelAugmenter(p_colour=1.0)(np.ones((4, 3, 6, 6), np.float32),
+                                        np.random.default_rng(1)).max() <= 1.0

@@ -1,0 +1,76 @@
+"""Short recipe trials on the validation split of any data set (never its test set).
+
+    python benchmarks/recipe_trial.py --data /usr/share/datasets/fashion-mnist --slice 15000 \\
+        --epochs 2 --arch d --recipe general
+
+Trains one member on the first --slice training images and validates on the last 5,000 training
+images (the slice never reaches them); prints the validation accuracy and the wall time. --recipe
+names an augmentation family of contest.train.recipes ("digit" = the default preset's) or is a
+JSON augment dict.
+"""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import nnlib as nn  # noqa: E402
+from contest.data.formats import load_data  # noqa: E402
+from contest.data.preprocess import BatchTransform, normalise, to_unit_nchw  # noqa: E402
+from contest.train.architectures import build_model  # noqa: E402
+from contest.train.member import build_augmenter, build_optimizer, build_scheduler  # noqa: E402
+from contest.train.presets import PRESETS  # noqa: E402
+from contest.train.recipes import AUGMENT_FAMILIES  # noqa: E402
+
+VALIDATION = 5000
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--slice", type=int, default=15000)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--arch", default="d")
+    ap.add_argument("--recipe", default="general")
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--label-smoothing", type=float, default=0.0)
+    ap.add_argument("--normalisation", default="standardise")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    train = load_data(a.data, "train")
+    spec = train.spec()
+    augment = json.loads(a.recipe) if a.recipe.startswith("{") else AUGMENT_FAMILIES[a.recipe](spec)
+    preset = dataclasses.replace(PRESETS["default"], arch=a.arch, epochs=a.epochs, lr=a.lr,
+                                 augment=augment, label_smoothing=a.label_smoothing)
+    images, labels = train.images, train.labels
+    n_train = min(a.slice, len(images) - VALIDATION)
+    xtr, ytr = to_unit_nchw(images[:n_train], spec), labels[:n_train]
+    xv, yv = normalise(images[-VALIDATION:], a.normalisation, spec), labels[-VALIDATION:]
+    rng = np.random.default_rng(a.seed)
+    model = build_model(preset.arch, rng, spec=spec)
+    opt = build_optimizer(preset, model.parameters())
+    sched = build_scheduler(preset, opt, -(-n_train // preset.batch_size))
+    started = time.perf_counter()
+    nn.set_num_threads(a.threads)
+    with threadpool_limits(1):
+        history = nn.fit(model, nn.SoftmaxCrossEntropy(label_smoothing=preset.label_smoothing), opt, xtr, ytr, preset.epochs,
+                         preset.batch_size, rng, validation_data=(xv, yv),
+                         augment=BatchTransform(build_augmenter(preset.augment), a.normalisation),
+                         scheduler=sched)
+    val = history.to_dict()["history"]["val_acc"]
+    both = model.predict_proba(xv) + model.predict_proba(np.ascontiguousarray(xv[..., ::-1]))
+    flip_tta = float(np.mean(both.argmax(axis=1) == yv))  # mean of the image and its mirror
+    print(json.dumps({"arch": a.arch, "recipe": a.recipe, "slice": n_train, "epochs": a.epochs,
+                      "label_smoothing": a.label_smoothing, "normalisation": a.normalisation,
+                      "val_acc": [round(v, 4) for v in val], "val_acc_flip_tta": round(flip_tta, 4),
+                      "seconds": round(time.perf_counter() - started, 1)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
