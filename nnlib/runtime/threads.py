@@ -3,8 +3,14 @@
 NumPy runs element-wise work on one core, and the cache-sized GEMMs of a chunked convolution split
 badly over BLAS threads, so a second core is best used by a second *caller*: a shard of the batch
 per thread, each shard doing its own im2col, GEMMs and element-wise work (NumPy releases the GIL
-in all of them). With `set_num_threads(n)`, n > 1, the caller should hold BLAS at one thread
-(e.g. ``threadpoolctl.threadpool_limits(1)``), or the two kinds of threads oversubscribe the cores.
+in all of them). With n > 1 threads, the caller should hold BLAS at one thread (e.g.
+``threadpoolctl.threadpool_limits(1)``), or the two kinds of threads oversubscribe the cores.
+nnlib does not do it itself: OpenBLAS's threaded GEMMs round differently from its one-thread
+GEMMs, so that would change the numbers nnlib gives with BLAS left at its default.
+
+The default thread count comes from the environment, read at first use (importing nnlib reads
+and changes nothing): NNLIB_NUM_THREADS, else OMP_NUM_THREADS, else the cores this process may
+run on. `set_num_threads` overrides it.
 
 Results do not depend on the thread count: shards only decide who computes which images, and
 sums over the batch (weight gradients) are reduced over fixed groups of images in a fixed order.
@@ -18,13 +24,15 @@ import numpy as np
 
 from .constants import BLOCK, ELEMENTWISE_MIN
 
-_state = {"threads": 1, "pool": None, "fork_hook": False}
+THREAD_VARIABLES = ("NNLIB_NUM_THREADS", "OMP_NUM_THREADS")
+_state = {"threads": None, "pool": None, "fork_hook": False}   # threads None: the default
 _lock = threading.Lock()
 _local = threading.local()   # .inline: this thread already runs one share of a parallel job
 
 
 def set_num_threads(n):
-    """Use `n` threads (>= 1) inside nnlib; 1 (the default) runs everything inline.
+    """Use `n` threads (>= 1) inside nnlib; 1 runs everything inline. The default is
+    `default_num_threads()`.
 
     With n > 1, ops split each batch into n shards on a thread pool (started at first use), and
     a `Sequential` whose layers are all per-sample trains in blocks shared out over this process
@@ -35,7 +43,7 @@ def set_num_threads(n):
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer (received: n={n!r})")
     with _lock:
-        if n != _state["threads"] and _state["pool"] is not None:
+        if n != get_num_threads() and _state["pool"] is not None:
             _state["pool"].shutdown(wait=True)
             _state["pool"] = None
         _state["threads"] = n
@@ -47,7 +55,22 @@ def _forget_pool_after_fork():
 
 
 def get_num_threads():
+    if _state["threads"] is None:
+        _state["threads"] = default_num_threads()
     return _state["threads"]
+
+
+def default_num_threads():
+    """NNLIB_NUM_THREADS, else OMP_NUM_THREADS (its first level), else the cores this process
+    may run on; values that are not positive integers are skipped."""
+    for name in THREAD_VARIABLES:
+        value = os.environ.get(name, "").split(",")[0].strip()
+        if value.isdigit() and int(value) >= 1:
+            return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # not Linux
+        return os.cpu_count() or 1
 
 
 @contextmanager
@@ -76,14 +99,14 @@ def _pool():
                 # registered with the first pool, not at import: importing nnlib changes nothing
                 os.register_at_fork(after_in_child=_forget_pool_after_fork)
                 _state["fork_hook"] = True
-            _state["pool"] = ThreadPoolExecutor(_state["threads"] - 1, thread_name_prefix="nnlib")
+            _state["pool"] = ThreadPoolExecutor(get_num_threads() - 1, thread_name_prefix="nnlib")
         return _state["pool"]
 
 
 def shard_bounds(n, threads=None, align=1):
     """Split range(n) into at most `threads` contiguous (start, stop) shards whose inner bounds
     are multiples of `align`."""
-    threads = _state["threads"] if threads is None else threads
+    threads = get_num_threads() if threads is None else threads
     units = -(-n // align)
     parts = max(1, min(threads, units))
     cuts = [min(n, (units * i // parts) * align) for i in range(parts + 1)]
@@ -102,7 +125,7 @@ def run_sharded(fn, n, align=1):
 def run_parallel(*fns):
     """Call the independent no-argument functions `fns` on nnlib's threads (the caller runs
     the first); results in order. With one thread they run one after the other."""
-    if _state["threads"] == 1 or len(fns) == 1 or _inline():
+    if get_num_threads() == 1 or len(fns) == 1 or _inline():
         return [f() for f in fns]
     pool = _pool()
     futures = [pool.submit(f) for f in fns[1:]]
