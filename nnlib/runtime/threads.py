@@ -3,10 +3,9 @@
 NumPy runs element-wise work on one core, and the cache-sized GEMMs of a chunked convolution split
 badly over BLAS threads, so a second core is best used by a second *caller*: a shard of the batch
 per thread, each shard doing its own im2col, GEMMs and element-wise work (NumPy releases the GIL
-in all of them). With n > 1 threads, the caller should hold BLAS at one thread (e.g.
-``threadpoolctl.threadpool_limits(1)``), or the two kinds of threads oversubscribe the cores.
-nnlib does not do it itself: OpenBLAS's threaded GEMMs round differently from its one-thread
-GEMMs, so that would change the numbers nnlib gives with BLAS left at its default.
+in all of them). While nnlib's threads work in parallel, BLAS is held at one thread
+(`nnlib.runtime.blas`), or the two kinds of threads would oversubscribe the cores; outside those
+sections (e.g. a Dense layer's one GEMM) BLAS keeps its own thread count.
 
 The default thread count comes from the environment, read at first use (importing nnlib reads
 and changes nothing): NNLIB_NUM_THREADS, else OMP_NUM_THREADS, else the cores this process may
@@ -22,6 +21,7 @@ from functools import partial
 
 import numpy as np
 
+from .blas import one_blas_thread
 from .constants import BLOCK, ELEMENTWISE_MIN
 
 THREAD_VARIABLES = ("NNLIB_NUM_THREADS", "OMP_NUM_THREADS")
@@ -124,13 +124,15 @@ def run_sharded(fn, n, align=1):
 
 def run_parallel(*fns):
     """Call the independent no-argument functions `fns` on nnlib's threads (the caller runs
-    the first); results in order. With one thread they run one after the other."""
+    the first); results in order. With one thread they run one after the other. BLAS is held
+    at one thread meanwhile."""
     if get_num_threads() == 1 or len(fns) == 1 or _inline():
         return [f() for f in fns]
     pool = _pool()
-    futures = [pool.submit(f) for f in fns[1:]]
-    first = fns[0]()
-    return [first] + [f.result() for f in futures]
+    with one_blas_thread():
+        futures = [pool.submit(f) for f in fns[1:]]
+        first = fns[0]()
+        return [first] + [f.result() for f in futures]
 
 
 def reduce_groups(fn, n, group):
