@@ -1,20 +1,17 @@
-"""BLAS threads of the OpenBLAS that NumPy loaded, held at one thread while nnlib's own threads
-(or helper processes) run, so that the two kinds of threads do not oversubscribe the cores.
+"""BLAS threads of the OpenBLAS that NumPy loaded: nnlib's automatic thread count depends on
+them (`nnlib.runtime.threads`).
 
 Found through ctypes, with the standard library only: the library is looked up among the files
 this process has mapped (Linux `/proc/self/maps`) and its thread functions among the names
 OpenBLAS builds export (`openblas_set_num_threads`, or the prefixed and suffixed names of the
 `scipy-openblas` builds NumPy wheels ship, e.g. `scipy_openblas_set_num_threads64_`). Where none
-is found (another BLAS, another OS), holding does nothing.
+is found (another BLAS, another OS), the count is unknown (None).
 """
 import ctypes
-import threading
-from contextlib import contextmanager
 
 _NAMES = [(f"{prefix}openblas_set_num_threads{suffix}", f"{prefix}openblas_get_num_threads{suffix}")
           for prefix in ("scipy_", "") for suffix in ("64_", "_64_", "")]
-_state = {"looked": False, "set": None, "get": None, "holds": 0, "before": None}
-_lock = threading.Lock()
+_state = {"looked": False, "set": None, "get": None}
 
 
 def _mapped_openblas():
@@ -57,26 +54,3 @@ def set_blas_threads(n):
     setter, _ = _functions()
     if setter is not None:
         setter(int(n))
-
-
-@contextmanager
-def one_blas_thread():
-    """BLAS at one thread inside the block (nested and concurrent blocks allowed), restored to
-    what it was when the outermost block ends."""
-    setter, getter = _functions()
-    if setter is None:
-        yield
-        return
-    with _lock:
-        if _state["holds"] == 0:
-            _state["before"] = int(getter())
-            if _state["before"] != 1:
-                setter(1)
-        _state["holds"] += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _state["holds"] -= 1
-            if _state["holds"] == 0 and _state["before"] not in (None, 1):
-                setter(_state["before"])

@@ -26,7 +26,6 @@ import weakref
 
 import numpy as np
 
-from .blas import one_blas_thread, set_blas_threads
 from .constants import BLOCK
 from .threads import block_bounds, get_num_threads, inline, set_num_threads, shard_bounds
 
@@ -107,8 +106,7 @@ class BlockTrainer:
         # an error or Ctrl-C between a message and its reply would leave a reply in the pipe
         # for the next step to misread: stop the helpers instead (new ones start next time)
         try:
-            with one_blas_thread():   # this process and the helpers each use one core
-                return step(*args)
+            return step(*args)
         except BaseException:
             self.pending = None
             self.close()
@@ -249,7 +247,6 @@ def _serve(conn, helper, trainer):
     helper.conn.close()   # the parent's end, inherited
     parent = os.getppid()
     set_num_threads(1)
-    set_blas_threads(1)
     work = _HelperWork(helper, trainer)
     while True:
         try:

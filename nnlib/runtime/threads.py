@@ -3,13 +3,15 @@
 NumPy runs element-wise work on one core, and the cache-sized GEMMs of a chunked convolution split
 badly over BLAS threads, so a second core is best used by a second *caller*: a shard of the batch
 per thread, each shard doing its own im2col, GEMMs and element-wise work (NumPy releases the GIL
-in all of them). While nnlib's threads work in parallel, BLAS is held at one thread
-(`nnlib.runtime.blas`), or the two kinds of threads would oversubscribe the cores; outside those
-sections (e.g. a Dense layer's one GEMM) BLAS keeps its own thread count.
+in all of them). With n > 1 threads, the caller should hold BLAS at one thread (e.g.
+``threadpoolctl.threadpool_limits(1)``), or the two kinds of threads oversubscribe the cores.
+nnlib does not change BLAS's thread count itself: OpenBLAS's threaded GEMMs round differently
+from its one-thread GEMMs, so that would change the numbers nnlib gives.
 
-The default thread count comes from the environment, read at first use (importing nnlib reads
-and changes nothing): NNLIB_NUM_THREADS, else OMP_NUM_THREADS, else the cores this process may
-run on. `set_num_threads` overrides it.
+The thread count, unless `set_num_threads` chose one: NNLIB_NUM_THREADS when set; otherwise
+nnlib uses the cores (OMP_NUM_THREADS, else the cores this process may run on) through its own
+threads when BLAS is at one thread (`nnlib.runtime.blas`), and leaves them to BLAS (one nnlib
+thread) when BLAS has several. Importing nnlib reads and changes nothing.
 
 Results do not depend on the thread count: shards only decide who computes which images, and
 sums over the batch (weight gradients) are reduced over fixed groups of images in a fixed order.
@@ -21,18 +23,17 @@ from functools import partial
 
 import numpy as np
 
-from .blas import one_blas_thread
+from .blas import blas_threads
 from .constants import BLOCK, ELEMENTWISE_MIN
 
-THREAD_VARIABLES = ("NNLIB_NUM_THREADS", "OMP_NUM_THREADS")
-_state = {"threads": None, "pool": None, "fork_hook": False}   # threads None: the default
+_state = {"threads": None, "pool": None, "fork_hook": False}   # threads None: automatic
 _lock = threading.Lock()
 _local = threading.local()   # .inline: this thread already runs one share of a parallel job
 
 
 def set_num_threads(n):
-    """Use `n` threads (>= 1) inside nnlib; 1 runs everything inline. The default is
-    `default_num_threads()`.
+    """Use `n` threads (>= 1) inside nnlib; 1 runs everything inline. Without it, the count
+    is `default_num_threads()`.
 
     With n > 1, ops split each batch into n shards on a thread pool (started at first use), and
     a `Sequential` whose layers are all per-sample trains in blocks shared out over this process
@@ -55,18 +56,28 @@ def _forget_pool_after_fork():
 
 
 def get_num_threads():
-    if _state["threads"] is None:
-        _state["threads"] = default_num_threads()
-    return _state["threads"]
+    threads = _state["threads"]
+    return default_num_threads() if threads is None else threads
 
 
 def default_num_threads():
-    """NNLIB_NUM_THREADS, else OMP_NUM_THREADS (its first level), else the cores this process
-    may run on; values that are not positive integers are skipped."""
-    for name in THREAD_VARIABLES:
-        value = os.environ.get(name, "").split(",")[0].strip()
-        if value.isdigit() and int(value) >= 1:
-            return int(value)
+    """NNLIB_NUM_THREADS; else, when BLAS runs on one thread, the core budget (OMP_NUM_THREADS,
+    else the cores this process may run on); else 1, BLAS using the cores. Values that are not
+    positive integers are skipped."""
+    chosen = _positive(os.environ.get("NNLIB_NUM_THREADS"))
+    if chosen:
+        return chosen
+    if blas_threads() != 1:
+        return 1
+    return _positive(os.environ.get("OMP_NUM_THREADS")) or available_cores()
+
+
+def _positive(value):
+    value = (value or "").split(",")[0].strip()   # OMP_NUM_THREADS may list nested levels
+    return int(value) if value.isdigit() and int(value) >= 1 else None
+
+
+def available_cores():
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:   # not Linux
@@ -124,15 +135,13 @@ def run_sharded(fn, n, align=1):
 
 def run_parallel(*fns):
     """Call the independent no-argument functions `fns` on nnlib's threads (the caller runs
-    the first); results in order. With one thread they run one after the other. BLAS is held
-    at one thread meanwhile."""
+    the first); results in order. With one thread they run one after the other."""
     if get_num_threads() == 1 or len(fns) == 1 or _inline():
         return [f() for f in fns]
     pool = _pool()
-    with one_blas_thread():
-        futures = [pool.submit(f) for f in fns[1:]]
-        first = fns[0]()
-        return [first] + [f.result() for f in futures]
+    futures = [pool.submit(f) for f in fns[1:]]
+    first = fns[0]()
+    return [first] + [f.result() for f in futures]
 
 
 def reduce_groups(fn, n, group):
