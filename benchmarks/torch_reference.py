@@ -1,4 +1,4 @@
-"""The reference architectures A and B in PyTorch, for same-process speed comparisons.
+"""The reference architectures A and B and the default preset's arch d in PyTorch, for same-process speed comparisons.
 PyTorch is never a dependency of the project: `pip install torch==2.13.0` (CPU build) to enable."""
 
 
@@ -16,4 +16,19 @@ def torch_model(name):
             *block(1, 32), *block(32, 32), tnn.MaxPool2d(2), *block(32, 64), *block(64, 64),
             tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(3136, 256), tnn.BatchNorm1d(256),
             tnn.ReLU(), tnn.Dropout(0.3), tnn.Linear(256, 10))
+    if name == "d":
+        return _arch_d(tnn)
     raise ValueError(f"no torch reference for architecture {name!r}")
+
+
+def _arch_d(tnn):
+    """contest's arch d for 1x28x28 MNIST: three blocks Conv -> MaxPool -> BN -> ReLU (32, 64,
+    128 channels; 5x5 then 3x3), 28 -> 14 -> 7 -> 3, and the head Dense(1152, 128) -> BN ->
+    ReLU -> Dropout(0.3) -> Dense(128, 10)."""
+    def block(cin, cout, k):
+        return [tnn.Conv2d(cin, cout, k, padding=k // 2), tnn.MaxPool2d(2),
+                tnn.BatchNorm2d(cout), tnn.ReLU()]
+    return tnn.Sequential(
+        *block(1, 32, 5), *block(32, 64, 3), *block(64, 128, 3), tnn.Flatten(),
+        tnn.Linear(1152, 128), tnn.BatchNorm1d(128), tnn.ReLU(), tnn.Dropout(0.3),
+        tnn.Linear(128, 10))

@@ -1,11 +1,13 @@
-"""Training and inference throughput of nnlib on reference architectures A and B, with 1 and 2
-threads; when PyTorch is importable, the same architectures in PyTorch in the same process,
+"""Training and inference throughput of nnlib on reference architectures A and B and the default
+preset's arch d; when PyTorch is importable, the same networks in PyTorch in the same process,
 runs alternating, and the nnlib/PyTorch ratios.
 
-"T threads" is `nnlib.set_num_threads(T)` with BLAS held at one thread for nnlib (nnlib splits
-the batch over its own threads), and `torch.set_num_threads(T)` for PyTorch.
+Default ("out of the box"): no thread settings at all. nnlib uses the threads it chooses (from
+the cores, or NNLIB_NUM_THREADS / OMP_NUM_THREADS; printed) and handles BLAS threads itself;
+PyTorch uses its own default. With --threads T...: one row per T, with `nnlib.set_num_threads(T)`
+and BLAS held at one thread for nnlib, and `torch.set_num_threads(T)` for PyTorch.
 
-    python benchmarks/train_speed.py [--arch a b] [--threads 1 2] [--repeats 5]
+    python benchmarks/train_speed.py [--arch a b d] [--threads 1 2] [--repeats 5]
 
 Train: batch 128, forward + backward + Adam step. Inference: batch 1000, eval mode.
 Figures are medians of `--repeats` rounds of timed steps (images per second).
@@ -53,15 +55,19 @@ def torch_steps(arch, rng, threads):
     yt = torch.from_numpy(rng.integers(0, 10, 128))
     xi = torch.from_numpy(rng.random((1000, 1, 28, 28), dtype=np.float32))
 
+    def set_threads():
+        if threads is not None:
+            torch.set_num_threads(threads)
+
     def train():
-        torch.set_num_threads(threads)
+        set_threads()
         model.train()
         opt.zero_grad()
         lossf(model(xt), yt).backward()
         opt.step()
 
     def infer():
-        torch.set_num_threads(threads)
+        set_threads()
         model.eval()
         with torch.no_grad():
             torch.softmax(model(xi), dim=1)
@@ -85,8 +91,9 @@ def measure(arch, threads, repeats, have_torch, steps=24):
     if have_torch:
         contenders["torch"] = torch_steps(arch, rng, threads)
     figures = {name: {"train": [], "infer": []} for name in contenders}
-    nn.set_num_threads(threads)
-    with threadpool_limits(1, user_api="blas"):
+    if threads is not None:
+        nn.set_num_threads(threads)
+    with threadpool_limits(1 if threads else None, user_api="blas"):
         for name, (train, infer) in contenders.items():   # warm-up
             train(); train(); infer()
         for _ in range(repeats):                           # alternate the contenders
@@ -98,8 +105,9 @@ def measure(arch, threads, repeats, have_torch, steps=24):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--arch", nargs="+", default=["a", "b"])
-    ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--arch", nargs="+", default=["a", "b", "d"])
+    ap.add_argument("--threads", nargs="+", type=int, default=None,
+                    help="thread counts to set (default: none set, out of the box)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--steps", type=int, default=24, help="timed training steps per round")
     args = ap.parse_args()
@@ -111,16 +119,20 @@ def main():
         have_torch, torch_note = False, "torch not importable: nnlib figures only"
     print(machine_facts())
     print(torch_note)
-    print("threads: nnlib.set_num_threads(T) with 1 BLAS thread; torch.set_num_threads(T)")
+    if args.threads:
+        print("threads: nnlib.set_num_threads(T) with 1 BLAS thread; torch.set_num_threads(T)")
+    else:
+        print(f"threads: out of the box: nnlib chose {nn.get_num_threads()}"
+              + (f", torch uses {torch.get_num_threads()}" if have_torch else ""))
     head = f"{'arch':4} {'thr':>3} {'nnlib train':>12} {'nnlib infer':>12}"
     if have_torch:
         head += f" {'torch train':>12} {'torch infer':>12} {'ratio train':>11} {'ratio infer':>11}"
     print("images/s (median of", args.repeats, "rounds)")
     print(head)
     for arch in args.arch:
-        for threads in args.threads:
+        for threads in args.threads or [None]:
             f = measure(arch, threads, args.repeats, have_torch, args.steps)
-            row = f"{arch:4} {threads:>3} {f['nnlib']['train']:>12.0f} {f['nnlib']['infer']:>12.0f}"
+            row = f"{arch:4} {threads or nn.get_num_threads():>3} {f['nnlib']['train']:>12.0f} {f['nnlib']['infer']:>12.0f}"
             if have_torch:
                 t = f["torch"]
                 row += (f" {t['train']:>12.0f} {t['infer']:>12.0f}"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contest.blas_threads import one_blas_thread
 from contest.errors import ContestInputError
 from contest.fileio import sha256_file, write_json
 from contest.data.preprocess import normalise
@@ -170,18 +171,21 @@ def models_probabilities(models, x, batch_size=1000, classes=NUM_CLASSES, thread
     Work is split into member x batch tasks run by one thread per core, each with one BLAS
     thread: NumPy releases the GIL in its loops and BLAS calls, its element-wise work is
     single-threaded anyway, and small tasks keep every core busy to the end (5 arch-a members
-    on 10,000 images: 5.9 s -> 4.7 s for the whole `contest predict`).
+    on 10,000 images: 5.9 s -> 4.7 s for the whole `contest predict`). Each task runs on its
+    own thread only (nnlib's `inline`), not on nnlib's threads too.
     """
     from concurrent.futures import ThreadPoolExecutor
-    from threadpoolctl import threadpool_limits
+
+    from nnlib.runtime.threads import inline
 
     out = np.empty((len(models), len(x), classes), dtype=np.float32)
     tasks = [(m, b) for m in range(len(models)) for b in range(0, len(x), batch_size)]
 
     def run(task):
         m, b = task
-        out[m, b:b + batch_size] = models[m].predict_proba(x[b:b + batch_size], batch_size)
-    with threadpool_limits(1), ThreadPoolExecutor(threads or available_cores()) as pool:
+        with inline():
+            out[m, b:b + batch_size] = models[m].predict_proba(x[b:b + batch_size], batch_size)
+    with one_blas_thread(), ThreadPoolExecutor(threads or available_cores()) as pool:
         list(pool.map(run, tasks))
     return out
 
@@ -204,8 +208,9 @@ def load_ensemble(directory):
     directory = Path(directory)
     manifest = read_manifest(directory)
     spec = spec_of_manifest(manifest, directory / MANIFEST)
-    models = [load_member(directory, entry, manifest["arch"], spec, manifest)
-              for entry in manifest["members"]]
+    with one_blas_thread():   # the members' checks run one image each
+        models = [load_member(directory, entry, manifest["arch"], spec, manifest)
+                  for entry in manifest["members"]]
     return Ensemble(directory, manifest, models)
 
 

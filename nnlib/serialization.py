@@ -86,7 +86,12 @@ def _check_sizes(path):
                 raise ValueError(f"arrays larger than {MAX_MODEL_BYTES // 2**30} GiB refused")
 
 
-def _read(path):
+def _without_optimizer(key):
+    return not key.startswith(_OPT_PREFIX)
+
+
+def _read(path, keep=None):
+    """The archive's arrays (those whose name `keep` accepts, when given)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such model file")
@@ -97,7 +102,7 @@ def _read(path):
             if not isinstance(data, np.lib.npyio.NpzFile):
                 raise ValueError("not an npz archive")
             with data:
-                return {k: data[k] for k in data.files}
+                return {k: data[k] for k in data.files if keep is None or keep(k)}
     except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError, AttributeError,
             SyntaxError) as e:
         raise ValueError(f"{path}: not a readable nnlib model file ({e})") from None
@@ -113,7 +118,7 @@ def _json(arrays, key, path):
 def load_with_metadata(path):
     """Return (model, metadata dict). Raises ValueError naming the file on any problem."""
     from .model import Sequential
-    arrays = _read(path)
+    arrays = _read(path, _without_optimizer)
     if "__format__" not in arrays or str(arrays["__format__"][()]) != FORMAT:
         raise ValueError(f"{path}: not an nnlib model file (no {FORMAT!r} format marker)")
     try:
@@ -178,7 +183,7 @@ def load_optimizer_state(path):
 
 def load_weights(model, path):
     """Load weights, buffers and RNG states of `path` into `model` in place (strict)."""
-    arrays = _read(path)
+    arrays = _read(path, _without_optimizer)
     weights = {k: v for k, v in arrays.items() if k not in _RESERVED and not k.startswith(_OPT_PREFIX)}
     try:
         model.load_state_dict(weights, strict=True)

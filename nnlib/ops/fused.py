@@ -12,11 +12,14 @@ is in cache (one pass and one hand-off to nnlib's threads instead of three).
 import numpy as np
 
 from .conv import conv2d_backward, conv2d_output_hw, convolve_chunks
+from .elementwise import affine_into
 from .pool import maxpool2x2_into, maxpool2x2_train_into, unpool2x2_into
 
 
-def conv_pool_forward(x_nhwc, w, b, stride, padding, relu=False, training=False):
-    """Convolution (weight (O, C, kh, kw), bias (O,)) -> 2x2/2 max-pool [-> ReLU] of NHWC input.
+def conv_pool_forward(x_nhwc, w, b, stride, padding, relu=False, training=False, affine=None):
+    """Convolution (weight (O, C, kh, kw), bias (O,)) -> 2x2/2 max-pool [-> y * scale + shift per
+    channel, `affine` = (scale, shift): an eval-mode BatchNorm after the pool] [-> ReLU] of NHWC
+    input.
 
     Returns (y (N, Ho//2, Wo//2, O), cache): in training the cache is what `conv_pool_backward`
     needs (padded input and the pool's "which half won" masks), otherwise None.
@@ -34,6 +37,8 @@ def conv_pool_forward(x_nhwc, w, b, stride, padding, relu=False, training=False)
             maxpool2x2_train_into(out, y[s:e], [m[s:e] for m in wins])
         ys = y[s:e]
         ys += b
+        if affine is not None:
+            affine_into(ys, *affine, ys)
         if relu:
             np.maximum(ys, 0, out=ys)
 

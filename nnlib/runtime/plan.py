@@ -11,7 +11,8 @@ Training (`Plan.forward(layers, x, training=True)` then `Plan.backward`):
   images and several nnlib threads trains in blocks on helper processes (`nnlib.runtime.blocks`).
 
 Inference (`training=False`): a Conv2D runs fused with a directly following BatchNorm (folded
-into its weights), ReLU and 2x2/2 MaxPool2D; a ReLU overwrites its input when that is a fresh
+into its weights), ReLU and 2x2/2 MaxPool2D, or with a MaxPool2D, BatchNorm and ReLU in that
+order (the BatchNorm's y * scale + shift applied to each pooled chunk, as its own forward does); a ReLU overwrites its input when that is a fresh
 array nobody else holds. The caller's x is never written.
 """
 from ..layers import BatchNorm, Conv2D, Dense, MaxPool2D, ReLU, layer_info
@@ -79,17 +80,31 @@ def train_backward(steps, grad, input_grad=True):
     return steps[0].backward(grad, need_dx=input_grad)
 
 
+def _batchnorm_at(layers, j, channels):
+    """The BatchNorm of `channels` at position j, or None."""
+    if j < len(layers) and type(layers[j]) is BatchNorm and layers[j].num_features == channels:
+        return layers[j]
+    return None
+
+
 def _eval_fusion(layers, i, x_shape):
-    """What runs fused with the Conv2D at i in eval mode: a BatchNorm, a ReLU, a 2x2/2 pool;
-    and the index after them."""
-    conv, bn, j = layers[i], None, i + 1
-    if (j < len(layers) and type(layers[j]) is BatchNorm
-            and layers[j].num_features == conv.out_channels):
-        bn, j = layers[j], j + 1
+    """What runs fused with the Conv2D at i in eval mode: a BatchNorm, a ReLU, a 2x2/2 pool, or
+    a pool then a BatchNorm (and a ReLU after it); (bn, relu, pool, pooled bn, the index after
+    them)."""
+    conv, j = layers[i], i + 1
+    bn = _batchnorm_at(layers, j, conv.out_channels)
+    j += bn is not None
     relu = j < len(layers) and type(layers[j]) is ReLU
     j += relu
     pool = j < len(layers) and _is_pool2x2(layers[j]) and _pools_fully(conv, x_shape)
-    return bn, relu, pool, j + pool
+    j += pool
+    pooled = None
+    if pool and bn is None and not relu:
+        pooled = _batchnorm_at(layers, j, conv.out_channels)
+        j += pooled is not None
+        relu = pooled is not None and j < len(layers) and type(layers[j]) is ReLU
+        j += relu
+    return bn, relu, pool, pooled, j
 
 
 def infer(layers, x):
@@ -99,8 +114,8 @@ def infer(layers, x):
         layer = layers[i]
         if type(layer) is Conv2D:
             layer.check_input(x)
-            bn, relu, pool, i = _eval_fusion(layers, i, x.shape)
-            x, owned = eval_conv(layer, x, bn, relu, pool), True
+            bn, relu, pool, pooled, i = _eval_fusion(layers, i, x.shape)
+            x, owned = eval_conv(layer, x, bn, relu, pool, pooled), True
             continue
         if owned and type(layer) is ReLU:
             x = relu_in_place(x)

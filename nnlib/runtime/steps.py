@@ -77,14 +77,18 @@ class ConvStep:
         return as_nchw(dx) if need_dx else None
 
 
-def eval_conv(conv, x, batchnorm=None, relu=False, pool=False):
+def eval_conv(conv, x, batchnorm=None, relu=False, pool=False, pooled_batchnorm=None):
     """Eval-mode Conv2D fused with what follows it: a BatchNorm folded into its weights, a ReLU
-    and a 2x2/2 max-pool, each applied to a chunk of images while it is in cache."""
+    and a 2x2/2 max-pool, each applied to a chunk of images while it is in cache; or, after the
+    pool, a BatchNorm (`pooled_batchnorm`, the same y * scale + shift as its own forward) and
+    then the ReLU."""
     w, b = conv.params["W"].value, conv.params["b"].value
     if batchnorm is not None:
         w, b = fold_batchnorm(w, b, *batchnorm.eval_affine())
     if pool:
-        y, _ = conv_pool_forward(to_nhwc(x), w, b, conv.stride, conv.padding, relu)
+        affine = None if pooled_batchnorm is None else pooled_batchnorm.eval_affine()
+        y, _ = conv_pool_forward(to_nhwc(x), w, b, conv.stride, conv.padding, relu,
+                                 affine=affine)
     else:
         y, _ = conv2d_forward(to_nhwc(x), w, b, conv.stride, conv.padding, relu=relu)
     return as_nchw(y)

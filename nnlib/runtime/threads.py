@@ -3,8 +3,15 @@
 NumPy runs element-wise work on one core, and the cache-sized GEMMs of a chunked convolution split
 badly over BLAS threads, so a second core is best used by a second *caller*: a shard of the batch
 per thread, each shard doing its own im2col, GEMMs and element-wise work (NumPy releases the GIL
-in all of them). With `set_num_threads(n)`, n > 1, the caller should hold BLAS at one thread
-(e.g. ``threadpoolctl.threadpool_limits(1)``), or the two kinds of threads oversubscribe the cores.
+in all of them). With n > 1 threads, the caller should hold BLAS at one thread (e.g.
+``threadpoolctl.threadpool_limits(1)``), or the two kinds of threads oversubscribe the cores.
+nnlib does not change BLAS's thread count itself: OpenBLAS's threaded GEMMs round differently
+from its one-thread GEMMs, so that would change the numbers nnlib gives.
+
+The thread count, unless `set_num_threads` chose one: NNLIB_NUM_THREADS when set; otherwise
+nnlib uses the cores (OMP_NUM_THREADS, else the cores this process may run on) through its own
+threads when BLAS is at one thread (`nnlib.runtime.blas`), and leaves them to BLAS (one nnlib
+thread) when BLAS has several. Importing nnlib reads and changes nothing.
 
 Results do not depend on the thread count: shards only decide who computes which images, and
 sums over the batch (weight gradients) are reduced over fixed groups of images in a fixed order.
@@ -16,15 +23,17 @@ from functools import partial
 
 import numpy as np
 
+from .blas import blas_threads
 from .constants import BLOCK, ELEMENTWISE_MIN
 
-_state = {"threads": 1, "pool": None, "fork_hook": False}
+_state = {"threads": None, "pool": None, "fork_hook": False}   # threads None: automatic
 _lock = threading.Lock()
 _local = threading.local()   # .inline: this thread already runs one share of a parallel job
 
 
 def set_num_threads(n):
-    """Use `n` threads (>= 1) inside nnlib; 1 (the default) runs everything inline.
+    """Use `n` threads (>= 1) inside nnlib; 1 runs everything inline. Without it, the count
+    is `default_num_threads()`.
 
     With n > 1, ops split each batch into n shards on a thread pool (started at first use), and
     a `Sequential` whose layers are all per-sample trains in blocks shared out over this process
@@ -35,7 +44,7 @@ def set_num_threads(n):
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer (received: n={n!r})")
     with _lock:
-        if n != _state["threads"] and _state["pool"] is not None:
+        if n != get_num_threads() and _state["pool"] is not None:
             _state["pool"].shutdown(wait=True)
             _state["pool"] = None
         _state["threads"] = n
@@ -47,7 +56,32 @@ def _forget_pool_after_fork():
 
 
 def get_num_threads():
-    return _state["threads"]
+    threads = _state["threads"]
+    return default_num_threads() if threads is None else threads
+
+
+def default_num_threads():
+    """NNLIB_NUM_THREADS; else, when BLAS runs on one thread, the core budget (OMP_NUM_THREADS,
+    else the cores this process may run on); else 1, BLAS using the cores. Values that are not
+    positive integers are skipped."""
+    chosen = _positive(os.environ.get("NNLIB_NUM_THREADS"))
+    if chosen:
+        return chosen
+    if blas_threads() != 1:
+        return 1
+    return _positive(os.environ.get("OMP_NUM_THREADS")) or available_cores()
+
+
+def _positive(value):
+    value = (value or "").split(",")[0].strip()   # OMP_NUM_THREADS may list nested levels
+    return int(value) if value.isdigit() and int(value) >= 1 else None
+
+
+def available_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # not Linux
+        return os.cpu_count() or 1
 
 
 @contextmanager
@@ -76,14 +110,14 @@ def _pool():
                 # registered with the first pool, not at import: importing nnlib changes nothing
                 os.register_at_fork(after_in_child=_forget_pool_after_fork)
                 _state["fork_hook"] = True
-            _state["pool"] = ThreadPoolExecutor(_state["threads"] - 1, thread_name_prefix="nnlib")
+            _state["pool"] = ThreadPoolExecutor(get_num_threads() - 1, thread_name_prefix="nnlib")
         return _state["pool"]
 
 
 def shard_bounds(n, threads=None, align=1):
     """Split range(n) into at most `threads` contiguous (start, stop) shards whose inner bounds
     are multiples of `align`."""
-    threads = _state["threads"] if threads is None else threads
+    threads = get_num_threads() if threads is None else threads
     units = -(-n // align)
     parts = max(1, min(threads, units))
     cuts = [min(n, (units * i // parts) * align) for i in range(parts + 1)]
@@ -102,7 +136,7 @@ def run_sharded(fn, n, align=1):
 def run_parallel(*fns):
     """Call the independent no-argument functions `fns` on nnlib's threads (the caller runs
     the first); results in order. With one thread they run one after the other."""
-    if _state["threads"] == 1 or len(fns) == 1 or _inline():
+    if get_num_threads() == 1 or len(fns) == 1 or _inline():
         return [f() for f in fns]
     pool = _pool()
     futures = [pool.submit(f) for f in fns[1:]]

@@ -123,3 +123,23 @@ def test_dense_gives_the_same_numbers_on_any_thread_count(restore_threads):
     for other in results[1:]:
         for a, b in zip(results[0], other):
             assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("relu", [True, False])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_eval_conv_pool_batchnorm_relu_fused_equals_the_layers_one_by_one(relu, threads):
+    """Conv -> MaxPool -> BatchNorm [-> ReLU] (the contest presets' block) in eval mode: the
+    BatchNorm and ReLU applied to each pooled chunk give exactly the separate layers' numbers."""
+    rng = np.random.default_rng(9)
+    bn = nn.BatchNorm(6)
+    bn.running_mean[...] = rng.standard_normal(6)
+    bn.running_var[...] = rng.random(6) + 0.5
+    bn.params["gamma"].value[...] = rng.standard_normal(6)   # negative scales too
+    layers = [nn.Conv2D(3, 6, 3, padding=1, rng=rng), nn.MaxPool2D(2), bn] + [nn.ReLU()] * relu
+    model = nn.Sequential(layers + [nn.Flatten(), nn.Dense(6 * 16, 4, rng=rng)])
+    x = rng.standard_normal((150, 3, 8, 8)).astype(np.float32)
+    set_num_threads(threads)
+    expected = x
+    for layer in model.layers:
+        expected = layer.forward(expected, training=False)
+    assert np.array_equal(model.forward(x, training=False), expected)

@@ -1,0 +1,27 @@
+"""BLAS at one thread while contest predicts: its members and batches run side by side on the
+cores instead, and OpenBLAS's threads cost more than they bring on small GEMMs (one MNIST image
+through arch d: ~2 ms with one BLAS thread, ~50 ms with two on a busy 2-core machine).
+
+Uses nnlib's handle on the OpenBLAS NumPy loaded (one C call), else threadpoolctl, which knows
+more kinds of BLAS but takes milliseconds to find them.
+"""
+from contextlib import contextmanager
+
+
+@contextmanager
+def one_blas_thread():
+    """BLAS at one thread inside the block, restored after."""
+    from nnlib.runtime.blas import blas_threads, set_blas_threads
+
+    before = blas_threads()
+    if before is None:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            yield
+        return
+    set_blas_threads(1)
+    try:
+        yield
+    finally:
+        set_blas_threads(before)
