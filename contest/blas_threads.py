@@ -11,17 +11,13 @@ from contextlib import contextmanager
 @contextmanager
 def one_blas_thread():
     """BLAS at one thread inside the block, restored after."""
-    from nnlib.runtime.blas import blas_threads, set_blas_threads
+    from nnlib.runtime.blas import blas_threads, one_blas_thread as nnlib_hold
 
-    before = blas_threads()
-    if before is None:
+    if blas_threads() is None:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):
             yield
         return
-    set_blas_threads(1)
-    try:
+    with nnlib_hold():   # the same counted hold as nnlib's own passes, restored by the last
         yield
-    finally:
-        set_blas_threads(before)

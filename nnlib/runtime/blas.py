@@ -1,5 +1,5 @@
-"""BLAS threads of the OpenBLAS that NumPy loaded: nnlib's automatic thread count depends on
-them (`nnlib.runtime.threads`).
+"""BLAS threads of the OpenBLAS that NumPy loaded: nnlib holds them at one while its passes run
+(`one_blas_thread`), so its numbers never depend on them.
 
 Found through ctypes, with the standard library only: the library is looked up among the files
 this process has mapped (Linux `/proc/self/maps`) and its thread functions among the names
@@ -8,10 +8,13 @@ OpenBLAS builds export (`openblas_set_num_threads`, or the prefixed and suffixed
 is found (another BLAS, another OS), the count is unknown (None).
 """
 import ctypes
+import threading
+from contextlib import contextmanager
 
 _NAMES = [(f"{prefix}openblas_set_num_threads{suffix}", f"{prefix}openblas_get_num_threads{suffix}")
           for prefix in ("scipy_", "") for suffix in ("64_", "_64_", "")]
-_state = {"looked": False, "set": None, "get": None}
+_state = {"looked": False, "set": None, "get": None, "holds": 0, "before": None}
+_lock = threading.Lock()
 
 
 def _mapped_openblas():
@@ -54,3 +57,31 @@ def set_blas_threads(n):
     setter, _ = _functions()
     if setter is not None:
         setter(int(n))
+
+
+@contextmanager
+def one_blas_thread():
+    """BLAS at one thread inside the block (nested and concurrent blocks allowed), restored to
+    what it was when the outermost block ends.
+
+    nnlib's passes run inside it: OpenBLAS's threaded sgemm rounds differently from its
+    one-thread sgemm, so holding it makes nnlib's numbers independent of the BLAS thread count
+    (and of the machine's cores), and nnlib's own threads then use the cores without
+    oversubscribing them."""
+    setter, getter = _functions()
+    if setter is None:
+        yield
+        return
+    with _lock:
+        if _state["holds"] == 0:
+            _state["before"] = int(getter())
+            if _state["before"] != 1:
+                setter(1)
+        _state["holds"] += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _state["holds"] -= 1
+            if _state["holds"] == 0 and _state["before"] not in (None, 1):
+                setter(_state["before"])

@@ -26,6 +26,7 @@ import weakref
 
 import numpy as np
 
+from .blas import set_blas_threads
 from .constants import BLOCK
 from .threads import block_bounds, get_num_threads, inline, set_num_threads, shard_bounds
 
@@ -247,6 +248,7 @@ def _serve(conn, helper, trainer):
     helper.conn.close()   # the parent's end, inherited
     parent = os.getppid()
     set_num_threads(1)
+    set_blas_threads(1)   # a helper process is one share of the work: one core
     work = _HelperWork(helper, trainer)
     while True:
         try:

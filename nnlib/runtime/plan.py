@@ -16,6 +16,7 @@ order (the BatchNorm's y * scale + shift applied to each pooled chunk, as its ow
 array nobody else holds. The caller's x is never written.
 """
 from ..layers import BatchNorm, Conv2D, Dense, MaxPool2D, ReLU, layer_info
+from .blas import one_blas_thread
 from .blocks import BlockTrainer
 from .constants import BLOCK
 from .steps import ConvStep, DenseStep, LayerStep, eval_conv, relu_in_place
@@ -135,6 +136,10 @@ class Plan:
         self.steps, self.trainer, self.in_blocks = None, None, False
 
     def forward(self, layers, x, training=False):
+        with one_blas_thread():   # nnlib's numbers never depend on BLAS's threads
+            return self._forward(layers, x, training)
+
+    def _forward(self, layers, x, training):
         if not training:
             return infer(layers, x)
         self.in_blocks = False
@@ -146,6 +151,10 @@ class Plan:
     def backward(self, grad, input_grad, params):
         """Back-propagate the output gradient; fills every parameter's grad. The input gradient,
         or None with input_grad=False when the first step could skip it."""
+        with one_blas_thread():
+            return self._backward(grad, input_grad, params)
+
+    def _backward(self, grad, input_grad, params):
         if self.in_blocks:
             self.in_blocks = False
             return self.trainer.backward(grad, input_grad, params)

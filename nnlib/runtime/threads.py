@@ -3,15 +3,13 @@
 NumPy runs element-wise work on one core, and the cache-sized GEMMs of a chunked convolution split
 badly over BLAS threads, so a second core is best used by a second *caller*: a shard of the batch
 per thread, each shard doing its own im2col, GEMMs and element-wise work (NumPy releases the GIL
-in all of them). With n > 1 threads, the caller should hold BLAS at one thread (e.g.
-``threadpoolctl.threadpool_limits(1)``), or the two kinds of threads oversubscribe the cores.
-nnlib does not change BLAS's thread count itself: OpenBLAS's threaded GEMMs round differently
-from its one-thread GEMMs, so that would change the numbers nnlib gives.
+in all of them). A Sequential's passes hold BLAS at one thread meanwhile
+(`nnlib.runtime.blas.one_blas_thread`): the two kinds of threads would oversubscribe the cores,
+and OpenBLAS's threaded GEMMs round differently from its one-thread GEMMs.
 
-The thread count, unless `set_num_threads` chose one: NNLIB_NUM_THREADS when set; otherwise
-nnlib uses the cores (OMP_NUM_THREADS, else the cores this process may run on) through its own
-threads when BLAS is at one thread (`nnlib.runtime.blas`), and leaves them to BLAS (one nnlib
-thread) when BLAS has several. Importing nnlib reads and changes nothing.
+The thread count, unless `set_num_threads` chose one: NNLIB_NUM_THREADS when set, else
+OMP_NUM_THREADS, else the cores this process may run on. Importing nnlib reads and changes
+nothing: the count is read at first use.
 
 Results do not depend on the thread count: shards only decide who computes which images, and
 sums over the batch (weight gradients) are reduced over fixed groups of images in a fixed order.
@@ -23,7 +21,6 @@ from functools import partial
 
 import numpy as np
 
-from .blas import blas_threads
 from .constants import BLOCK, ELEMENTWISE_MIN
 
 _state = {"threads": None, "pool": None, "fork_hook": False}   # threads None: automatic
@@ -61,15 +58,10 @@ def get_num_threads():
 
 
 def default_num_threads():
-    """NNLIB_NUM_THREADS; else, when BLAS runs on one thread, the core budget (OMP_NUM_THREADS,
-    else the cores this process may run on); else 1, BLAS using the cores. Values that are not
-    positive integers are skipped."""
-    chosen = _positive(os.environ.get("NNLIB_NUM_THREADS"))
-    if chosen:
-        return chosen
-    if blas_threads() != 1:
-        return 1
-    return _positive(os.environ.get("OMP_NUM_THREADS")) or available_cores()
+    """NNLIB_NUM_THREADS, else OMP_NUM_THREADS, else the cores this process may run on. Values
+    that are not positive integers are skipped."""
+    return (_positive(os.environ.get("NNLIB_NUM_THREADS"))
+            or _positive(os.environ.get("OMP_NUM_THREADS")) or available_cores())
 
 
 def _positive(value):
