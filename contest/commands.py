@@ -7,7 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
-from contest import display
+from contest import display, outputs
+from contest.adapt.command import prepare_for
+from contest.data.datasets import load_split, resolve_data_dir
+from contest.data.formats import check_test_matches, load_data
+from contest.data.inputs import check_file, load_images, load_labels
+from contest.data.spec import MNIST, spec_of_manifest
+from contest.ensemble import MANIFEST, accuracy, confusion_matrix, load_ensemble, read_manifest
+from contest.fileio import atomic_open, write_npy
+from contest.submission import format_for, read_submission, write_submission
+from contest.tta import describe, probabilities
 from contest.errors import ContestError, ContestInputError
 
 MAX_LISTED_MISTAKES = 200
@@ -15,9 +24,7 @@ MAX_LISTED_MISTAKES = 200
 
 def check_output(path, suffixes=None, option="output"):
     """Refuse an unusable output path before any work (the full rule: contest.outputs)."""
-    from contest.outputs import check_outputs, output
-
-    return check_outputs([output(option, path, suffixes or ())])[0]
+    return outputs.check_outputs([outputs.output(option, path, suffixes or ())])[0]
 
 
 def accuracy_text(fraction, correct, total):
@@ -31,18 +38,9 @@ def data_dir_for(data_dir, manifest):
 
 def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_size=1000,
                 low_confidence=0.9, tta=False, adapt=None):
-    from contest.adapt.command import prepare_for
-    from contest.ensemble import load_ensemble
-    from contest.fileio import write_npy
-    from contest.data.inputs import load_images
-    from contest.submission import write_submission
-    from contest.tta import describe, probabilities
-
-    from contest.outputs import check_outputs, output as out, write_all
-    from contest.submission import format_for
-
-    check_outputs([out("-o/--output", output), out("--proba", proba_path, (".npy",))],
-                  inputs=[images_path], model_dirs=[models])
+    outputs.check_outputs([outputs.output("-o/--output", output),
+                           outputs.output("--proba", proba_path, (".npy",))],
+                          inputs=[images_path], model_dirs=[models])
     images = load_images(images_path, manifest_spec(models))
     ensemble = load_ensemble(models)
     adapted = prepare_for(ensemble, images, images_path, adapt)
@@ -52,7 +50,7 @@ def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_si
     writes = [(output, lambda tmp: write_submission(tmp, labels, used))]
     if proba_path is not None:
         writes.append((proba_path, lambda tmp: write_npy(tmp, mean)))
-    write_all(writes)
+    outputs.write_all(writes)
     text = prediction_summary(mean, labels, len(ensemble), output, used, low_confidence,
                               ensemble.spec)
     return text + ("\n" + describe(tta) if tta else "") + adapted
@@ -60,9 +58,6 @@ def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_si
 
 def manifest_spec(models):
     """The InputSpec of the ensemble in `models` (read from its manifest only)."""
-    from contest.data.spec import spec_of_manifest
-    from contest.ensemble import MANIFEST, read_manifest
-
     return spec_of_manifest(read_manifest(models), Path(models) / MANIFEST)
 
 
@@ -85,8 +80,6 @@ def prediction_summary(mean, labels, members, output, fmt, low_confidence, spec=
 def _one_image(image_path, index, data_dir, manifest, spec):
     """(image (H, W[, C]), true label or None, description) for predict-one."""
     if image_path is not None:
-        from contest.data.inputs import load_images
-
         images, labels, what = load_images(image_path, spec), None, str(image_path)
     else:
         images, labels, _ = default_test_set(data_dir, manifest, spec)
@@ -98,12 +91,8 @@ def _one_image(image_path, index, data_dir, manifest, spec):
 
 
 def run_predict_one(models, index=0, image_path=None, label=None, data_dir=None, save_png=None):
-    from contest.ensemble import load_ensemble
-
-    from contest.outputs import check_outputs, output
-
-    check_outputs([output("--save-png", save_png, (".png",))], inputs=[image_path],
-                  model_dirs=[models, data_dir])
+    outputs.check_outputs([outputs.output("--save-png", save_png, (".png",))],
+                          inputs=[image_path], model_dirs=[models, data_dir])
     ensemble = load_ensemble(models)
     spec = ensemble.spec
     image, true, what = _one_image(image_path, index, data_dir, ensemble.manifest, spec)
@@ -114,20 +103,16 @@ def run_predict_one(models, index=0, image_path=None, label=None, data_dir=None,
     mean, members = ensemble.predict_proba(image[None], batch_size=1)
     text = one_prediction_text(image, mean[0], members[:, 0], true, what, spec)
     if save_png is not None:
-        from contest.report import plot_prediction
-
-        from contest.outputs import write_all
+        from contest.report import plot_prediction   # matplotlib: only --save-png pays for it
 
         title, names = f"{what}: predicted {spec.label(mean[0].argmax())}", class_names_of(spec)
-        write_all([(save_png, lambda tmp: plot_prediction(image, mean[0], tmp, title=title,
-                                                          names=names))])
+        outputs.write_all([(save_png, lambda tmp: plot_prediction(image, mean[0], tmp,
+                                                                  title=title, names=names))])
         text += f"\nsaved {save_png}"
     return text
 
 
 def one_prediction_text(image, proba, member_proba, true, what, spec=None):
-    from contest.data.spec import MNIST
-
     spec = spec or MNIST
     name = spec.label
     digit = int(proba.argmax())
@@ -147,9 +132,6 @@ def default_test_set(data_dir, manifest, spec):
     """(images, labels, description) of the test set evaluate and predict-one use by default:
     --data-dir / $CONTEST_DATA_DIR if given, else the test set the ensemble was trained with
     (its --test, or its data's own test split), else the bundled MNIST's for MNIST ensembles."""
-    from contest.data.formats import check_test_matches, load_data
-    from contest.data.spec import MNIST
-
     recorded = manifest.get("data") or {}
     idx = recorded.get("format", "idx") == "idx"
     if not data_dir and recorded.get("test"):
@@ -158,13 +140,9 @@ def default_test_set(data_dir, manifest, spec):
         raise ContestError("this ensemble was trained without a test set: give --images and "
                            "--labels (or --image for predict-one)")
     elif spec == MNIST:
-        from contest.data.datasets import load_split
-
         images, labels = load_split("test", data_dir_for(data_dir, manifest))
         return images, labels, f"test set ({len(labels)} images)"
     else:
-        from contest.data.datasets import resolve_data_dir
-
         directory = resolve_data_dir(data_dir_for(data_dir, manifest))
         test = check_test_matches(load_data(directory, "test"), spec)
     return test.images, test.labels, f"test set {test.source} ({len(test.labels)} images)"
@@ -178,8 +156,6 @@ def _class_legend(spec):
 
 
 def _evaluation_data(images_path, labels_path, data_dir, manifest, spec):
-    from contest.data.inputs import load_images, load_labels
-
     if (images_path is None) != (labels_path is None):
         raise ContestInputError(images_path or labels_path, "--images and --labels go together")
     if images_path is None:
@@ -192,9 +168,6 @@ def _evaluation_data(images_path, labels_path, data_dir, manifest, spec):
 def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batch_size=1000,
                  report_path=None, tta=False, robustness=False, seed=0, variants=None):
     """Evaluation text; with `robustness` or `variants` ("a,b") also the robustness table."""
-    from contest.ensemble import confusion_matrix, load_ensemble
-    from contest.tta import describe, probabilities
-
     names = _variant_names(robustness, variants, seed)
     _check_report(report_path, names is not None, (images_path, labels_path), (models, data_dir))
     ensemble = load_ensemble(models)
@@ -236,38 +209,34 @@ def _variant_names(robustness, variants, seed):
 
 
 def _check_report(report_path, with_robustness, inputs, model_dirs):
-    from contest.outputs import check_outputs, output
-
     if report_path is None:
         return
-    outputs = [output("--report", report_path, (".png",))]
+    wanted = [outputs.output("--report", report_path, (".png",))]
     if with_robustness:
         from contest.robustness_report import variants_path
 
-        outputs.append(output("--report (variants)", variants_path(report_path), (".png",)))
-    check_outputs(outputs, inputs=inputs, model_dirs=model_dirs)
+        wanted.append(outputs.output("--report (variants)", variants_path(report_path), (".png",)))
+    outputs.check_outputs(wanted, inputs=inputs, model_dirs=model_dirs)
 
 
 def _write_report(report_path, evaluation, table, examples):
     """Draw the PNG report (and the variant grid beside it); the lines saying where they went."""
-    from contest.outputs import write_all
     from contest.report import plot_evaluation
 
     matrix, images, labels, predicted = evaluation
     writes = [(report_path, lambda tmp: plot_evaluation(matrix, images, labels, predicted, tmp,
                                                         robustness=table))]
     if table is None:
-        write_all(writes)
+        outputs.write_all(writes)
         return f"\nsaved {report_path}"
     from contest.robustness_report import save_examples, variants_path
 
-    write_all(writes + [(variants_path(report_path), lambda tmp: save_examples(examples, tmp))])
+    outputs.write_all(writes + [(variants_path(report_path),
+                                 lambda tmp: save_examples(examples, tmp))])
     return f"\nsaved {report_path} and {variants_path(report_path)} (variant examples)"
 
 
 def evaluation_text(ensemble, what, members, mean, labels, matrix):
-    from contest.ensemble import accuracy
-
     manifest, n = ensemble.manifest, len(labels)
     rows = [[str(m), accuracy_text(*accuracy(p, labels), n)] for m, p in enumerate(members)]
     wrong = np.flatnonzero(mean.argmax(axis=1) != labels)
@@ -285,10 +254,6 @@ def evaluation_text(ensemble, what, members, mean, labels, matrix):
 
 
 def run_score(submission, labels_path):
-    from contest.ensemble import accuracy
-    from contest.data.inputs import check_file, load_labels
-    from contest.submission import read_submission
-
     predicted = read_submission(check_file(submission))
     labels = load_labels(labels_path)
     if len(predicted) != len(labels):
@@ -300,14 +265,10 @@ def run_score(submission, labels_path):
 def run_export(split, out, labels_out=None, limit=None, data_dir=None, fmt=None):
     """Write a split as .npy or as Kaggle CSV (`fmt` "csv", or an .csv `out`): the train split
     as train.csv (label,pixel0,...), the test split as test.csv (pixel0,... only)."""
-    from contest.data.datasets import load_split
-    from contest.fileio import write_npy
-
-    from contest.outputs import check_outputs, output, write_all
-
     fmt = fmt or ("csv" if Path(out).suffix.lower() == ".csv" else "npy")
-    check_outputs([output("--out", out, (f".{fmt}",)),
-                   output("--labels", labels_out, (".npy",))], model_dirs=[data_dir])
+    outputs.check_outputs([outputs.output("--out", out, (f".{fmt}",)),
+                           outputs.output("--labels", labels_out, (".npy",))],
+                          model_dirs=[data_dir])
     images, labels = load_split(split, data_dir)
     images, labels = images[:limit], labels[:limit]
     with_labels = fmt == "csv" and split == "train"
@@ -322,15 +283,13 @@ def run_export(split, out, labels_out=None, limit=None, data_dir=None, fmt=None)
     if labels_out is not None:
         writes.append((labels_out, lambda tmp: write_npy(tmp, labels.astype(np.int64))))
         text += f"\nwrote {len(labels)} labels to {labels_out}"
-    write_all(writes)
+    outputs.write_all(writes)
     return text
 
 
 def write_kaggle_csv(path, images, labels=None):
     """Images as a Kaggle test.csv (header pixel0..pixelP-1, one row of P integers per image),
     or with `labels` as a train.csv (a first column `label`)."""
-    from contest.fileio import atomic_open
-
     pixels = np.asarray(images).reshape(len(images), -1)
     names = [f"pixel{i}" for i in range(pixels.shape[1])]
     if labels is not None:
