@@ -83,39 +83,36 @@ def _kwargs(rng, dtype):
             {} if dtype is None else {"dtype": dtype})
 
 
+def _pooled_net(spec, blocks, pools, hidden, rng, dtype):
+    """Conv blocks (out_channels, kernel, pool) in turn, then the dropout head; `pools` is the
+    number of 2x2 pools among the blocks (the head's input size follows from it)."""
+    kw, bn = _kwargs(rng, dtype)
+    layers, channels = [], spec.channels
+    for out, kernel, pool in blocks:
+        layers += _conv_pool_bn(channels, out, kernel, pool, kw, bn)
+        channels = out
+    return nn.Sequential(layers + _head(spec, pools, channels, hidden, 0.3, rng, kw, bn),
+                         input_shape=spec.model_shape)
+
+
 def arch_c(rng, dtype=None, spec=MNIST):
     """Three conv blocks 32-48-64 (5x5, 3x3, 3x3), BN, dropout head; ~9 M multiply-adds (28x28)."""
-    kw, bn = _kwargs(rng, dtype)
-    return nn.Sequential(_conv_pool_bn(spec.channels, 32, 5, True, kw, bn)
-                         + _conv_pool_bn(32, 48, 3, False, kw, bn)
-                         + _conv_pool_bn(48, 64, 3, True, kw, bn)
-                         + _head(spec, 2, 64, 128, 0.3, rng, kw, bn), input_shape=spec.model_shape)
+    return _pooled_net(spec, [(32, 5, True), (48, 3, False), (64, 3, True)], 2, 128, rng, dtype)
 
 
 def arch_d(rng, dtype=None, spec=MNIST):
     """Three pooled conv blocks 32-64-128, BN, dropout head; ~8 M multiply-adds (28x28)."""
-    kw, bn = _kwargs(rng, dtype)
-    return nn.Sequential(_conv_pool_bn(spec.channels, 32, 5, True, kw, bn)
-                         + _conv_pool_bn(32, 64, 3, True, kw, bn)
-                         + _conv_pool_bn(64, 128, 3, True, kw, bn)
-                         + _head(spec, 3, 128, 128, 0.3, rng, kw, bn), input_shape=spec.model_shape)
+    return _pooled_net(spec, [(32, 5, True), (64, 3, True), (128, 3, True)], 3, 128, rng, dtype)
 
 
 def arch_e(rng, dtype=None, spec=MNIST):
     """Two pooled conv blocks 32-64, BN, dropout head; ~4.6 M multiply-adds (28x28)."""
-    kw, bn = _kwargs(rng, dtype)
-    return nn.Sequential(_conv_pool_bn(spec.channels, 32, 5, True, kw, bn)
-                         + _conv_pool_bn(32, 64, 3, True, kw, bn)
-                         + _head(spec, 2, 64, 128, 0.3, rng, kw, bn), input_shape=spec.model_shape)
+    return _pooled_net(spec, [(32, 5, True), (64, 3, True)], 2, 128, rng, dtype)
 
 
 def arch_w(rng, dtype=None, spec=MNIST):
     """arch d 1.5 times as wide, 48-96-192; ~18 M multiply-adds (28x28), about twice d's time."""
-    kw, bn = _kwargs(rng, dtype)
-    return nn.Sequential(_conv_pool_bn(spec.channels, 48, 5, True, kw, bn)
-                         + _conv_pool_bn(48, 96, 3, True, kw, bn)
-                         + _conv_pool_bn(96, 192, 3, True, kw, bn)
-                         + _head(spec, 3, 192, 192, 0.3, rng, kw, bn), input_shape=spec.model_shape)
+    return _pooled_net(spec, [(48, 5, True), (96, 3, True), (192, 3, True)], 3, 192, rng, dtype)
 
 
 ARCHITECTURES = {"a": arch_a, "b": arch_b, "c": arch_c, "d": arch_d, "e": arch_e, "w": arch_w}
