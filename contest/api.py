@@ -69,7 +69,9 @@ class Ensemble:
         if isinstance(x, (str, os.PathLike)):
             from contest.data.inputs import load_images
 
-            source, x = str(x), load_images(x)
+            source, x = str(x), load_images(x, self._loaded.spec)
+            if x.ndim == 4:   # colour files come in contest's layout (N, H, W, C)
+                x = np.moveaxis(x, 3, 1)
         return check_pixels(x, source, self.input_shape)
 
     def member_proba(self, x, batch_size=1000):
@@ -89,5 +91,7 @@ class Ensemble:
     def member_proba_checked(self, pixels, batch_size=1000, threads=None):
         """Like `member_proba` for pixels already checked by `prepare` (the service's path);
         `threads`: worker threads (default: one per available core)."""
+        if pixels.ndim == 4 and pixels.shape[1] > 1:   # colour: contest's layout is (N, H, W, C)
+            pixels = np.moveaxis(pixels, 1, 3)
         with self._lock:
             return self._loaded.member_probabilities(pixels, batch_size, threads)

@@ -223,3 +223,19 @@ def test_fashion_class_names_are_printed(tmp_path, models, exported):
     result = invoke(["predict-one", "--models", copy, "--image", exported[0], "--index", "0"])
     assert result.exit_code == 0, result.output
     assert "prediction: 7 Sneaker" in result.output
+
+
+def test_python_api_predicts_a_colour_images_file_as_the_cli_does(colour_ensemble, tmp_path):
+    # the API read files with MNIST's spec (a 12x12x3 file was refused), then handed its
+    # (N, C, H, W) pixels on as if they were contest's (N, H, W, C) colour layout
+    from contest import Ensemble
+
+    tmp, _ = colour_ensemble
+    images, labels = rgb_task(30, 2)
+    np.save(tmp_path / "x.npy", images)
+    result = invoke(["predict", tmp_path / "x.npy", "--models", tmp / "models",
+                     "-o", tmp_path / "s.txt"])
+    assert result.exit_code == 0, result.output
+    ensemble = Ensemble.load(tmp / "models")
+    np.testing.assert_array_equal(ensemble.predict(tmp_path / "x.npy"),
+                                  np.loadtxt(tmp_path / "s.txt", dtype=int))
