@@ -61,29 +61,30 @@ def tree_pids(pid):
     return pids
 
 
-def tree_rss(pid):
-    """Resident memory in bytes of `pid` and its descendants (Linux /proc)."""
+def _tree_sum(pid, name, count):
+    """Sum of count(text of /proc/MEMBER/name) over `pid` and its descendants (Linux /proc);
+    members that end meanwhile are skipped."""
     total = 0
     for member in tree_pids(pid):
         try:
-            with open(f"/proc/{member}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except OSError:
+            with open(f"/proc/{member}/{name}") as f:
+                total += count(f.read())
+        except (OSError, IndexError, ValueError):
             pass
     return total
 
 
+def tree_rss(pid):
+    """Resident memory in bytes of `pid` and its descendants."""
+    return _tree_sum(pid, "statm", lambda text: int(text.split()[1])) * os.sysconf("SC_PAGE_SIZE")
+
+
 def tree_cpu_seconds(pid):
     """User + system CPU seconds used so far by `pid` and its descendants."""
-    total = 0
-    for member in tree_pids(pid):
-        try:
-            with open(f"/proc/{member}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / os.sysconf("SC_CLK_TCK")
+    def ticks(text):
+        fields = text.rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    return _tree_sum(pid, "stat", ticks) / os.sysconf("SC_CLK_TCK")
 
 
 class MemorySampler(threading.Thread):

@@ -17,7 +17,7 @@ import threading
 
 import numpy as np
 
-from contest.data.images import DEFAULT_SHAPE, check_pixels
+from contest.data.images import check_pixels
 
 
 class Ensemble:
@@ -49,14 +49,12 @@ class Ensemble:
 
     @property
     def input_shape(self):
-        """(channels, height, width) of the images the members take (the manifest's spec)."""
-        return tuple(self.manifest.get("input_shape", DEFAULT_SHAPE))
+        """(channels, height, width) of the images the members take (the ensemble's spec)."""
+        return self._loaded.spec.model_shape
 
     @property
     def classes(self):
-        from contest.ensemble import NUM_CLASSES
-
-        return int(self.manifest.get("num_classes", NUM_CLASSES))
+        return self._loaded.spec.classes
 
     def __len__(self):
         return len(self._loaded.models)

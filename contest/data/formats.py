@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from contest.data import datasets
+from contest.data.images import check_values
 from contest.data.spec import FASHION_MNIST_NAMES, spec_of_images
 from contest.errors import ContestInputError
 
@@ -272,9 +273,7 @@ def _load_cifar(path, split):
 def check_labelled(data, training=True):
     """`data` with checked pixel values and integer labels 0..classes-1 (of at least two classes
     for training data)."""
-    from contest.data.inputs import _check_values
-
-    data.images = _check_values(data.images, data.source)
+    data.images = check_values(data.images, data.source)
     data.labels = check_labels(data.labels, data.source, data.class_names, training)
     return data
 

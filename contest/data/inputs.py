@@ -52,7 +52,7 @@ def load_images(path, spec=MNIST):
     else:
         raise ContestInputError(path, f"unsupported file type {suffix or '(none)'!r}; "
                                       f"expected one of {', '.join(IMAGE_SUFFIXES)}")
-    return _check_values(images, path)
+    return check_values(images, path)
 
 
 def read_npy(path):
@@ -119,11 +119,6 @@ def _shape_text(shape):
     if len(shape) == 4 and shape[1] <= 4:
         return f" ({shape[2]}x{shape[3]}x{shape[1]} images)"
     return ""
-
-
-def _check_values(images, path):
-    """uint8 for integer pixels 0..255, float32 for float pixels in [0, 1]; refuse all else."""
-    return check_values(images, path)
 
 
 def _load_csv(path, spec=MNIST):
