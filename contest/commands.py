@@ -255,7 +255,7 @@ def evaluation_text(ensemble, what, members, mean, labels, matrix):
 
 def run_score(submission, labels_path):
     predicted = read_submission(check_file(submission))
-    labels = load_labels(labels_path)
+    labels = load_labels(labels_path, classes=None)
     if len(predicted) != len(labels):
         raise ContestInputError(submission, f"{len(predicted)} predictions for {len(labels)} "
                                             f"labels in {labels_path}")

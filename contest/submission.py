@@ -33,7 +33,7 @@ def render_submission(labels, fmt):
 
 
 def write_submission(path, labels, fmt=None):
-    """Write predicted digits to `path` atomically; returns the format used."""
+    """Write predicted class numbers to `path` atomically; returns the format used."""
     fmt = format_for(path, fmt)
     write_text(path, render_submission(labels, fmt))
     return fmt
@@ -58,9 +58,11 @@ def read_submission(path):
 
 
 def _parse_label(text, line_number, path):
+    """A class number: ASCII digits only (isdigit() alone accepts '²', which int() does not)."""
     text = text.strip()
-    if len(text) != 1 or text not in "0123456789":  # isdigit() accepts '²', int() does not
-        raise ContestInputError(path, f"line {line_number}: {text[:20]!r} is not a digit 0-9")
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        raise ContestInputError(path, f"line {line_number}: {text[:20]!r} is not a class number "
+                                      "(0, 1, 2, ...)")
     return int(text)
 
 

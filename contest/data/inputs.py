@@ -166,7 +166,8 @@ def _load_rgb_png(path, spec):
 
 
 def load_labels(path, n_expected=None, classes=10):
-    """Integer labels 0..classes-1 of shape (N,) from an .npy (or .txt, one per line) file."""
+    """Integer labels 0..classes-1 of shape (N,) from an .npy (or .txt, one per line) file;
+    `classes` None: any class number >= 0 (scoring a submission, which knows no ensemble)."""
     path = check_file(path)
     if path.suffix.lower() == ".npy":
         labels = read_npy(path)
@@ -187,8 +188,9 @@ def _check_labels(labels, path, n_expected, classes=10):
         raise ContestInputError(path, f"labels must be integers, got dtype {labels.dtype}")
     if len(labels) == 0:
         raise ContestInputError(path, "empty: the file contains no labels")
-    if labels.min() < 0 or labels.max() >= classes:
-        raise ContestInputError(path, f"labels must lie in 0..{classes - 1}; "
+    if labels.min() < 0 or (classes is not None and labels.max() >= classes):
+        allowed = "be >= 0" if classes is None else f"lie in 0..{classes - 1}"
+        raise ContestInputError(path, f"labels must {allowed}; "
                                       f"found {labels.min()}..{labels.max()}")
     if n_expected is not None and len(labels) != n_expected:
         raise ContestInputError(path, f"{len(labels)} labels, expected {n_expected}")

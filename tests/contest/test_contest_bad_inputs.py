@@ -108,7 +108,7 @@ LABEL_CASES = {
     "object-array": ("obj.npy", lambda p: _save(p, np.array([None, 1], dtype=object),
                                                 allow_pickle=True), "object (pickled)"),
     "float-labels": ("f.npy", lambda p: _save(p, np.zeros(200)), "must be integers"),
-    "out-of-range": ("big.npy", lambda p: _save(p, np.full(200, 10)), "must lie in 0..9"),
+    "negative": ("neg.npy", lambda p: _save(p, np.full(200, -1)), "found -1..-1"),
     "wrong-dims": ("2d.npy", lambda p: _save(p, np.zeros((200, 2), int)), "wrong dimensions"),
     "nan": ("nan.npy", lambda p: _save(p, np.full(200, np.nan)), "must be integers"),
     "empty-set": ("none.npy", lambda p: _save(p, np.zeros(0, int)), "empty"),
@@ -130,6 +130,17 @@ def test_bad_labels_are_refused(command, kind, models, exported, tmp_path):
     result = invoke(args)
     named = tmp_path / "s.txt" if (command, kind) == ("score", "wrong-count") else bad
     assert_refused(result, named, [out])
+    assert problem in result.output
+
+
+def test_evaluate_refuses_labels_beyond_the_ensembles_classes(models, exported, tmp_path):
+    """score knows no ensemble and takes any class number; evaluate knows the classes."""
+    bad, problem = tmp_path / "big.npy", "must lie in 0..9"
+    _save(bad, np.full(200, 10))
+    out = tmp_path / "out"
+    result = invoke(["evaluate", "--models", models, "--images", exported[0], "--labels", bad,
+                     "--report", out / "r.png"])
+    assert_refused(result, bad, [out])
     assert problem in result.output
 
 

@@ -40,8 +40,9 @@ def test_atomic_files_get_normal_permissions(tmp_path):
 
 
 @pytest.mark.parametrize("text, problem", [
-    ("3\nx\n", "line 2: 'x' is not a digit"),
-    ("3\n12\n", "line 2: '12' is not a digit"),
+    ("3\nx\n", "line 2: 'x' is not a class number"),
+    ("3\n-1\n", "line 2: '-1' is not a class number"),
+    ("3\n1.5\n", "line 2: '1.5' is not a class number"),
     ("ImageId,Label\n1,3\n3,4\n", "line 3: ImageId '3', expected 2"),
     ("ImageId,Label\n1;3\n", "line 2: expected 'ImageId,Label'"),
     ("\n\n", "empty"),
@@ -50,6 +51,14 @@ def test_bad_submissions_are_refused_with_the_line(tmp_path, text, problem):
     (tmp_path / "s.txt").write_text(text)
     with pytest.raises(ContestInputError, match=problem):
         read_submission(tmp_path / "s.txt")
+
+
+def test_submissions_of_more_than_ten_classes_are_read_back(tmp_path):
+    """A 100-class ensemble's submission holds labels of two digits; score must read them."""
+    labels = np.array([0, 12, 99, 7])
+    for name in ("s.txt", "s.csv"):
+        write_submission(tmp_path / name, labels)
+        assert read_submission(tmp_path / name).tolist() == labels.tolist()
 
 
 def test_display_digit_art_and_bars():

@@ -93,7 +93,15 @@ def test_score_submission_with_superscript_two(tmp_path):
     sub = tmp_path / "sub.txt"
     sub.write_text("7\n\u00b2\n1\n", encoding="utf-8")
     result = invoke(["score", sub, "--labels", _labels(tmp_path, [7, 2, 1])])
-    assert_refused(result, "line 2: '²' is not a digit 0-9")
+    assert_refused(result, "line 2: '²' is not a class number")
+
+
+def test_score_reads_labels_of_more_than_ten_classes(tmp_path):
+    sub = tmp_path / "sub.txt"
+    sub.write_text("7\n12\n1\n")
+    result = invoke(["score", sub, "--labels", _labels(tmp_path, [7, 12, 3])])
+    assert result.exit_code == 0, result.output
+    assert "accuracy: 66.67 % (2/3)" in result.output
 
 
 def test_score_submission_with_byte_order_mark(tmp_path):
