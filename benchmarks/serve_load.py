@@ -1,10 +1,13 @@
 """Load on `contest serve` from this machine to loopback (issue 20), each figure next to its target:
 
+- a quarter of the single-image requests on one connection, one at a time: the latency of one
+  request when the server has nothing else to do;
 - 2,000 single-image requests at 16 concurrent connections: requests/s, p50 (target <= 20 ms)
   and p99 (target <= 100 ms) latency, errors (target 0);
 - 20 requests of 10,000 images: images/s and per-request latency, compared with `contest predict`
   on the same file minus its start-up (the same command on one image);
-- the server's CPU time per single-image request (what other load on the machine cannot skew);
+- the server's CPU time per single-image request, and the mean latency that the throughput
+  implies when 16 requests are always in flight (Little's law: 16 / requests per second);
 - the server's peak memory (RSS of its process tree, sampled every 100 ms) and its RSS after each
   phase (target: flat).
 
@@ -12,9 +15,11 @@
         [--batches 20] [--batch-size 10000] [--workers 1] [--threads N] [--compare-cli]
 
 Only loopback is used; the server is started here on a free port and stopped at the end. The
-load generator shares the machine's cores with the server, so figures are a lower bound.
+load generator (one asyncio loop on raw sockets, kept-alive connections) shares the machine's
+cores with the server, so figures are a lower bound.
 """
 import argparse
+import asyncio
 import http.client
 import io
 import os
@@ -24,7 +29,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -131,25 +135,48 @@ def request(port, method, path, body=None, headers=None, connection=None):
     return response.status, data
 
 
+async def _exchange(reader, writer, port, body):
+    """One POST /predict on a kept-alive connection: the response's status."""
+    writer.write(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                 b"Content-Type: application/x-npy\r\nContent-Length: %d\r\n\r\n"
+                 % (port, len(body)) + body)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = next(int(line.split(":", 1)[1]) for line in lines
+                  if line.lower().startswith("content-length:"))
+    await reader.readexactly(length)
+    return int(lines[0].split()[1])
+
+
+async def _connection(port, bodies, results):
+    """Send bodies (shared iterator) one after another over one connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for index, body in bodies:
+            start = time.perf_counter()
+            try:
+                status = await _exchange(reader, writer, port, body)
+            except (OSError, asyncio.IncompleteReadError, StopIteration, ValueError):
+                status = None
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            results[index] = (time.perf_counter() - start, status == 200)
+    finally:
+        writer.close()
+
+
 def load_phase(port, bodies, concurrency):
-    """Send every body in `bodies` over `concurrency` kept-alive connections: latencies, errors."""
-    local = threading.local()
-    headers = {"Content-Type": "application/x-npy"}
+    """Send every body in `bodies` over `concurrency` kept-alive connections: wall seconds,
+    latencies and errors. The client is one asyncio loop on raw sockets, so that it takes as
+    little as possible of the cores the server shares with it."""
+    results = [None] * len(bodies)
 
-    def send(body):
-        if not hasattr(local, "conn"):
-            local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-        start = time.perf_counter()
-        try:
-            status, _ = request(port, "POST", "/predict", body, headers, local.conn)
-        except (OSError, http.client.HTTPException):
-            local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-            status = None
-        return time.perf_counter() - start, status == 200
-
+    async def phase():
+        shared = iter(enumerate(bodies))
+        await asyncio.gather(*(_connection(port, shared, results) for _ in range(concurrency)))
     start = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        results = list(pool.map(send, bodies))
+    asyncio.run(phase())
     wall = time.perf_counter() - start
     latencies = np.array([r[0] for r in results])
     errors = sum(1 for r in results if not r[1])
@@ -205,13 +232,17 @@ def main(args):
     sampler.start()
     try:
         print(f"server ready (pid {server.pid}, port {port}): RSS {tree_rss(server.pid) >> 20} MiB")
+        wall, latencies, errors = load_phase(port, singles[:args.singles // 4], 1)
+        report("single images (1 connection, one request at a time)", wall, latencies, errors, 1)
         cpu = tree_cpu_seconds(server.pid)
         wall, latencies, errors = load_phase(port, singles, args.concurrency)
         cpu = tree_cpu_seconds(server.pid) - cpu
         p50, p99 = report(f"single images ({args.concurrency} connections)", wall, latencies,
                           errors, 1)
-        print(f"  server CPU per request: {cpu / len(singles) * 1000:.2f} ms "
-              "(independent of other load on the machine)")
+        print(f"  server CPU per request: {cpu / len(singles) * 1000:.2f} ms; with "
+              f"{args.concurrency} requests always in flight, the mean latency is "
+              f"{args.concurrency} / throughput = "
+              f"{args.concurrency * wall / len(singles) * 1000:.1f} ms (Little's law)")
         print(f"  targets: p50 <= 20 ms ({'met' if p50 <= 20 else 'MISSED'}), p99 <= 100 ms "
               f"({'met' if p99 <= 100 else 'MISSED'}); RSS {tree_rss(server.pid) >> 20} MiB")
         latencies = batch_phase(port, server.pid, npy_bytes(batch), args)

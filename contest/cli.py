@@ -370,12 +370,13 @@ def export(split, out, fmt, labels, limit, data_dir):
               help="threads per prediction [default: one per core]")
 @click.option("--max-batch", type=click.IntRange(min=1), default=10000,
               help="most images per request; also sets the request body size limit")
-def serve(models, host, port, workers, threads, max_batch):
+@click.option("--access-log", is_flag=True, help="print a line per request (costs throughput)")
+def serve(models, host, port, workers, threads, max_batch, access_log):
     """Serve the ensemble over HTTP: POST /predict, GET /health, /info, /docs, and a page at /
     to draw a digit and see every member's vote (needs pip install 'contest-cnn[serve]')."""
     from contest.serve.run import run_server
 
-    run_server(models, host, port, workers, threads, max_batch)
+    run_server(models, host, port, workers, threads, max_batch, access_log)
 
 
 if __name__ == "__main__":

@@ -29,9 +29,12 @@ def check_address(host, port):
                            f"({exc.strerror or exc})") from None
 
 
-def run_server(models, host="127.0.0.1", port=8000, workers=1, threads=None, max_batch=10000):
+def run_server(models, host="127.0.0.1", port=8000, workers=1, threads=None, max_batch=10000,
+               access_log=False):
     """Serve the ensemble of `models` until interrupted. The models are loaded and verified
-    here first, so a bad model directory stops the command before any port is opened."""
+    here first, so a bad model directory stops the command before any port is opened. uvicorn
+    picks httptools and uvloop (dependencies of the serve extra) over its pure-Python defaults;
+    the line per request is off unless `access_log`."""
     check_installed()
     check_address(host, port)
     import uvicorn
@@ -42,9 +45,9 @@ def run_server(models, host="127.0.0.1", port=8000, workers=1, threads=None, max
     ensemble = Ensemble.load(models)
     if workers == 1:
         app = create_app(Service(ensemble, max_batch=max_batch, threads=threads))
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
         return
     os.environ[SETTINGS_VARIABLE] = json.dumps(
         {"models": str(models), "max_batch": max_batch, "threads": threads})
     uvicorn.run("contest.serve.app:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="info")
+                workers=workers, log_level="info", access_log=access_log)

@@ -4,7 +4,7 @@ import threading
 import numpy as np
 import pytest
 
-from contest.serve.batcher import MicroBatcher
+from contest.serve.batcher import MicroBatcher, balanced_parts
 
 
 class RecordingModel:
@@ -49,3 +49,14 @@ def test_a_failed_prediction_fails_its_requests_and_the_batcher_carries_on():
     with pytest.raises(RuntimeError, match="boom"):
         batcher.submit(images([0.3])).result(10)
     np.testing.assert_allclose(batcher.submit(images([0.4])).result(10)[0, :, 0], [0.4])
+
+
+@pytest.mark.parametrize("n, members, threads, parts", [
+    (1, 5, 2, 1), (63, 5, 2, 1), (64, 5, 2, 4), (1000, 5, 2, 4), (1000, 4, 2, 2),
+    (1000, 5, 3, 6), (1000, 3, 1, 2)])
+def test_balanced_parts_give_every_thread_the_same_number_of_tasks(n, members, threads, parts):
+    bounds = balanced_parts(n, members, threads, split_from=64)
+    assert len(bounds) == parts
+    assert n < 64 or (members * parts) % threads == 0   # small batches: one task per member
+    assert bounds[0][0] == 0 and bounds[-1][1] == n
+    assert all(stop == start for (_, stop), (start, _) in zip(bounds, bounds[1:]))
