@@ -76,11 +76,14 @@ def _entry_bytes(archive, info):
     return declared
 
 
-def _check_sizes(path):
-    """Refuse an archive whose headers claim more than it holds or than MAX_MODEL_BYTES."""
+def _check_sizes(path, keep=None):
+    """Refuse an archive whose headers (of the entries `keep` accepts, those that will be read)
+    claim more than they hold or than MAX_MODEL_BYTES."""
     with zipfile.ZipFile(path) as archive:
         total = 0
         for info in archive.infolist():
+            if keep is not None and not keep(info.filename.removesuffix(".npy")):
+                continue
             total += _entry_bytes(archive, info)
             if total > MAX_MODEL_BYTES:
                 raise ValueError(f"arrays larger than {MAX_MODEL_BYTES // 2**30} GiB refused")
@@ -96,7 +99,7 @@ def _read(path, keep=None):
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such model file")
     try:
-        _check_sizes(path)
+        _check_sizes(path, keep)
         with open(path, "rb") as f:
             data = np.load(f, allow_pickle=False)
             if not isinstance(data, np.lib.npyio.NpzFile):

@@ -14,7 +14,6 @@ with one line naming the file and the problem; pickled arrays are never loaded.
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from contest.data.images import check_values, decode_png
 from contest.data.spec import MNIST
@@ -151,6 +150,8 @@ def _load_png(path, spec=MNIST):
 
 def _load_rgb_png(path, spec):
     """An RGB PNG of the spec's size as (1, H, W, 3) uint8; transparency composited on white."""
+    from PIL import Image, UnidentifiedImageError   # Pillow costs 30 ms: only PNG input pays
+
     try:
         with Image.open(path) as image:
             image.load()
