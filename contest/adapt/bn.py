@@ -83,7 +83,7 @@ def adapt_model_bn(model, x):
 def adapt_bn(ensemble, images):
     """AdaBN on every member of `ensemble` (a contest.Ensemble) for `images` (any accepted
     form), in place; returns the number of BatchNorm layers adapted over all members."""
-    x = normalise(images, ensemble.normalisation)
+    x = normalise(images, ensemble.normalisation, ensemble.spec)
     if len(x) < 2:
         raise ValueError(f"adapt_bn needs at least 2 images (received: {len(x)})")
     return sum(adapt_model_bn(model, x) for model in ensemble.models)

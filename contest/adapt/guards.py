@@ -44,10 +44,10 @@ def task_check(contest_votes, validation_votes, min_agreement, min_spread):
             "passed": bool(agreement >= min_agreement and spread >= min_spread)}
 
 
-def weights_accuracy(paths, x_val, y_val, batch_size=1000):
+def weights_accuracy(paths, x_val, y_val, classes=NUM_CLASSES, batch_size=1000):
     """Validation accuracy of the members in `paths` with BatchNorm statistics re-estimated on
     the validation images x_val (model-ready)."""
     models = [nn.load(path) for path in paths]
     for model in models:
         adapt_model_bn(model, x_val)
-    return accuracy(average(models_probabilities(models, x_val, batch_size)), y_val)[0]
+    return accuracy(average(models_probabilities(models, x_val, batch_size, classes)), y_val)[0]

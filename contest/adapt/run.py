@@ -26,7 +26,7 @@ from contest.adapt.state import (check_settings, identity, open_state, save_stat
                                  stage_dir)
 from contest.data.inputs import load_images
 from contest.data.preprocess import normalise, to_unit_nchw
-from contest.ensemble import (MANIFEST, NUM_CLASSES, accuracy, average, load_ensemble,
+from contest.ensemble import (MANIFEST, accuracy, average, load_ensemble,
                               models_probabilities, write_manifest)
 from contest.errors import ContestError
 from contest.fileio import atomic_open, sha256_file
@@ -42,16 +42,17 @@ class Context:
 
     def __init__(self, settings, monitor_mode="quiet"):
         self.settings, self.monitor_mode = settings, monitor_mode
-        self.images = load_images(settings.images)
         self.source = load_ensemble(settings.models)
-        self.manifest = self.source.manifest
+        self.manifest, self.spec = self.source.manifest, self.source.spec
+        self.images = load_images(settings.images, self.spec)
         self.preset = source_preset(self.manifest)
         self.data = source_data(self.manifest, self.preset, settings.data_dir)
-        self.x = normalise(self.images, self.manifest["normalisation"])
+        self.x = normalise(self.images, self.manifest["normalisation"], self.spec)
         self.images_sha = sha256_file(settings.images)
 
     def probabilities(self, models, x=None):
-        return models_probabilities(models, self.x if x is None else x, self.settings.batch_size)
+        return models_probabilities(models, self.x if x is None else x, self.settings.batch_size,
+                                    self.spec.classes)
 
     def val_accuracy(self, models):
         return accuracy(average(self.probabilities(models, self.data.x_val)), self.data.y_val)[0]
@@ -66,14 +67,17 @@ def source_preset(manifest):
 def source_data(manifest, preset, data_dir=None):
     """Training and validation data of the source ensemble, checked against its manifest."""
     data = manifest.get("data") or {}
+    path = None if data_dir else data.get("path")   # --data PATH it was trained on, if any
     settings = TrainSettings(preset=preset, n=manifest.get("n", 1), seed=manifest.get("seed", 0),
                              train_limit=data.get("train_limit"),
-                             data_dir=data_dir or data.get("dir"),
+                             data_dir=data_dir or data.get("dir"), data=path,
+                             label_column=data.get("label_column", "label"),
                              normalisation=manifest["normalisation"])
     prepared = prepare_data(settings)
     if data.get("md5") is not None and prepared.run["data"]["md5"] != data["md5"]:
-        raise ContestError(f"the training data found ({settings.data_dir or 'bundled MNIST'}) is "
-                           f"not the data the ensemble was trained on; give --data-dir")
+        found = settings.data or settings.data_dir or "bundled MNIST"
+        raise ContestError(f"the training data found ({found}) is not the data the ensemble was "
+                           f"trained on; give --data-dir")
     return prepared
 
 
@@ -110,14 +114,15 @@ def bn_stage(ctx):
     save_models(models, sources, stage_members(out, 0, len(models)), {"adapt_bn": True})
     after = Votes.of(ctx.probabilities(models))
     report = {"stage": 0, "kind": "batchnorm", "batchnorm_layers": layers}
-    return {**report, **comparison(before, after), "val_accuracy": ctx.val_accuracy(models)}
+    return {**report, **comparison(before, after, ctx.spec.classes),
+            "val_accuracy": ctx.val_accuracy(models)}
 
 
-def comparison(before, after):
+def comparison(before, after, classes):
     changed = np.flatnonzero(before.labels != after.labels)
     return {"agreement_before": before.agreement, "agreement_after": after.agreement,
             "changed": int(len(changed)), "changed_indices": changed[:LISTED_CHANGES].tolist(),
-            "classes_after": class_counts(after.labels, NUM_CLASSES)}
+            "classes_after": class_counts(after.labels, classes)}
 
 
 def round_stage(ctx, number, start, threshold, adapt_bn):
@@ -127,10 +132,10 @@ def round_stage(ctx, number, start, threshold, adapt_bn):
     before = Votes.of(ctx.probabilities(load_models(sources)))
     chosen = np.flatnonzero(before.selected(threshold))
     report = {"stage": number, "kind": "self-training", "pseudo_labelled": int(len(chosen)),
-              "pseudo_classes": class_counts(before.labels[chosen], NUM_CLASSES)}
+              "pseudo_classes": class_counts(before.labels[chosen], ctx.spec.classes)}
     if len(chosen) == 0:
         return {**report, "skipped": "no image reached the threshold"}
-    x = np.concatenate([ctx.data.x_train, to_unit_nchw(ctx.images[chosen])])
+    x = np.concatenate([ctx.data.x_train, to_unit_nchw(ctx.images[chosen], ctx.spec)])
     y = np.concatenate([ctx.data.y_train, before.labels[chosen].astype(np.int64)])
     trained = train_round(ctx, number, sources, x, y)
     models = load_models(trained)
@@ -142,8 +147,10 @@ def round_stage(ctx, number, start, threshold, adapt_bn):
     for path in trained:
         Path(path).unlink()   # the stage's members are written: the trained files are spent
     after = Votes.of(ctx.probabilities(models))
-    return {**report, **comparison(before, after), "val_accuracy": ctx.val_accuracy(models),
-            "weights_accuracy": weights_accuracy(targets, ctx.data.x_val, ctx.data.y_val)}
+    return {**report, **comparison(before, after, ctx.spec.classes),
+            "val_accuracy": ctx.val_accuracy(models),
+            "weights_accuracy": weights_accuracy(targets, ctx.data.x_val, ctx.data.y_val,
+                                                 ctx.spec.classes)}
 
 
 def run_stage(ctx, state, stage, say):
@@ -184,7 +191,8 @@ def choose_pseudo_threshold(ctx, state):
         state["task_check"] = task_check(contest, votes, ctx.settings.min_agreement,
                                          ctx.settings.min_spread)
         state["source_weights_accuracy"] = weights_accuracy(start_members(ctx, None),
-                                                            ctx.data.x_val, ctx.data.y_val)
+                                                            ctx.data.x_val, ctx.data.y_val,
+                                                            ctx.spec.classes)
         save_state(ctx.settings.out_dir, state)
     confidence = state["threshold"]["confidence"]
     return NO_THRESHOLD if confidence is None else confidence

@@ -239,3 +239,22 @@ def test_python_api_predicts_a_colour_images_file_as_the_cli_does(colour_ensembl
     ensemble = Ensemble.load(tmp / "models")
     np.testing.assert_array_equal(ensemble.predict(tmp_path / "x.npy"),
                                   np.loadtxt(tmp_path / "s.txt", dtype=int))
+
+
+def test_colour_ensemble_adapts_to_its_contest_images(colour_ensemble, tmp_path):
+    """contest adapt takes the ensemble's own input spec and data (an image folder, 3 classes),
+    not MNIST's: class counts per stage have 3 entries, and the adapted ensemble still predicts."""
+    tmp, _ = colour_ensemble
+    images, labels = rgb_task(30, 3)
+    np.save(tmp_path / "contest.npy", images)
+    result = invoke(["adapt", "--models", tmp / "models", "--images", tmp_path / "contest.npy",
+                     "--out", tmp_path / "adapted", "--rounds", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "adapted" / "ensemble.json").read_text())
+    assert manifest["input"]["classes"] == 3
+    stages = manifest["adapted"]["stages"]
+    assert all(len(stage["classes_after"]) == 3 for stage in stages if "classes_after" in stage)
+    result = invoke(["predict", tmp_path / "contest.npy", "--models", tmp_path / "adapted",
+                     "-o", tmp_path / "s.txt"])
+    assert result.exit_code == 0, result.output
+    assert np.mean(np.loadtxt(tmp_path / "s.txt", dtype=int) == labels) >= 0.9
