@@ -4,8 +4,9 @@
   request when the server has nothing else to do;
 - 2,000 single-image requests at 16 concurrent connections: requests/s, p50 (target <= 20 ms)
   and p99 (target <= 100 ms) latency, errors (target 0);
-- 20 requests of 10,000 images: images/s and per-request latency, compared with `contest predict`
-  on the same file minus its start-up (the same command on one image);
+- 20 requests of 10,000 images: images/s, per-request latency and server CPU, compared with
+  `contest predict` on the same file minus its start-up (the same command on one image), wall
+  and CPU, run with the server idle after the first, the middle and the last request;
 - the server's CPU time per single-image request, and the mean latency that the throughput
   implies when 16 requests are always in flight (Little's law: 16 / requests per second);
 - the server's peak memory (RSS of its process tree, sampled every 100 ms) and its RSS after each
@@ -192,31 +193,55 @@ def report(name, wall, latencies, errors, images_per_request):
     return p50, p99
 
 
-def batch_phase(port, pid, body, args):
-    """`args.batches` requests of one batch each, in turn; RSS after each (flat is the target)."""
-    walls, latencies, errors, rss = 0.0, [], 0, []
-    for _ in range(args.batches):
+def batch_phase(port, pid, body, args, compare=None):
+    """`args.batches` requests of one batch each, in turn; RSS after each (flat is the target)
+    and the server's CPU seconds per request. `compare` (if given) is called with the server
+    idle after the first, the middle and the last request, so that the two are timed under the
+    same conditions of the machine."""
+    walls, latencies, errors, rss, cpus = 0.0, [], 0, [], []
+    checkpoints = {0, args.batches // 2, args.batches - 1}
+    for index in range(args.batches):
+        cpu = tree_cpu_seconds(pid)
         wall, latency, failed = load_phase(port, [body], 1)
+        cpus.append(tree_cpu_seconds(pid) - cpu)
         walls, errors = walls + wall, errors + failed
         latencies.extend(latency)
         rss.append(tree_rss(pid) >> 20)
+        if compare is not None and index in checkpoints:
+            compare()
     report(f"batches of {args.batch_size}", walls, np.array(latencies), errors, args.batch_size)
+    print(f"  server CPU per request: {np.median(cpus):.2f} s (median)")
     print(f"  RSS after each batch (MiB): {' '.join(map(str, rss))}")
     return np.array(latencies)
 
 
-def cli_predict_seconds(images, path_dir):
-    """Wall time of `contest predict` on `images` minus that on one image (its start-up)."""
-    times = []
-    for subset, name in ((images, "all.npy"), (images[:1], "one.npy")):
-        path = os.path.join(path_dir, name)
-        np.save(path, subset)
-        start = time.perf_counter()
-        subprocess.run(CONTEST + ["predict", path, "--models", ARGS.models, "-o",
-                                  os.path.join(path_dir, name + ".txt")], check=True,
-                       capture_output=True)
-        times.append(time.perf_counter() - start)
-    return times[0] - times[1]
+def _timed_cli(path, out):
+    """(wall, CPU) seconds of one `contest predict` process on `path`."""
+    before = os.times()
+    start = time.perf_counter()
+    subprocess.run(CONTEST + ["predict", path, "--models", ARGS.models, "-o", out], check=True,
+                   capture_output=True)
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + \
+        (after.children_system - before.children_system)
+    return time.perf_counter() - start, cpu
+
+
+class CliTimer:
+    """`contest predict` on the batch minus the same command on one image (its start-up), wall
+    and CPU seconds, each call one measurement."""
+
+    def __init__(self, images, work):
+        self.all, self.one = os.path.join(work, "all.npy"), os.path.join(work, "one.npy")
+        np.save(self.all, images)
+        np.save(self.one, images[:1])
+        self.out, self.walls, self.cpus = os.path.join(work, "out.txt"), [], []
+
+    def __call__(self):
+        wall, cpu = _timed_cli(self.all, self.out)
+        wall_one, cpu_one = _timed_cli(self.one, self.out)
+        self.walls.append(wall - wall_one)
+        self.cpus.append(cpu - cpu_one)
 
 
 def main(args):
@@ -227,7 +252,7 @@ def main(args):
     batch = np.resize(test_images, (args.batch_size, 28, 28))
     singles = [npy_bytes(test_images[i % len(test_images)][None]) for i in range(args.singles)]
     port = free_port()
-    server = start_server(args, port)
+    server, cli = start_server(args, port), None
     sampler = MemorySampler(server.pid)
     sampler.start()
     try:
@@ -245,18 +270,20 @@ def main(args):
               f"{args.concurrency * wall / len(singles) * 1000:.1f} ms (Little's law)")
         print(f"  targets: p50 <= 20 ms ({'met' if p50 <= 20 else 'MISSED'}), p99 <= 100 ms "
               f"({'met' if p99 <= 100 else 'MISSED'}); RSS {tree_rss(server.pid) >> 20} MiB")
-        latencies = batch_phase(port, server.pid, npy_bytes(batch), args)
+        with tempfile.TemporaryDirectory() as work:
+            cli = CliTimer(batch, work) if args.compare_cli else None
+            latencies = batch_phase(port, server.pid, npy_bytes(batch), args, cli)
     finally:
         sampler.done.set()
         sampler.join()
         server.terminate()
         server.wait(timeout=60)
     print(f"server peak memory: {sampler.peak >> 20} MiB")
-    if args.compare_cli:
-        with tempfile.TemporaryDirectory() as work:
-            seconds = cli_predict_seconds(batch, work)
-        print(f"contest predict of {args.batch_size} images minus start-up: {seconds:.2f} s "
-              f"(median POST /predict: {np.median(latencies):.2f} s)")
+    if cli is not None:
+        print(f"contest predict of {args.batch_size} images minus start-up, run between the "
+              f"requests: {np.median(cli.walls):.2f} s wall, {np.median(cli.cpus):.2f} s CPU "
+              f"(medians of {len(cli.walls)}); median POST /predict: "
+              f"{np.median(latencies):.2f} s")
 
 
 def parse():
