@@ -158,7 +158,7 @@ async def _connection(port, bodies, results):
             start = time.perf_counter()
             try:
                 status = await _exchange(reader, writer, port, body)
-            except (OSError, asyncio.IncompleteReadError, StopIteration, ValueError):
+            except (OSError, asyncio.IncompleteReadError, ValueError):
                 status = None
                 writer.close()
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
