@@ -142,12 +142,20 @@ class PixelAugmenter:
 
 
 class Compose:
-    """Apply augmenters in order: Compose([geometric, pixel])(batch, rng)."""
+    """Apply augmenters in order: Compose([geometric, pixel])(batch, rng). Parts that declare
+    `uses_labels` get the batch's labels: Compose([style, geometric])(batch, rng, labels=y)."""
 
     def __init__(self, augmenters):
         self.augmenters = list(augmenters)
 
-    def __call__(self, images, rng):
+    @property
+    def uses_labels(self):
+        return any(getattr(aug, "uses_labels", False) for aug in self.augmenters)
+
+    def __call__(self, images, rng, labels=None):
         for aug in self.augmenters:
-            images = aug(images, rng)
+            if getattr(aug, "uses_labels", False):
+                images = aug(images, rng, labels=labels)
+            else:
+                images = aug(images, rng)
         return images

@@ -27,6 +27,7 @@ PIXEL = {
     "p_thick": (0.0, 1.0), "p_thin": (0.0, 1.0), "p_line": (0.0, 1.0),
     "p_colour": (0.0, 1.0), "colour_strength": (0.0, 0.5),
 }
+STYLE = {"p_flag": (0.0, 1.0), "p_tail": (0.0, 1.0)}   # shares of the 1s and of the 9s
 
 
 def _check(where, values, limits):
@@ -48,6 +49,9 @@ def check_augment(kwargs):
     """Raise ValueError naming the parameter and its allowed range for any value outside it."""
     geometric = dict(kwargs)
     pixel = geometric.pop("pixel", None)
+    style = geometric.pop("style", None)
     _check("", geometric, GEOMETRIC)
     if pixel is not None:
         _check("pixel.", pixel, PIXEL)
+    if style is not None:
+        _check("style.", style, STYLE)

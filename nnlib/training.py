@@ -133,6 +133,14 @@ def _save_checkpoint(checkpoint, model, optimizer, scheduler, rng, epoch, histor
     save(model, checkpoint, metadata=meta, optimizer=optimizer)
 
 
+def _augmented(augment, xb, yb, rng):
+    """augment(batch, rng), or augment(batch, rng, labels=...) for one that declares
+    `uses_labels` (class-specific variants, e.g. a style drawn on one digit only)."""
+    if getattr(augment, "uses_labels", False):
+        return augment(xb, rng, labels=yb)
+    return augment(xb, rng)
+
+
 def _run_epoch(model, loss, optimizer, x, y, batch_size, rng, augment, scheduler, callbacks):
     n = len(x)
     order = rng.permutation(n)
@@ -142,7 +150,7 @@ def _run_epoch(model, loss, optimizer, x, y, batch_size, rng, augment, scheduler
         idx = order[b * batch_size:(b + 1) * batch_size]
         xb, yb = x[idx], y[idx]
         if augment is not None:
-            xb = augment(xb, rng)
+            xb = _augmented(augment, xb, yb, rng)
         logits = model.forward(xb, training=True)
         total_loss += loss.forward(logits, yb) * len(idx)
         correct += int((logits.argmax(axis=1) == yb).sum())
@@ -172,7 +180,8 @@ def fit(model, loss, optimizer, x, y, epochs, batch_size=128, rng=None, validati
     """Train `model` on (x, y) and return a History. See docs/nnlib-api.md.
 
     x: (N, ...) float array, y: (N,) int labels; every epoch is a fresh permutation (no
-    replacement); `augment(batch, rng)` transforms each batch; `checkpoint` is a path saved after
+    replacement); `augment(batch, rng)` transforms each batch (called with `labels=` the batch's
+    labels when `augment.uses_labels` is true); `checkpoint` is a path saved after
     every epoch and resumed from if it exists when fit starts. For speed, an application may
     call `nnlib.retain_freed_memory()` once before training (fit does not: it is process-wide).
     """

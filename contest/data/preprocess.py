@@ -66,8 +66,14 @@ class BatchTransform:
         self.augmenter = augmenter
         self.normalisation = check_normalisation(normalisation)
 
-    def __call__(self, batch, rng):
-        if self.augmenter is not None:
+    @property
+    def uses_labels(self):
+        return bool(getattr(self.augmenter, "uses_labels", False))
+
+    def __call__(self, batch, rng, labels=None):
+        if self.uses_labels:
+            batch = self.augmenter(batch, rng, labels=labels)
+        elif self.augmenter is not None:
             batch = self.augmenter(batch, rng)
         return apply_normalisation(batch, self.normalisation)
 

@@ -14,6 +14,7 @@ import nnlib as nn
 import numpy as np
 from augment import Augmenter
 from augment.pixel import Compose, PixelAugmenter
+from augment.styles import StyleAugmenter
 from threadpoolctl import threadpool_limits
 
 from contest.augment_limits import check_augment
@@ -76,15 +77,18 @@ def build_scheduler(preset, optimizer, batches_per_epoch):
 def build_augmenter(augment_kwargs):
     """The per-batch augmentation of a preset's `augment` dict, or None for none ({}).
 
-    Geometric keys go to augment.Augmenter; an optional "pixel" dict goes to
-    augment.pixel.PixelAugmenter, applied after the geometry.
+    Geometric keys go to augment.Augmenter; an optional "style" dict goes to
+    augment.styles.StyleAugmenter, applied first (a drawn flag then turns with the digit), and an
+    optional "pixel" dict to augment.pixel.PixelAugmenter, applied after the geometry.
     """
     check_augment(augment_kwargs)
     if not augment_kwargs:
         return None
     geometric = dict(augment_kwargs)
     pixel = geometric.pop("pixel", None) or {}
-    parts = [p for p in (Augmenter(**geometric), PixelAugmenter(**pixel)) if not p.is_identity]
+    style = geometric.pop("style", None) or {}
+    parts = [p for p in (StyleAugmenter(**style), Augmenter(**geometric), PixelAugmenter(**pixel))
+             if not p.is_identity]
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else Compose(parts)

@@ -6,7 +6,8 @@ the data never holds, and they never mirror, though a mirrored shoe is still a s
 default preset is adapted to the data it is given:
 
 - digit data (one channel, classes named 0..N-1, i.e. no data set the tool knows by its names)
-  keeps the default preset exactly, value for value;
+  keeps the default preset exactly, value for value (its handwriting styles, a flag on 1s and a
+  tail on 9s, only for the ten digits);
 - other data gets the general-image recipe: horizontal flips when they keep the class (data-set
   knowledge for the sets the tool knows, see FLIP_KNOWLEDGE), translations of about 8 % of the
   side (random crops of a zero-padded image), mild zooms, mild contrast changes and, for colour
@@ -75,7 +76,15 @@ def light_augment(spec):
 def digit_augment(spec):
     from contest.train.presets import PRESETS
 
-    return dict(PRESETS["default"].augment)
+    return without_unfit_styles(PRESETS["default"].augment, spec)
+
+
+def without_unfit_styles(augment, spec):
+    """`augment` without its "style" part unless the data are the ten digits: the styles draw a
+    flag on class 1 and a tail on class 9, which only means something for digits."""
+    if "style" not in augment or (is_digit_data(spec) and spec.classes == 10):
+        return dict(augment)
+    return {key: value for key, value in augment.items() if key != "style"}
 
 
 AUGMENT_FAMILIES = {"digit": digit_augment, "general": general_augment, "light": light_augment,
@@ -100,8 +109,10 @@ def choose_recipe(preset, spec, fixed=()):
     if preset.name not in ADAPTED_PRESETS:
         return preset, {**record, "recipe": preset.name, "reason": f"preset {preset.name} asked for"}
     if is_digit_data(spec):
-        return preset, {**record, "recipe": "digit", "reason": f"grey images of classes "
-                        f"0..{spec.classes - 1}: the default preset's digit recipe"}
+        kept = without_unfit_styles(preset.augment, spec)
+        return replace(preset, augment=kept), {
+            **record, "recipe": "digit", "reason": f"grey images of classes "
+            f"0..{spec.classes - 1}: the default preset's digit recipe"}
     chosen = {"arch": GENERAL_ARCH, "epochs": GENERAL_EPOCHS, "augment": general_augment(spec)}
     changes = {key: value for key, value in chosen.items() if key not in fixed}
     return replace(preset, **changes), {**record, "recipe": "general",

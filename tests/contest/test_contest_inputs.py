@@ -99,3 +99,17 @@ def test_normalisations_are_per_image_and_batch_transform_applies_them(digits):
     assert BatchTransform().is_identity and not transform.is_identity
     with pytest.raises(ValueError, match="unknown normalisation"):
         normalise(digits, "whiten")
+
+
+def test_the_default_recipe_draws_its_digit_styles_from_the_labels_fit_passes(digits):
+    """The default preset's styles need each image's label; BatchTransform forwards them, and
+    only the images of class 1 and 9 change (geometry and pixel corruptions off here)."""
+    from contest.train.member import build_augmenter
+
+    transform = BatchTransform(build_augmenter({"style": {"p_flag": 1.0, "p_tail": 1.0}}), "unit")
+    assert transform.uses_labels and not BatchTransform(None, "unit").uses_labels
+    x = to_unit_nchw(digits)
+    labels = np.arange(len(x)) % 10
+    out = transform(x, np.random.default_rng(0), labels=labels)
+    changed = (out != x).any(axis=(1, 2, 3))
+    np.testing.assert_array_equal(changed, np.isin(labels, (1, 9)) & (x.max(axis=(1, 2, 3)) > 0.5))

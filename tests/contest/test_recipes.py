@@ -20,9 +20,18 @@ def test_digit_data_keeps_the_default_preset_exactly():
     preset, record = choose_recipe(PRESETS["default"], MNIST)
     assert preset == PRESETS["default"] and preset.to_dict() == PRESETS["default"].to_dict()
     assert record["recipe"] == "digit" and record["data"] == "digits" and not record["flip"]
+    assert preset.augment["style"] == {"p_flag": 0.3, "p_tail": 0.3}
     small = InputSpec(1, 16, 16, 4)                        # any grey data of numbered classes
     preset, record = choose_recipe(PRESETS["default"], small)
-    assert preset == PRESETS["default"] and "classes 0..3" in record["reason"]
+    assert "classes 0..3" in record["reason"]
+    # everything of the default preset but the digit styles, whose classes 1 and 9 mean digits
+    expected = {k: v for k, v in PRESETS["default"].augment.items() if k != "style"}
+    assert preset.augment == expected and preset.arch == "d" and preset.epochs == 7
+
+
+def test_the_digit_styles_are_never_drawn_on_other_data():
+    for spec in (FASHION, CIFAR):
+        assert "style" not in choose_recipe(PRESETS["default"], spec)[0].augment
 
 
 def _general(spec):

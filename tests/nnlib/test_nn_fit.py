@@ -76,6 +76,27 @@ def test_augmented_batch_is_what_the_model_trains_on():
     assert hist.history["acc"][-1] < 0.75       # it cannot learn from blank images
 
 
+def test_an_augment_that_uses_labels_gets_the_batch_labels():
+    x, y = make_data()
+    seen = []
+
+    class LabelAugment:
+        uses_labels = True
+
+        def __call__(self, batch, rng, labels=None):
+            seen.append((batch.copy(), labels.copy()))
+            return batch
+
+    model = build()
+    nn.fit(model, nn.SoftmaxCrossEntropy(), nn.Adam(model.parameters(), lr=0.01), x, y,
+           epochs=1, batch_size=BATCH, rng=np.random.default_rng(0), augment=LabelAugment())
+    assert len(seen) == BATCHES
+    for batch, labels in seen:                 # each batch's own labels, row for row
+        rows = [np.flatnonzero((x == image).all(axis=tuple(range(1, x.ndim))))[0]
+                for image in batch]
+        np.testing.assert_array_equal(labels, y[rows])
+
+
 def test_history_has_one_entry_per_epoch_and_learns():
     x, y = make_data()
     xv, yv = make_data(64, seed=1)
