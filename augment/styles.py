@@ -6,8 +6,10 @@ its tail curled to the left. A network that never saw these reads a flagged 1 as
 curled 9 as a 3. `StyleAugmenter` adds them to training images of those classes:
 
 - `p_flag`: share of the 1s that get a flag from their top end, 25-40 % of the digit's height
-  long, 30-60 degrees below horizontal; half of them also get a foot, a bar centred on the bottom
-  end, 30-60 % of the height wide;
+  long, turned 30-60 degrees to the left of the stem (so 30-60 degrees below horizontal on an
+  upright 1; always between 30 and 60 degrees below horizontal, since a flatter flag on a
+  slanted 1 draws a 7); half of them also get a foot, a bar centred on
+  the bottom end, 30-60 % of the height wide;
 - `p_tail`: share of the 9s whose bottom end gets a short stroke to the left and slightly up,
   20-35 % of the height long.
 
@@ -74,17 +76,20 @@ def draw_segments(x, start, end, width):
 
 
 FLAG = {"length": (0.25, 0.4), "angle": (30.0, 60.0), "p_foot": 0.5, "foot": (0.15, 0.3)}
+FLAG_STEEPNESS = (30.0, 60.0)   # degrees below horizontal: flatter flags make a 7 of a slanted 1
 TAIL = {"across": (0.2, 0.35), "up": (0.0, 0.15)}
 
 
 def add_flags(x, rng, length=FLAG["length"], angle=FLAG["angle"], p_foot=FLAG["p_foot"],
               foot=FLAG["foot"]):
     """A flag on each 1 of x (n, H, W): `length` (share of the digit's height) and `angle`
-    (degrees below horizontal) ranges; with probability p_foot also a foot, `foot` its half width
-    as a share of the height."""
+    (degrees between the stem and the flag, which turns left from the stem's top) ranges; with
+    probability p_foot also a foot, `foot` its half width as a share of the height."""
     top, bottom, height, width = stroke_ends(x)
     size = rng.uniform(*length, len(x)) * height
-    theta = np.deg2rad(rng.uniform(*angle, len(x)))
+    # the stem's direction from its top, in degrees below horizontal-to-the-left (90: upright)
+    stem = np.rad2deg(np.arctan2(bottom[:, 0] - top[:, 0], top[:, 1] - bottom[:, 1]))
+    theta = np.deg2rad(np.clip(stem - rng.uniform(*angle, len(x)), *FLAG_STEEPNESS))
     flag_end = top + np.stack([np.sin(theta), -np.cos(theta)], axis=1) * size[:, None]
     out = draw_segments(x, top, flag_end, width)
     with_foot = np.flatnonzero(rng.random(len(x)) < p_foot)

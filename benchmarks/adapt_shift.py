@@ -59,8 +59,8 @@ SHIFTS = {"none": lambda x: x, "thick": thick, "blur": blur, "slant": slant, "lo
 
 def continental(x, labels, seed=0):
     """Every 1 of x (N, H, W) in [0, 1] flagged (half with a foot), every 9 with a curled tail;
-    flags 20-50 % of the height at 20-70 degrees, tails 15-45 % across and 0-25 % up (the
-    training styles: 25-40 %, 30-60 degrees; 20-35 % and 0-15 %)."""
+    flags 20-50 % of the height turned 20-70 degrees from the stem, tails 15-45 % across and
+    0-25 % up (the training styles: 25-40 %, 30-60 degrees; 20-35 % and 0-15 %)."""
     from augment.styles import add_flags, add_tails
 
     rng = np.random.default_rng(seed)

@@ -38,13 +38,14 @@ def _preset_augment(name):
     return dict(PRESETS[name].augment)
 
 
-def make_augmenter(kwargs):
-    """Geometry (augment.Augmenter), then pixel corruptions when kwargs has a "pixel" dict."""
-    from augment.pixel import Compose, PixelAugmenter
-    geometric = dict(kwargs)
-    pixel = geometric.pop("pixel", None)
-    parts = [augment.Augmenter(**geometric)] + ([PixelAugmenter(**pixel)] if pixel else [])
-    return parts[0] if len(parts) == 1 else Compose(parts)
+def make_augmenter(kwargs, labels):
+    """The training augmentation of a preset's `augment` dict (contest's build_augmenter: styles,
+    geometry, pixel corruptions), as f(batch, rng) for a batch whose labels are `labels`."""
+    from contest.train.member import build_augmenter
+    augmenter = build_augmenter(kwargs)
+    if getattr(augmenter, "uses_labels", False):
+        return lambda batch, rng: augmenter(batch, rng, labels=labels[:len(batch)])
+    return augmenter
 
 
 DEFAULT_AUGMENT = _preset_augment("default")
@@ -52,14 +53,20 @@ LARGE_AUGMENT = _preset_augment("large")
 
 
 def load_digits(path, n):
-    """The first n images of an IDX3 file as (n, 1, 28, 28) float32 in [0, 1]."""
+    """The first n images of an IDX3 file as (n, 1, 28, 28) float32 in [0, 1], and their labels
+    from the IDX1 file beside it (all -1, i.e. no class styles, when there is none)."""
     with gzip.open(path, "rb") as f:
         raw = f.read()
     if int.from_bytes(raw[:4], "big") != 2051:
         raise SystemExit(f"{path}: not an IDX3 image file")
     count, rows, cols = (int.from_bytes(raw[4 * i:4 * i + 4], "big") for i in (1, 2, 3))
     images = np.frombuffer(raw, np.uint8, offset=16).reshape(count, rows, cols)[:n]
-    return (images.astype(np.float32) / 255)[:, None]
+    labels_path = Path(str(path).replace("images-idx3", "labels-idx1"))
+    labels = np.full(len(images), -1, np.int64)
+    if labels_path != Path(path) and labels_path.is_file():
+        with gzip.open(labels_path, "rb") as f:
+            labels = np.frombuffer(f.read(), np.uint8, offset=8)[:len(images)].astype(np.int64)
+    return (images.astype(np.float32) / 255)[:, None], labels
 
 
 def median_seconds(fn, repeats):
@@ -85,7 +92,7 @@ def print_machine():
               f"{pool.get('num_threads')} threads, {pool.get('user_api')}")
 
 
-def transform_table(x, repeats, seed):
+def transform_table(x, labels, repeats, seed):
     """Median microseconds per image for each transform on the batch x."""
     rng = np.random.default_rng(seed)
     cases = {
@@ -98,9 +105,9 @@ def transform_table(x, repeats, seed):
         "Augmenter large preset": lambda: augmenters["large"](x, rng),
         "Augmenter default + elastic": lambda: augmenters["default+elastic"](x, rng),
     }
-    augmenters = {"default": make_augmenter(DEFAULT_AUGMENT),
-                  "large": make_augmenter(LARGE_AUGMENT),
-                  "default+elastic": make_augmenter({**DEFAULT_AUGMENT, **ELASTIC})}
+    augmenters = {"default": make_augmenter(DEFAULT_AUGMENT, labels),
+                  "large": make_augmenter(LARGE_AUGMENT, labels),
+                  "default+elastic": make_augmenter({**DEFAULT_AUGMENT, **ELASTIC}, labels)}
     print(f"\ntransforms on {len(x)} MNIST digits {x.shape[1:]} float32 (median of {repeats}):")
     results = {}
     for name, fn in cases.items():
@@ -149,7 +156,7 @@ def backend_table(x, repeats, seed):
         print(f"  {name:46s} {seconds / n * 1e6:8.1f} us/image  max |diff| {error:.1e}")
 
 
-def training_step_ratio(x, repeats, seed, results):
+def training_step_ratio(x, labels, repeats, seed, results):
     """Interleave default augmentation and arch-A steps, as a training loop does; print the ratio."""
     try:
         import nnlib
@@ -162,8 +169,8 @@ def training_step_ratio(x, repeats, seed, results):
     model = build_model("a", rng)
     loss = nnlib.SoftmaxCrossEntropy()
     opt = nnlib.Adam(model.parameters(), lr=1e-3)
-    labels = rng.integers(0, 10, len(x))
-    augmenter = make_augmenter(DEFAULT_AUGMENT)
+    augmenter = make_augmenter(DEFAULT_AUGMENT, labels)
+    labels = np.where(labels >= 0, labels, 0)
     aug_times, step_times = [], []
     for i in range(repeats + 2):
         start = time.perf_counter()
@@ -187,9 +194,10 @@ def training_step_ratio(x, repeats, seed, results):
     print(f"  default + elastic (from the table)   {elastic * 1e3:8.2f} ms/batch  = {elastic / step:6.1%} of a step")
 
 
-def save_grid(path, x, seed, n_digits=8):
-    """PNG: per row one original, then variants from the default preset, the large preset, and
-    the default preset with Simard's elastic distortion."""
+def save_grid(path, x, labels, seed, n_digits=8):
+    """PNG: per row one original, then variants from the default preset, the large preset, the
+    default preset with Simard's elastic distortion, and the digit styles alone (every 1 flagged,
+    every 9 with a curled tail)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -197,9 +205,11 @@ def save_grid(path, x, seed, n_digits=8):
     rng = np.random.default_rng(seed)
     digits = x[:n_digits]
     columns = [("original", digits)]
+    styles = {"style": {"p_flag": 1.0, "p_tail": 1.0}}
     for title, kwargs, count in [("default", DEFAULT_AUGMENT, 4), ("large", LARGE_AUGMENT, 3),
-                                 ("default+elastic", {**DEFAULT_AUGMENT, **ELASTIC}, 3)]:
-        augmenter = make_augmenter(kwargs)
+                                 ("default+elastic", {**DEFAULT_AUGMENT, **ELASTIC}, 3),
+                                 ("styles", styles, 2)]:
+        augmenter = make_augmenter(kwargs, labels)
         columns += [(title, augmenter(digits, rng)) for _ in range(count)]
     fig, axes = plt.subplots(n_digits, len(columns), figsize=(len(columns) * 0.9, n_digits * 0.9 + 0.3))
     for col, (title, images) in enumerate(columns):
@@ -215,7 +225,7 @@ def save_grid(path, x, seed, n_digits=8):
     fig.tight_layout(pad=0.2)
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    print(f"\ngrid saved to {path}: {n_digits} digits x (original, 4 default, 3 large, 3 default+elastic)")
+    print(f"\ngrid saved to {path}: {n_digits} digits x (original, 4 default, 3 large, 3 default+elastic, 2 styles)")
 
 
 def main(argv=None):
@@ -234,18 +244,18 @@ def main(argv=None):
         parser.error(f"--blas-threads must be >= 1 (received: {args.blas_threads})")
     if not args.data.is_file():
         parser.error(f"--data: no such file {args.data}")
-    x = load_digits(args.data, args.batch)
+    x, labels = load_digits(args.data, args.batch)
     limits = contextlib.nullcontext()
     if args.blas_threads is not None:
         from threadpoolctl import threadpool_limits
         limits = threadpool_limits(args.blas_threads, user_api="blas")
     with limits:
         print_machine()
-        results = transform_table(x, args.repeats, args.seed)
+        results = transform_table(x, labels, args.repeats, args.seed)
         backend_table(x, max(5, args.repeats // 3), args.seed)
-        training_step_ratio(x, max(5, args.repeats // 3), args.seed, results)
+        training_step_ratio(x, labels, max(5, args.repeats // 3), args.seed, results)
     if args.grid:
-        save_grid(args.grid, x, args.seed)
+        save_grid(args.grid, x, labels, args.seed)
 
 
 if __name__ == "__main__":
