@@ -39,8 +39,8 @@ def _general(spec):
     pixel = preset.augment.get("pixel", {})
     assert record["recipe"] == "general" and record["data"] == "images"
     assert not any(pixel.get(key) for key in STROKES)
-    assert not preset.augment.get("rotation") and not preset.augment.get("shear")
-    assert preset.augment["shift"] >= 1
+    for key in ("rotation", "shear", "shift", "zoom"):     # validation: beyond mirrors, none
+        assert not preset.augment.get(key), key
     build_augmenter(preset.augment)                        # within the allowed ranges
     return preset, record
 
@@ -60,6 +60,7 @@ def test_colour_data_gets_the_general_recipe_with_flips():
 def test_unknown_grey_names_get_the_general_recipe_without_flips():
     preset, record = _general(InputSpec(1, 16, 16, 3, ("alpha", "beta", "gamma")))
     assert "p_flip" not in preset.augment and not record["flip"]
+    assert preset.augment == {} and build_augmenter(preset.augment) is None   # nothing to do
 
 
 def test_command_line_values_are_kept_and_other_presets_are_not_adapted():
@@ -99,12 +100,12 @@ def test_the_choice_is_recorded_in_the_manifest_and_the_same_for_every_seed(tmp_
     assert records[0] == records[1] == records[2]
     recipe, preset = records[0]
     assert recipe["recipe"] == "general" and recipe["fixed"] == ["epochs"]
-    assert preset["epochs"] == 1 and not any(preset["augment"]["pixel"].get(k) for k in STROKES)
+    assert preset["epochs"] == 1 and preset["augment"] == {}    # unknown grey names: no flips
 
 
 def test_colour_data_gets_mild_colour_changes_and_grey_data_none():
     assert choose_recipe(PRESETS["default"], CIFAR)[0].augment["pixel"]["p_colour"] > 0
-    assert "p_colour" not in choose_recipe(PRESETS["default"], FASHION)[0].augment["pixel"]
+    assert "pixel" not in choose_recipe(PRESETS["default"], FASHION)[0].augment
 
 
 def test_more_epochs_goes_on_with_the_recorded_recipe(tmp_path):
