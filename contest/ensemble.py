@@ -168,26 +168,35 @@ class Ensemble:
 def models_probabilities(models, x, batch_size=1000, classes=NUM_CLASSES, threads=None):
     """(M, N, classes) float32 softmax outputs of `models` for model-ready input x (N, C, H, W).
 
-    Work is split into member x batch tasks run by one thread per core, each with one BLAS
-    thread: NumPy releases the GIL in its loops and BLAS calls, its element-wise work is
-    single-threaded anyway, and small tasks keep every core busy to the end (5 arch-a members
-    on 10,000 images: 5.9 s -> 4.7 s for the whole `contest predict`). Each task runs on its
-    own thread only (nnlib's `inline`), not on nnlib's threads too.
+    Work is split into member x batch tasks (`map_on_cores`): small tasks keep every core busy
+    to the end (5 arch-a members on 10,000 images: 5.9 s -> 4.7 s for the whole `contest
+    predict`).
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from nnlib.runtime.threads import inline
-
     out = np.empty((len(models), len(x), classes), dtype=np.float32)
     tasks = [(m, b) for m in range(len(models)) for b in range(0, len(x), batch_size)]
 
     def run(task):
         m, b = task
-        with inline():
-            out[m, b:b + batch_size] = models[m].predict_proba(x[b:b + batch_size], batch_size)
-    with one_blas_thread(), ThreadPoolExecutor(threads or available_cores()) as pool:
-        list(pool.map(run, tasks))
+        out[m, b:b + batch_size] = models[m].predict_proba(x[b:b + batch_size], batch_size)
+    map_on_cores(run, tasks, threads)
     return out
+
+
+def map_on_cores(fn, items, threads=None):
+    """[fn(item) for item in items], by one thread per core (or `threads`), each task on its own
+    thread only (nnlib's `inline`, not on nnlib's threads too) with one BLAS thread: NumPy
+    releases the GIL in its loops and BLAS calls, and its element-wise work is single-threaded
+    anyway. The one place where contest spreads members' work over the cores."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nnlib.runtime.threads import inline
+
+    def run(item):
+        with inline():
+            return fn(item)
+    workers = max(1, min(len(items), threads or available_cores()))
+    with one_blas_thread(), ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(run, items))
 
 
 def available_cores():

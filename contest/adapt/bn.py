@@ -1,6 +1,11 @@
 """AdaBN: every BatchNorm's running statistics re-estimated on the images to be predicted.
 
-No training and nothing random. For each member, the BatchNorm layers are visited in order; the
+No training and nothing random. The statistics are estimated on at most MAX_IMAGES of the
+images, evenly spaced over the set (all of them when there are fewer), so that a large contest
+set adapts in seconds: with the default ensemble on 10,000 shifted MNIST test images, 5,000
+images gave the accuracy of all 10,000 (thick 97.24 against 97.19 %, mixed 95.06 against
+94.95 %) where 2,000 lost up to 0.11 points (benchmarks/adapt_shift.py --skip-adapt). Members are adapted in parallel, one thread per core
+(each member's statistics are the same whatever the thread count). For each member, the BatchNorm layers are visited in order; the
 input of one is computed in eval mode, in chunks of images (bounded memory), by applying each
 layer before it with `forward(x, training=False)`, so it already sees the adapted statistics of
 the BatchNorms before it. Per-channel means and sums of squared deviations are accumulated in
@@ -15,9 +20,11 @@ import nnlib as nn
 import numpy as np
 
 from contest.data.preprocess import normalise
+from contest.ensemble import map_on_cores
 
 CHUNK_VALUES = 1 << 22   # activation values of one chunk (16 MB in float32, 32 MB in float64)
 MAX_CHUNK = 1000         # images of one chunk at most
+MAX_IMAGES = 5000        # images the statistics are estimated on at most
 
 
 class ChannelMoments:
@@ -80,10 +87,27 @@ def adapt_model_bn(model, x):
     return len(indices)
 
 
+def estimation_sample(count, limit=None):
+    """Indices of at most `limit` (default MAX_IMAGES) of `count` images, evenly spaced."""
+    limit = MAX_IMAGES if limit is None else limit
+    if count <= limit:
+        return np.arange(count)
+    return np.unique(np.linspace(0, count - 1, limit).round().astype(np.int64))
+
+
+def adapt_models_bn(models, x, threads=None):
+    """AdaBN for every model in `models` on model-ready x (N, C, H, W), estimated on
+    `estimation_sample` of it, one member per thread (default: one thread per core); returns
+    the number of BatchNorm layers adapted over all models."""
+    x = x[estimation_sample(len(x))]
+    return sum(map_on_cores(lambda model: adapt_model_bn(model, x), models, threads))
+
+
 def adapt_bn(ensemble, images):
     """AdaBN on every member of `ensemble` (a contest.Ensemble) for `images` (any accepted
     form), in place; returns the number of BatchNorm layers adapted over all members."""
-    x = normalise(images, ensemble.normalisation, ensemble.spec)
-    if len(x) < 2:
-        raise ValueError(f"adapt_bn needs at least 2 images (received: {len(x)})")
-    return sum(adapt_model_bn(model, x) for model in ensemble.models)
+    if len(images) < 2:
+        raise ValueError(f"adapt_bn needs at least 2 images (received: {len(images)})")
+    sample = np.asarray(images)[estimation_sample(len(images))]
+    return adapt_models_bn(ensemble.models, normalise(sample, ensemble.normalisation,
+                                                      ensemble.spec))

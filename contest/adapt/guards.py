@@ -22,7 +22,7 @@ whether the weights still classify the training task; a round that costs more th
 import nnlib as nn
 import numpy as np
 
-from contest.adapt.bn import adapt_model_bn
+from contest.adapt.bn import adapt_models_bn
 from contest.ensemble import NUM_CLASSES, accuracy, average, models_probabilities
 
 
@@ -48,6 +48,5 @@ def weights_accuracy(paths, x_val, y_val, classes=NUM_CLASSES, batch_size=1000):
     """Validation accuracy of the members in `paths` with BatchNorm statistics re-estimated on
     the validation images x_val (model-ready)."""
     models = [nn.load(path) for path in paths]
-    for model in models:
-        adapt_model_bn(model, x_val)
+    adapt_models_bn(models, x_val)
     return accuracy(average(models_probabilities(models, x_val, batch_size, classes)), y_val)[0]

@@ -17,7 +17,7 @@ from pathlib import Path
 import nnlib as nn
 import numpy as np
 
-from contest.adapt.bn import adapt_model_bn
+from contest.adapt.bn import adapt_models_bn
 from contest.adapt.guards import task_check, weights_accuracy
 from contest.adapt.pseudo import NO_THRESHOLD, Votes, choose_threshold, class_counts
 from contest.adapt.report import stage_text, task_text
@@ -110,7 +110,7 @@ def bn_stage(ctx):
     sources = start_members(ctx, None)
     models = load_models(sources)
     before = Votes.of(ctx.probabilities(models))
-    layers = sum(adapt_model_bn(model, ctx.x) for model in models)
+    layers = adapt_models_bn(models, ctx.x)
     save_models(models, sources, stage_members(out, 0, len(models)), {"adapt_bn": True})
     after = Votes.of(ctx.probabilities(models))
     report = {"stage": 0, "kind": "batchnorm", "batchnorm_layers": layers}
@@ -140,8 +140,7 @@ def round_stage(ctx, number, start, threshold, adapt_bn):
     trained = train_round(ctx, number, sources, x, y)
     models = load_models(trained)
     if adapt_bn:
-        for model in models:
-            adapt_model_bn(model, ctx.x)
+        adapt_models_bn(models, ctx.x)
     targets = stage_members(out, number, n)
     save_models(models, trained, targets, {"adapt_bn": adapt_bn})
     for path in trained:

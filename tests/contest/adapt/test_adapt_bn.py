@@ -75,6 +75,31 @@ def test_deterministic_and_independent_of_chunking(bn_models, tiny_test, monkeyp
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
+def test_a_large_set_is_estimated_on_evenly_spaced_images(bn_models, tiny_test, monkeypatch):
+    """Above MAX_IMAGES, the statistics are those of the evenly spaced sample, exactly."""
+    images = tiny_test[0]
+    monkeypatch.setattr(bn_module, "MAX_IMAGES", 40)
+    sample = bn_module.estimation_sample(len(images))
+    assert len(sample) == 40 and sample[0] == 0 and sample[-1] == len(images) - 1
+    assert np.all(np.diff(sample) >= len(images) // 40)       # spread over the whole set
+    whole, part = load_ensemble(bn_models), load_ensemble(bn_models)
+    adapt_bn(whole, images)
+    monkeypatch.setattr(bn_module, "MAX_IMAGES", 10 ** 9)
+    adapt_bn(part, images[sample])
+    for a, b in zip(running_stats(whole), running_stats(part)):
+        assert a.tobytes() == b.tobytes()
+    np.testing.assert_array_equal(bn_module.estimation_sample(7), np.arange(7))
+
+
+def test_statistics_do_not_depend_on_the_thread_count(bn_models, tiny_test):
+    x = normalise(tiny_test[0], load_ensemble(bn_models).normalisation)
+    one, two = load_ensemble(bn_models), load_ensemble(bn_models)
+    assert bn_module.adapt_models_bn(one.models, x, threads=1) == \
+        bn_module.adapt_models_bn(two.models, x, threads=2) > 0
+    for a, b in zip(running_stats(one), running_stats(two)):
+        assert a.tobytes() == b.tobytes()
+
+
 def test_fast_path_sees_the_new_statistics(bn_models, tiny_test):
     ensemble = load_ensemble(bn_models)
     before, _ = ensemble.predict_proba(tiny_test[0])
