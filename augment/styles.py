@@ -135,8 +135,10 @@ class StyleAugmenter:
         x = np.array(images, dtype=np.float32 if images.dtype != np.float64 else np.float64)
         flat = x.reshape(len(x), *x.shape[-2:])
         labels = np.asarray(labels)
+        inked = flat.reshape(len(x), -1).max(axis=1) >= INK   # no ink, no stroke end to draw from
         for key, cls, draw in (("p_flag", self.one, add_flags), ("p_tail", self.nine, add_tails)):
-            chosen = np.flatnonzero((labels == cls) & (rng.random(len(x)) < self.config[key]))
+            coin = rng.random(len(x)) < self.config[key]
+            chosen = np.flatnonzero((labels == cls) & coin & inked)
             if len(chosen):
                 flat[chosen] = draw(flat[chosen], rng)
         return x.astype(images.dtype, copy=False)

@@ -54,6 +54,15 @@ def test_only_the_chosen_class_is_restyled_and_the_share_follows_p():
         assert 0.15 < changed[labels == cls].mean() < 0.45
 
 
+def test_an_image_without_ink_is_left_alone():
+    x = bar_ones(4)
+    x[1] = 0.0                                                # blank
+    x[2] *= 0.4                                               # too faint to find its ends
+    out = StyleAugmenter(p_flag=1.0)(x, np.random.default_rng(0), labels=np.ones(4, int))
+    np.testing.assert_array_equal(out[1:3], x[1:3])
+    assert (out[0] != x[0]).any() and (out[3] != x[3]).any()
+
+
 def test_tails_curl_left_from_the_bottom_of_a_nine():
     x = bar_ones(32)
     out = StyleAugmenter(p_tail=1.0)(x, np.random.default_rng(0), labels=np.full(32, 9))
