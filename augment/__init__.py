@@ -11,12 +11,14 @@ number from the `numpy.random.Generator` it is given.
     elastic(images, rng, alpha, sigma)             Simard 2003 elastic distortion
     flip_horizontal(images), random_flip(images, rng, p)   left-right mirrors
     Augmenter(**kwargs)(batch, rng)                per-batch pipeline for training loops
+    call_augmenter(aug, batch, rng, labels)        calls aug with labels= if it declares uses_labels
 """
 from .elastic import displacement_fields, elastic
 from .flip import flip_horizontal, random_flip
 from .geometric import affine, neighbour_offsets, random_affine, shift, shifted_variants
 from .pipeline import Augmenter
+from .sampling import call_augmenter
 
-__all__ = ["Augmenter", "affine", "displacement_fields", "elastic", "flip_horizontal",
+__all__ = ["Augmenter", "affine", "call_augmenter", "displacement_fields", "elastic", "flip_horizontal",
            "neighbour_offsets", "random_flip",
            "random_affine", "shift", "shifted_variants"]

@@ -9,7 +9,7 @@ image independently with its own probability; everything is vectorised over the 
 import numpy as np
 from scipy import ndimage
 
-from .sampling import check_number, check_rng
+from .sampling import call_augmenter, check_number, check_rng
 
 _CROSS = ndimage.generate_binary_structure(2, 1)
 
@@ -154,8 +154,5 @@ class Compose:
 
     def __call__(self, images, rng, labels=None):
         for aug in self.augmenters:
-            if getattr(aug, "uses_labels", False):
-                images = aug(images, rng, labels=labels)
-            else:
-                images = aug(images, rng)
+            images = call_augmenter(aug, images, rng, labels)
         return images

@@ -44,6 +44,14 @@ def check_number(name, value, low=None, high=None, low_open=False, high_open=Fal
     return number
 
 
+def call_augmenter(augmenter, images, rng, labels=None):
+    """augmenter(images, rng), or augmenter(images, rng, labels=labels) for one that declares
+    `uses_labels` (a class-specific variant, such as a style drawn on one digit only)."""
+    if getattr(augmenter, "uses_labels", False):
+        return augmenter(images, rng, labels=labels)
+    return augmenter(images, rng)
+
+
 def check_rng(rng):
     """Insist on a Generator: the global NumPy RNG would make forked workers draw identical streams."""
     if not isinstance(rng, np.random.Generator):

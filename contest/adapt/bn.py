@@ -4,9 +4,9 @@ No training and nothing random. The statistics are estimated on at most MAX_IMAG
 images, evenly spaced over the set (all of them when there are fewer), so that a large contest
 set adapts in seconds: with the default ensemble on 10,000 shifted MNIST test images, 5,000
 images gave the accuracy of all 10,000 (thick 97.24 against 97.19 %, mixed 95.06 against
-94.95 %) where 2,000 lost up to 0.11 points (benchmarks/adapt_shift.py --skip-adapt). Members are adapted in parallel, one thread per core
-(each member's statistics are the same whatever the thread count). For each member, the BatchNorm layers are visited in order; the
-input of one is computed in eval mode, in chunks of images (bounded memory), by applying each
+94.95 %) where 2,000 lost up to 0.11 points (benchmarks/adapt_shift.py --skip-adapt). Members
+are adapted in parallel, one thread per core (each member's statistics are the same whatever
+the thread count). For each member, the BatchNorm layers are visited in order; the input of one is computed in eval mode, in chunks of images (bounded memory), by applying each
 layer before it with `forward(x, training=False)`, so it already sees the adapted statistics of
 the BatchNorms before it. Per-channel means and sums of squared deviations are accumulated in
 float64 (chunks merged exactly as Chan et al.'s parallel variance), and `running_var` receives
@@ -87,19 +87,23 @@ def adapt_model_bn(model, x):
     return len(indices)
 
 
-def estimation_sample(count, limit=None):
-    """Indices of at most `limit` (default MAX_IMAGES) of `count` images, evenly spaced."""
-    limit = MAX_IMAGES if limit is None else limit
-    if count <= limit:
+def estimation_sample(count):
+    """Indices of at most MAX_IMAGES of `count` images, evenly spaced."""
+    if count <= MAX_IMAGES:
         return np.arange(count)
-    return np.unique(np.linspace(0, count - 1, limit).round().astype(np.int64))
+    return np.unique(np.linspace(0, count - 1, MAX_IMAGES).round().astype(np.int64))
+
+
+def estimation_subset(x):
+    """x itself, or its `estimation_sample` when it holds more than MAX_IMAGES images."""
+    return x if len(x) <= MAX_IMAGES else x[estimation_sample(len(x))]
 
 
 def adapt_models_bn(models, x, threads=None):
     """AdaBN for every model in `models` on model-ready x (N, C, H, W), estimated on
-    `estimation_sample` of it, one member per thread (default: one thread per core); returns
+    `estimation_subset` of it, one member per thread (default: one thread per core); returns
     the number of BatchNorm layers adapted over all models."""
-    x = x[estimation_sample(len(x))]
+    x = estimation_subset(x)
     return sum(map_on_cores(lambda model: adapt_model_bn(model, x), models, threads))
 
 
@@ -108,6 +112,6 @@ def adapt_bn(ensemble, images):
     form), in place; returns the number of BatchNorm layers adapted over all members."""
     if len(images) < 2:
         raise ValueError(f"adapt_bn needs at least 2 images (received: {len(images)})")
-    sample = np.asarray(images)[estimation_sample(len(images))]
+    sample = estimation_subset(np.asarray(images))   # normalise only the images used
     return adapt_models_bn(ensemble.models, normalise(sample, ensemble.normalisation,
                                                       ensemble.spec))

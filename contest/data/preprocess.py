@@ -71,10 +71,10 @@ class BatchTransform:
         return bool(getattr(self.augmenter, "uses_labels", False))
 
     def __call__(self, batch, rng, labels=None):
-        if self.uses_labels:
-            batch = self.augmenter(batch, rng, labels=labels)
-        elif self.augmenter is not None:
-            batch = self.augmenter(batch, rng)
+        if self.augmenter is not None:
+            from augment import call_augmenter   # augment (and SciPy) only where training needs it
+
+            batch = call_augmenter(self.augmenter, batch, rng, labels)
         return apply_normalisation(batch, self.normalisation)
 
     @property

@@ -99,8 +99,7 @@ def without_unfit_styles(augment, spec):
 
 
 AUGMENT_FAMILIES = {"digit": digit_augment, "general": general_augment, "broad": broad_augment,
-                    "light": light_augment,
-                    "none": lambda spec: {}}
+                    "light": light_augment, "none": lambda spec: {}}
 
 
 # The general recipe's training length and architecture, chosen on a Fashion-MNIST validation
