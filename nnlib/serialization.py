@@ -8,11 +8,13 @@ layers of the architecture in MAX_PARAMETERS, and JSON entries nest at most MAX_
 import json
 import os
 import re
+import struct
 import zipfile
 
 import numpy as np
 
 from .atomic import atomic_open
+from .init import weights_loaded_next
 
 FORMAT = "nnlib-npz-1"
 _RESERVED = ("__format__", "__architecture__", "__metadata__", "__rng__", "__optimizer__")
@@ -60,33 +62,52 @@ def save(model, path, metadata=None, optimizer=None):
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def _entry_bytes(archive, info):
-    """Data bytes an npz entry's .npy header declares, checked against what the entry holds."""
+# the header np.save writes: "{'descr': '<f4', 'fortran_order': False, 'shape': (32, 1, 5, 5), }"
+# padded with spaces to a newline. Parsed here by one pattern (a thousand times faster than the
+# ast.literal_eval NumPy uses, which dominated loading a model); any other header goes to NumPy.
+_NPY_HEADER = re.compile(r"\{'descr': '([<>|=]?[A-Za-z]\d*)', 'fortran_order': (True|False), "
+                         r"'shape': \(((?:\d+, )*\d+,?|)\), \} *\n")
+_HEADER_LENGTH = {(1, 0): "<H", (2, 0): "<I", (3, 0): "<I"}
+
+
+def _read_header(f, version):
+    """(shape, fortran_order, dtype) of the .npy header that follows the magic bytes in `f`."""
+    start = f.tell()
+    size_format = _HEADER_LENGTH.get(version)
+    if size_format is not None:
+        raw = f.read(struct.calcsize(size_format))
+        if len(raw) != struct.calcsize(size_format):
+            raise EOFError("header ends early")
+        text = f.read(struct.unpack(size_format, raw)[0])
+        match = _NPY_HEADER.fullmatch(text.decode("latin-1"))
+        if match:
+            shape = tuple(int(n) for n in match[3].replace(",", " ").split())
+            return shape, match[2] == "True", np.dtype(match[1])
+    f.seek(start)
+    read = {(1, 0): np.lib.format.read_array_header_1_0}.get(
+        version, np.lib.format.read_array_header_2_0)
+    return read(f)
+
+
+def _read_entry(archive, info, budget):
+    """The array of one .npy entry. Its header is checked against the bytes the entry holds and
+    against `budget` bytes before anything is allocated; object (pickled) arrays are refused."""
     with archive.open(info) as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-        else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-        header = f.tell()
-    declared = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
-    if header + declared > info.file_size:
-        raise ValueError(f"entry {info.filename} claims {declared} bytes {tuple(shape)} but holds "
-                         f"{info.file_size - header}")
-    return declared
-
-
-def _check_sizes(path, keep=None):
-    """Refuse an archive whose headers (of the entries `keep` accepts, those that will be read)
-    claim more than they hold or than MAX_MODEL_BYTES."""
-    with zipfile.ZipFile(path) as archive:
-        total = 0
-        for info in archive.infolist():
-            if keep is not None and not keep(info.filename.removesuffix(".npy")):
-                continue
-            total += _entry_bytes(archive, info)
-            if total > MAX_MODEL_BYTES:
-                raise ValueError(f"arrays larger than {MAX_MODEL_BYTES // 2**30} GiB refused")
+        shape, fortran, dtype = _read_header(f, np.lib.format.read_magic(f))
+        if dtype.hasobject:
+            raise ValueError(f"entry {info.filename} holds Python objects (pickle); refused")
+        declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        holds = info.file_size - f.tell()
+        if declared > holds:
+            raise ValueError(f"entry {info.filename} claims {declared} bytes {tuple(shape)} but "
+                             f"holds {holds}")
+        if declared > budget:
+            raise ValueError(f"arrays larger than {MAX_MODEL_BYTES // 2**30} GiB refused")
+        data = bytearray(declared)
+        if f.readinto(data) != declared:
+            raise EOFError(f"entry {info.filename} ends early")
+    array = np.frombuffer(data, dtype=dtype)
+    return array.reshape(shape, order="F" if fortran else "C"), declared
 
 
 def _without_optimizer(key):
@@ -94,21 +115,25 @@ def _without_optimizer(key):
 
 
 def _read(path, keep=None):
-    """The archive's arrays (those whose name `keep` accepts, when given)."""
+    """The archive's arrays (those whose name `keep` accepts, when given), each header read once
+    and checked before its array is allocated."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such model file")
+    arrays, budget = {}, MAX_MODEL_BYTES
     try:
-        _check_sizes(path, keep)
-        with open(path, "rb") as f:
-            data = np.load(f, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ValueError("not an npz archive")
-            with data:
-                return {k: data[k] for k in data.files if keep is None or keep(k)}
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                name = info.filename.removesuffix(".npy")
+                if name == info.filename:
+                    raise ValueError(f"entry {info.filename} is not a .npy array")
+                if keep is None or keep(name):
+                    arrays[name], size = _read_entry(archive, info, budget)
+                    budget -= size
     except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError, AttributeError,
-            SyntaxError) as e:
+            SyntaxError, TypeError) as e:
         raise ValueError(f"{path}: not a readable nnlib model file ({e})") from None
+    return arrays
 
 
 def _json(arrays, key, path):
@@ -127,7 +152,8 @@ def load_with_metadata(path):
     try:
         config = _json(arrays, "__architecture__", path)
         check_config_size(config)
-        model = Sequential.from_config(config)
+        with weights_loaded_next():   # load_state_dict (strict) sets every weight below
+            model = Sequential.from_config(config)
         weights = {k: v for k, v in arrays.items() if k not in _RESERVED and not k.startswith(_OPT_PREFIX)}
         model.load_state_dict(weights, strict=True)
         model.set_rng_states(_json(arrays, "__rng__", path))
