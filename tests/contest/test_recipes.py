@@ -8,7 +8,8 @@ import numpy as np
 from contest.data.spec import CIFAR10_NAMES, FASHION_MNIST_NAMES, MNIST, InputSpec
 from contest.train.member import build_augmenter
 from contest.train.presets import PRESETS
-from contest.train.recipes import choose_recipe, describe_recipe
+from contest.train.recipes import (GENERAL_ARCH, GENERAL_EPOCHS, GENERAL_LR, choose_recipe,
+                                   describe_recipe)
 from contest_testutil import invoke
 
 STROKES = ("p_thick", "p_thin", "p_line", "p_blur")
@@ -47,6 +48,8 @@ def _general(spec):
 
 def test_fashion_mnist_gets_the_general_recipe_with_flips():
     preset, record = _general(FASHION)
+    assert (preset.arch, preset.epochs, preset.lr) == (GENERAL_ARCH, GENERAL_EPOCHS, GENERAL_LR)
+    assert f"peak learning rate {GENERAL_LR:g}" in describe_recipe(record, preset)
     assert preset.augment["p_flip"] == 0.5 and record["flip"]
     assert "fashion-mnist" in record["flip_reason"]
 
