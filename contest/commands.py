@@ -90,40 +90,17 @@ def _one_image(image_path, index, data_dir, manifest, spec):
     return images[index], None if labels is None else int(labels[index]), f"{what} #{index}"
 
 
-def _in_background(fn, *args):
-    """Start fn(*args) on a thread; returns a function that waits for it and returns its result
-    or raises its error."""
-    import threading
-
-    outcome = {}
-
-    def run():
-        try:
-            outcome["result"] = fn(*args)
-        except BaseException as exc:   # handed to the caller, who raises it
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-
-    def result():
-        thread.join()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["result"]
-    return result
-
-
 def run_predict_one(models, index=0, image_path=None, label=None, data_dir=None, save_png=None):
     outputs.check_outputs([outputs.output("--save-png", save_png, (".png",))],
                           inputs=[image_path], model_dirs=[models, data_dir])
+    from concurrent.futures import ThreadPoolExecutor
+
     manifest = read_manifest(models)
-    # the image is read (gzip and md5 free the GIL) while the members load
-    image_of = _in_background(_one_image, image_path, index, data_dir, manifest,
-                              spec_of_manifest(manifest, Path(models) / MANIFEST))
-    ensemble = load_ensemble(models)
-    spec = ensemble.spec
-    image, true, what = image_of()
+    spec = spec_of_manifest(manifest, Path(models) / MANIFEST)
+    with ThreadPoolExecutor(1) as pool:   # the image is read (gzip, md5 free the GIL) meanwhile
+        image_of = pool.submit(_one_image, image_path, index, data_dir, manifest, spec)
+        ensemble = load_ensemble(models, manifest)
+        image, true, what = image_of.result()
     true = label if label is not None else true
     if true is not None and not 0 <= true < spec.classes:
         raise ContestError(f"--label {true} is not a class of this ensemble "

@@ -212,10 +212,11 @@ def average(member_probabilities):
     return np.mean(member_probabilities, axis=0, dtype=np.float64).astype(np.float32)
 
 
-def load_ensemble(directory):
-    """Load and verify every member listed in `directory`/ensemble.json."""
+def load_ensemble(directory, manifest=None):
+    """Load and verify every member listed in `directory`/ensemble.json (`manifest`: that file,
+    when the caller has read it already)."""
     directory = Path(directory)
-    manifest = read_manifest(directory)
+    manifest = read_manifest(directory) if manifest is None else manifest
     spec = spec_of_manifest(manifest, directory / MANIFEST)
     with one_blas_thread():   # the members' checks run one image each
         models = [load_member(directory, entry, manifest["arch"], spec, manifest)

@@ -75,8 +75,9 @@ def _read_header(f, version):
     start = f.tell()
     size_format = _HEADER_LENGTH.get(version)
     if size_format is not None:
-        raw = f.read(struct.calcsize(size_format))
-        if len(raw) != struct.calcsize(size_format):
+        size = struct.calcsize(size_format)
+        raw = f.read(size)
+        if len(raw) != size:
             raise EOFError("header ends early")
         text = f.read(struct.unpack(size_format, raw)[0])
         match = _NPY_HEADER.fullmatch(text.decode("latin-1"))
