@@ -70,6 +70,13 @@ _NPY_HEADER = re.compile(r"\{'descr': '([<>|=]?[A-Za-z]\d*)', 'fortran_order': (
 _HEADER_LENGTH = {(1, 0): "<H", (2, 0): "<I", (3, 0): "<I"}
 
 
+def read_npy_header(f):
+    """(shape, fortran_order, dtype) of the .npy file whose bytes `f` (a binary file object)
+    starts at; `f` is left where the array's data begins. ValueError or EOFError when it is
+    not a .npy header."""
+    return _read_header(f, np.lib.format.read_magic(f))
+
+
 def _read_header(f, version):
     """(shape, fortran_order, dtype) of the .npy header that follows the magic bytes in `f`."""
     start = f.tell()
@@ -94,7 +101,7 @@ def _read_entry(archive, info, budget):
     """The array of one .npy entry. Its header is checked against the bytes the entry holds and
     against `budget` bytes before anything is allocated; object (pickled) arrays are refused."""
     with archive.open(info) as f:
-        shape, fortran, dtype = _read_header(f, np.lib.format.read_magic(f))
+        shape, fortran, dtype = read_npy_header(f)
         if dtype.hasobject:
             raise ValueError(f"entry {info.filename} holds Python objects (pickle); refused")
         declared = int(np.prod(shape, dtype=object)) * dtype.itemsize

@@ -144,23 +144,23 @@ def decode_png(data, source, shape=DEFAULT_SHAPE):
 
 def parse_npy(data, source, shape=DEFAULT_SHAPE):
     """Checked pixels from the bytes of an .npy file; object (pickled) arrays refused."""
+    from nnlib.serialization import read_npy_header
+
     handle = io.BytesIO(data)
-    fmt = np.lib.format
     try:
-        version = fmt.read_magic(handle)
-        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        dims, _, dtype = read(handle)
+        dims, fortran, dtype = read_npy_header(handle)
     except (ValueError, OSError, EOFError, SyntaxError) as exc:
         raise ContestInputError(source, f"not a valid .npy file ({exc})") from None
-    dtype = np.dtype(dtype)
     if dtype.hasobject:
         raise ContestInputError(source, "object (pickled) array refused; send a numeric array")
-    expected = handle.tell() + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    count = int(np.prod(dims, dtype=np.int64))
+    expected = handle.tell() + count * dtype.itemsize
     if len(data) < expected:
         raise ContestInputError(source, f"truncated .npy data: {len(data)} bytes, "
                                         f"header needs {expected}")
-    handle.seek(0)
-    return check_pixels(np.load(handle, allow_pickle=False), source, shape)
+    # one reading of the header (np.load would parse it again), and a copy the caller owns
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=handle.tell()).copy()
+    return check_pixels(array.reshape(dims, order="F" if fortran else "C"), source, shape)
 
 
 def parse_csv(text, source, shape=DEFAULT_SHAPE):

@@ -10,6 +10,7 @@
 Bad requests get a 4xx JSON {"error": "..."} naming the problem; nothing is written from a request.
 Prediction runs in chunks of `chunk` images, so a large request's memory stays bounded.
 """
+import asyncio
 import json
 import os
 import threading
@@ -33,6 +34,7 @@ from contest.serve.bodies import RequestProblem
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_BATCH = 10000
 CHUNK = 1000
+SMALL_BODY = 1 << 16   # bytes; smaller bodies (but PNG) are answered on the event loop
 MAX_SHOWN_IMAGES = 64
 SETTINGS_VARIABLE = "CONTEST_SERVE_SETTINGS"  # settings of worker processes (--workers > 1)
 PREDICT_BODY = {"requestBody": {"required": True, "content": {
@@ -73,13 +75,31 @@ class Service:
 
     def predict(self, data, fmt, want_csv, show_images):
         """Response for a request body: JSON answer or submission CSV text."""
+        ensemble, pixels = self.pixels(data, fmt, show_images)
+        return self.answer(ensemble, pixels, self.member_proba(ensemble, pixels), want_csv,
+                           show_images)
+
+    async def predict_small(self, data, fmt, want_csv, show_images):
+        """`predict` for a body of at most SMALL_BODY bytes, on the event loop: parsing and
+        answering a few images costs less than handing them to a worker thread, and the loop
+        waits for the forward pass without holding a thread."""
+        ensemble, pixels = self.pixels(data, fmt, show_images)
+        members = await asyncio.wrap_future(self.batcher(ensemble).submit(pixels))
+        return self.answer(ensemble, pixels, members, want_csv, show_images)
+
+    def pixels(self, data, fmt, show_images):
+        """(the ensemble, the checked pixels of the body)."""
         ensemble = self.ready()
         pixels = bodies.check_batch(bodies.parse_body(data, fmt, ensemble.input_shape),
                                     self.max_batch)
         if show_images and len(pixels) > MAX_SHOWN_IMAGES:
             raise RequestProblem(400, f"images=true shows at most {MAX_SHOWN_IMAGES} images; "
                                       f"this request has {len(pixels)}")
-        members = self.member_proba(ensemble, pixels)
+        return ensemble, pixels
+
+    @staticmethod
+    def answer(ensemble, pixels, members, want_csv, show_images):
+        """The JSON answer, or the submission CSV text, from the (M, N, K) member probabilities."""
         mean = np.mean(members, axis=0, dtype=np.float64).astype(np.float32)
         if want_csv:
             from contest.submission import render_submission
@@ -183,7 +203,10 @@ def _add_routes(app, service):
         fmt = bodies.body_format(request.headers.get("content-type"))
         data = await _read_body(request, service.body_limit, service.max_batch)
         want_csv = "text/csv" in request.headers.get("accept", "")
-        answer = await run_in_threadpool(service.predict, data, fmt, want_csv, images)
+        if len(data) <= SMALL_BODY and fmt != "png":
+            answer = await service.predict_small(data, fmt, want_csv, images)
+        else:   # large bodies and PNG decoding would hold up the loop: a worker thread
+            answer = await run_in_threadpool(service.predict, data, fmt, want_csv, images)
         if want_csv:
             return PlainTextResponse(answer, media_type="text/csv")
         return JSONResponse(answer)  # plain lists: skip FastAPI's slower jsonable_encoder

@@ -90,7 +90,7 @@ def prediction_json(mean, members, names, preprocessed=None):
     images the members disagree on. mean (N, K), members (M, N, K)."""
     mean, members = mean.astype(np.float64), members.astype(np.float64)  # rounds to short text
     votes = members.argmax(axis=2)
-    confidence = np.take_along_axis(members, votes[:, :, None], axis=2)[:, :, 0]
+    confidence = members.max(axis=2)   # the probability of each member's vote
     answer = {
         "count": int(mean.shape[0]),
         "labels": mean.argmax(axis=1).tolist(),

@@ -93,6 +93,24 @@ def test_parse_npy_refuses_pickles_and_truncation():
         images.parse_npy(buffer.getvalue()[:-10], "body")
 
 
+@pytest.mark.parametrize("layout", ["c", "fortran", "big-endian", "version 2", "float"])
+def test_parse_npy_reads_what_np_load_reads(layout):
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (4, 28, 28)).astype(np.uint8)
+    array = {"c": pixels, "fortran": np.asfortranarray(pixels),
+             "big-endian": pixels.astype(">i4"), "version 2": pixels,
+             "float": (pixels / 255).astype(np.float32)}[layout]
+    buffer = io.BytesIO()
+    if layout == "version 2":
+        np.lib.format.write_array(buffer, array, version=(2, 0))
+    else:
+        np.save(buffer, array)
+    parsed = images.parse_npy(buffer.getvalue(), "body")
+    buffer.seek(0)
+    np.testing.assert_array_equal(parsed, images.check_pixels(np.load(buffer), "body"))
+    parsed[0, 0, 0, 0] = 7   # the caller's own copy, writable
+
+
 def test_parse_json_and_csv_give_the_checked_pixels():
     digits = (np.arange(2 * 784).reshape(2, 28, 28) % 256).astype(np.uint8)
     header = ",".join(f"pixel{i}" for i in range(784))
