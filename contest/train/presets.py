@@ -51,7 +51,7 @@ PRESETS = {
     # peak rate: one member, 7 epochs, the last 5,000 training images (benchmarks/preset_trial.py
     # --normalisation standardise --lr LR --seed S, seeds 0 and 1): 3e-3 99.42 / 99.48 %,
     # 6e-3 99.52 / 99.50 % (restyled continental validation 99.28 / 99.34 and 99.32 / 99.42 %)
-    "default": Preset("default", arch="d", epochs=7, schedule="onecycle", lr=6e-3,
+    "default": Preset("default", arch="k", epochs=7, schedule="onecycle", lr=6e-3,
                       augment={"rotation": 15.0, "shift": 3.0, "zoom": 0.12, "shear": 0.15,
                                "pixel": ROBUST_PIXEL, "style": DIGIT_STYLES},
                       normalisation="standardise", validation_size=1000),

@@ -27,7 +27,7 @@ def test_digit_data_keeps_the_default_preset_exactly():
     assert "classes 0..3" in record["reason"]
     # everything of the default preset but the digit styles, whose classes 1 and 9 mean digits
     expected = {k: v for k, v in PRESETS["default"].augment.items() if k != "style"}
-    assert preset.augment == expected and preset.arch == "d" and preset.epochs == 7
+    assert preset.augment == expected and preset.arch == "k" and preset.epochs == 7
 
 
 def test_the_digit_styles_are_never_drawn_on_other_data():
