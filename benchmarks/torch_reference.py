@@ -1,4 +1,4 @@
-"""The reference architectures A and B and the default preset's arch d in PyTorch, for same-process speed comparisons.
+"""The reference architectures A and B, arch d and the default preset's arch k in PyTorch, for same-process speed comparisons.
 PyTorch is never a dependency of the project: `pip install torch==2.13.0` (CPU build) to enable."""
 
 
@@ -17,18 +17,21 @@ def torch_model(name):
             tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(3136, 256), tnn.BatchNorm1d(256),
             tnn.ReLU(), tnn.Dropout(0.3), tnn.Linear(256, 10))
     if name == "d":
-        return _arch_d(tnn)
+        return _pooled(tnn, (32, 64, 128))
+    if name == "k":
+        return _pooled(tnn, (16, 48, 96))
     raise ValueError(f"no torch reference for architecture {name!r}")
 
 
-def _arch_d(tnn):
-    """contest's arch d for 1x28x28 MNIST: three blocks Conv -> MaxPool -> BN -> ReLU (32, 64,
-    128 channels; 5x5 then 3x3), 28 -> 14 -> 7 -> 3, and the head Dense(1152, 128) -> BN ->
-    ReLU -> Dropout(0.3) -> Dense(128, 10)."""
+def _pooled(tnn, channels):
+    """contest's arch d (channels 32, 64, 128) or k (16, 48, 96) for 1x28x28 MNIST: three blocks
+    Conv -> MaxPool -> BN -> ReLU (5x5 then 3x3), 28 -> 14 -> 7 -> 3, and the head
+    Dense(channels * 9, 128) -> BN -> ReLU -> Dropout(0.3) -> Dense(128, 10)."""
     def block(cin, cout, k):
         return [tnn.Conv2d(cin, cout, k, padding=k // 2), tnn.MaxPool2d(2),
                 tnn.BatchNorm2d(cout), tnn.ReLU()]
+    first, second, third = channels
     return tnn.Sequential(
-        *block(1, 32, 5), *block(32, 64, 3), *block(64, 128, 3), tnn.Flatten(),
-        tnn.Linear(1152, 128), tnn.BatchNorm1d(128), tnn.ReLU(), tnn.Dropout(0.3),
+        *block(1, first, 5), *block(first, second, 3), *block(second, third, 3), tnn.Flatten(),
+        tnn.Linear(third * 9, 128), tnn.BatchNorm1d(128), tnn.ReLU(), tnn.Dropout(0.3),
         tnn.Linear(128, 10))

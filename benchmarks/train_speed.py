@@ -1,13 +1,13 @@
-"""Training and inference throughput of nnlib on reference architectures A and B and the default
-preset's arch d; when PyTorch is importable, the same networks in PyTorch in the same process,
-runs alternating, and the nnlib/PyTorch ratios.
+"""Training and inference throughput of nnlib on reference architectures A and B, arch d and the
+default preset's arch k; when PyTorch is importable, the same networks in PyTorch in the same
+process, runs alternating, and the nnlib/PyTorch ratios.
 
 Default ("out of the box"): no thread settings at all. nnlib uses the threads it chooses (from
 the cores, or NNLIB_NUM_THREADS / OMP_NUM_THREADS; printed) and handles BLAS threads itself;
 PyTorch uses its own default. With --threads T...: one row per T, with `nnlib.set_num_threads(T)`
 and BLAS held at one thread for nnlib, and `torch.set_num_threads(T)` for PyTorch.
 
-    python benchmarks/train_speed.py [--arch a b d] [--threads 1 2] [--repeats 5]
+    python benchmarks/train_speed.py [--arch a b d k] [--threads 1 2] [--repeats 5]
 
 Train: batch 128, forward + backward + Adam step. Inference: batch 1000, eval mode.
 Figures are medians of `--repeats` rounds of timed steps (images per second).
@@ -105,7 +105,7 @@ def measure(arch, threads, repeats, have_torch, steps=24):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--arch", nargs="+", default=["a", "b", "d"])
+    ap.add_argument("--arch", nargs="+", default=["a", "b", "d", "k"])
     ap.add_argument("--threads", nargs="+", type=int, default=None,
                     help="thread counts to set (default: none set, out of the box)")
     ap.add_argument("--repeats", type=int, default=5)
