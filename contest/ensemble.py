@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nnlib.runtime.threads import available_cores  # noqa: F401  (contest's users import it here)
+
 from contest.blas_threads import one_blas_thread
 from contest.errors import ContestInputError
 from contest.fileio import sha256_file, write_json
@@ -182,11 +184,14 @@ def models_probabilities(models, x, batch_size=1000, classes=NUM_CLASSES, thread
     return out
 
 
-def map_on_cores(fn, items, threads=None):
+def map_on_cores(fn, items, threads=None, pool=None):
     """[fn(item) for item in items], by one thread per core (or `threads`), each task on its own
     thread only (nnlib's `inline`, not on nnlib's threads too) with one BLAS thread: NumPy
     releases the GIL in its loops and BLAS calls, and its element-wise work is single-threaded
-    anyway. The one place where contest spreads members' work over the cores."""
+    anyway. The one place where contest spreads members' work over the cores.
+
+    `pool`: a long-lived ThreadPoolExecutor to run on (a server's, so that no request pays for
+    starting threads); by default one is started for the call."""
     from concurrent.futures import ThreadPoolExecutor
 
     from nnlib.runtime.threads import inline
@@ -194,17 +199,12 @@ def map_on_cores(fn, items, threads=None):
     def run(item):
         with inline():
             return fn(item)
-    workers = max(1, min(len(items), threads or available_cores()))
-    with one_blas_thread(), ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(run, items))
-
-
-def available_cores():
-    """Cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+    with one_blas_thread():
+        if pool is not None:
+            return list(pool.map(run, items))
+        workers = max(1, min(len(items), threads or available_cores()))
+        with ThreadPoolExecutor(workers) as own:
+            return list(own.map(run, items))
 
 
 def average(member_probabilities):

@@ -65,9 +65,8 @@ class MicroBatcher:
 
 class MemberPool:
     """(M, N, K) member probabilities of unit-float pixels, each member a task on a pool of
-    `threads` threads that lives as long as the server: no pool or BLAS-limit set-up per request
-    (a third of a one-image prediction's time). BLAS runs one thread per call, process-wide, as
-    in `contest.ensemble.models_probabilities`: the members run side by side instead.
+    `threads` threads that lives as long as the server (`contest.ensemble.map_on_cores` on it):
+    no threads are started per request.
 
     A batch of at least SPLIT_IMAGES images is cut into parts so that every thread gets the same
     number of member x part tasks (5 members on 2 threads: 20 tasks of a quarter batch, not 5
@@ -77,18 +76,16 @@ class MemberPool:
     SPLIT_IMAGES = 64
 
     def __init__(self, loaded, threads=None):
-        from threadpoolctl import threadpool_limits
-
         from contest.ensemble import available_cores
 
         self.models, self.normalisation = loaded.models, loaded.normalisation
         self.classes = loaded.spec.classes
-        self.limits = threadpool_limits(1)   # kept: the serving process predicts only here
         self.threads = threads or available_cores()
         self.pool = ThreadPoolExecutor(self.threads, "contest-member")
 
     def __call__(self, pixels, batch_size=1000):
         from contest.data.preprocess import apply_normalisation
+        from contest.ensemble import map_on_cores
 
         x = apply_normalisation(pixels, self.normalisation)
         out = np.empty((len(self.models), len(x), self.classes), dtype=np.float32)
@@ -98,8 +95,8 @@ class MemberPool:
 
         def run(task):
             m, start, stop = task
-            out[m, start:stop] = _alone(self.models[m], x[start:stop], batch_size)
-        list(self.pool.map(run, tasks))
+            out[m, start:stop] = self.models[m].predict_proba(x[start:stop], batch_size)
+        map_on_cores(run, tasks, pool=self.pool)
         return out
 
 
@@ -113,11 +110,3 @@ def balanced_parts(n, members, threads, split_from):
         parts *= 2   # two rounds per thread: the threads finish closer together
     bounds = np.linspace(0, n, min(parts, n) + 1).astype(int)
     return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
-
-
-def _alone(model, x, batch_size):
-    """The model's probabilities on the calling thread only (the members run side by side)."""
-    from nnlib.runtime.threads import inline
-
-    with inline():
-        return model.predict_proba(x, batch_size)
