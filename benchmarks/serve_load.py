@@ -13,7 +13,7 @@
   phase (target: flat).
 
     python benchmarks/serve_load.py --models models [--singles 2000] [--concurrency 16]
-        [--batches 20] [--batch-size 10000] [--workers 1] [--threads N] [--compare-cli]
+        [--batches 20] [--batch-size 10000] [--workers N] [--threads N] [--compare-cli]
 
 Only loopback is used; the server is started here on a free port and stopped at the end. The
 load generator (one asyncio loop on raw sockets, kept-alive connections) shares the machine's
@@ -108,7 +108,9 @@ class MemorySampler(threading.Thread):
 
 def start_server(args, port):
     command = CONTEST + ["serve", "--models", args.models, "--port", str(port),
-                         "--workers", str(args.workers), "--max-batch", str(args.batch_size)]
+                         "--max-batch", str(args.batch_size)]
+    if args.workers:   # else the server's default, one process per core
+        command += ["--workers", str(args.workers)]
     if args.threads:
         command += ["--threads", str(args.threads)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -256,7 +258,9 @@ def main(args):
     sampler = MemorySampler(server.pid)
     sampler.start()
     try:
-        print(f"server ready (pid {server.pid}, port {port}): RSS {tree_rss(server.pid) >> 20} MiB")
+        print(f"server ready (pid {server.pid}, port {port}; --workers "
+              f"{args.workers or 'default'}, --threads {args.threads or 'default'}): RSS "
+              f"{tree_rss(server.pid) >> 20} MiB")
         wall, latencies, errors = load_phase(port, singles[:args.singles // 4], 1)
         report("single images (1 connection, one request at a time)", wall, latencies, errors, 1)
         cpu = tree_cpu_seconds(server.pid)
@@ -293,7 +297,8 @@ def parse():
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=10000)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="server processes [default: the server's, one per core]")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--compare-cli", action="store_true",
                         help="also time `contest predict` on the same batch")

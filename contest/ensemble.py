@@ -203,6 +203,8 @@ def map_on_cores(fn, items, threads=None, pool=None):
         if pool is not None:
             return list(pool.map(run, items))
         workers = max(1, min(len(items), threads or available_cores()))
+        if workers == 1:   # on the calling thread: no thread to start or hand work to
+            return [run(item) for item in items]
         with ThreadPoolExecutor(workers) as own:
             return list(own.map(run, items))
 

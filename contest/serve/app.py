@@ -48,9 +48,10 @@ class Service:
     """The ensemble (once loaded) and the request limits."""
 
     def __init__(self, ensemble=None, models_dir=None, max_batch=DEFAULT_MAX_BATCH, threads=None,
-                 chunk=CHUNK):
+                 chunk=CHUNK, processes=1):
         self.ensemble, self.models_dir, self.load_error = ensemble, models_dir, None
         self.max_batch, self.threads, self.chunk = max_batch, threads, chunk
+        self.processes = processes   # server processes sharing the cores (--workers)
         self._batcher, self._batcher_lock = None, threading.Lock()
 
     def load(self):
@@ -123,7 +124,7 @@ class Service:
             if self._batcher is None:
                 from contest.serve.batcher import MemberPool, MicroBatcher
 
-                members = MemberPool(ensemble.loaded, self.threads)
+                members = MemberPool(ensemble.loaded, self.threads, self.processes)
                 self._batcher = MicroBatcher(members, self.chunk)
             return self._batcher
 
@@ -237,4 +238,4 @@ def app_from_environment():
     settings = json.loads(os.environ[SETTINGS_VARIABLE])
     ensemble = Ensemble.load(settings["models"])
     return create_app(Service(ensemble, max_batch=settings["max_batch"],
-                              threads=settings["threads"]))
+                              threads=settings["threads"], processes=settings["workers"]))

@@ -29,7 +29,7 @@ def check_address(host, port):
                            f"({exc.strerror or exc})") from None
 
 
-def run_server(models, host="127.0.0.1", port=8000, workers=1, threads=None, max_batch=10000,
+def run_server(models, host="127.0.0.1", port=8000, workers=None, threads=None, max_batch=10000,
                access_log=False):
     """Serve the ensemble of `models` until interrupted. The models are loaded and verified
     here first, so a bad model directory stops the command before any port is opened. uvicorn
@@ -40,14 +40,16 @@ def run_server(models, host="127.0.0.1", port=8000, workers=1, threads=None, max
     import uvicorn
 
     from contest.api import Ensemble
+    from contest.ensemble import available_cores
     from contest.serve.app import SETTINGS_VARIABLE, Service, create_app
 
     ensemble = Ensemble.load(models)
+    workers = workers or available_cores()
     if workers == 1:
         app = create_app(Service(ensemble, max_batch=max_batch, threads=threads))
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
         return
     os.environ[SETTINGS_VARIABLE] = json.dumps(
-        {"models": str(models), "max_batch": max_batch, "threads": threads})
+        {"models": str(models), "max_batch": max_batch, "threads": threads, "workers": workers})
     uvicorn.run("contest.serve.app:app_from_environment", factory=True, host=host, port=port,
                 workers=workers, log_level="info", access_log=access_log)

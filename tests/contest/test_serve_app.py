@@ -240,7 +240,7 @@ def test_worker_processes_load_their_models_before_serving(models, digits, monke
     from contest.serve.app import SETTINGS_VARIABLE, app_from_environment
 
     monkeypatch.setenv(SETTINGS_VARIABLE, json.dumps({"models": str(models), "max_batch": 5,
-                                                      "threads": 1}))
+                                                      "threads": 1, "workers": 2}))
     client = TestClient(app_from_environment())
     assert client.get("/health").json()["status"] == "ready"
     good_request_answered(client, digits)
@@ -258,3 +258,22 @@ def test_serve_refuses_a_port_in_use(models):
         result = invoke(["serve", "--models", models, "--port", port])
     assert result.exit_code == 2 and f"--port {port}: cannot listen there" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_serve_starts_one_process_per_core_unless_told(models, monkeypatch):
+    import os
+
+    import uvicorn
+
+    from contest.serve.app import SETTINGS_VARIABLE
+    from contest.serve.run import run_server
+
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(options))
+    monkeypatch.setattr("contest.ensemble.available_cores", lambda: 3)
+    monkeypatch.setenv(SETTINGS_VARIABLE, "")   # restored after the test
+    run_server(models, port=0)
+    assert started[-1]["workers"] == 3
+    assert json.loads(os.environ[SETTINGS_VARIABLE])["workers"] == 3
+    run_server(models, port=0, workers=1)   # one process: the app itself, no worker settings
+    assert "workers" not in started[-1]

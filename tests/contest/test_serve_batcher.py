@@ -60,3 +60,28 @@ def test_balanced_parts_give_every_thread_the_same_number_of_tasks(n, members, t
     assert n < 64 or (members * parts) % threads == 0   # small batches: one task per member
     assert bounds[0][0] == 0 and bounds[-1][1] == n
     assert all(stop == start for (_, stop), (start, _) in zip(bounds, bounds[1:]))
+
+
+def test_member_pool_gives_the_same_probabilities_whatever_share_of_the_cores_it_has(
+        models, tiny_test):
+    from contest import Ensemble
+    from contest.serve.batcher import MemberPool, unit_float
+
+    ensemble = Ensemble.load(models)
+    alone = MemberPool(ensemble.loaded, threads=2)
+    shared = MemberPool(ensemble.loaded, threads=2, processes=2)   # small batches on 1 thread
+    assert (alone.small_threads, shared.small_threads) == (2, 1)
+    for count in (3, MemberPool.SPLIT_IMAGES + 5):   # a small batch and a split one
+        pixels = tiny_test[0][:count, None]
+        members = shared(unit_float(pixels))
+        np.testing.assert_array_equal(members, alone(unit_float(pixels)))
+        np.testing.assert_allclose(members, ensemble.member_proba(pixels), atol=2e-6)
+
+
+def test_map_on_cores_runs_a_one_thread_job_on_the_calling_thread():
+    from contest.ensemble import map_on_cores
+
+    names = map_on_cores(lambda item: threading.current_thread().name, [1, 2, 3], threads=1)
+    assert names == [threading.current_thread().name] * 3
+    names = map_on_cores(lambda item: threading.current_thread().name, [1, 2, 3], threads=2)
+    assert threading.current_thread().name not in names
