@@ -6,7 +6,8 @@
 Trains on the first 55,000 training images, validates on the last 5,000; prints per-epoch
 validation accuracy and wall time, and at the end the accuracy on the validation images restyled
 as benchmarks/adapt_shift.py's `continental` set (flagged 1s, curled 9s), overall and on those
-two classes.
+two classes, and on the validation images under each variant of `contest evaluate
+--robustness`.
 """
 import argparse
 import dataclasses
@@ -25,6 +26,7 @@ from contest.train.architectures import build_model  # noqa: E402
 from contest.data.datasets import load_split  # noqa: E402
 from contest.train.presets import PRESETS  # noqa: E402
 from contest.data.preprocess import BatchTransform, normalise, to_unit_nchw  # noqa: E402
+from contest.robustness import iter_variants  # noqa: E402
 from contest.train.member import build_augmenter, build_optimizer, build_scheduler  # noqa: E402
 from adapt_shift import shifted_set  # noqa: E402
 
@@ -68,6 +70,12 @@ def main():
     ones_nines = np.isin(yv, (1, 9))
     print(f"continental validation: {right.mean():.4f}; its 1s and 9s: "
           f"{right[ones_nines].mean():.4f} ({ones_nines.sum()} images)", flush=True)
+    scores = {name: float((model.predict(normalise(images, a.normalisation)) == yv).mean())
+              for name, images in iter_variants(x[55000:], seed=0)}
+    lowest = min(scores, key=scores.get)
+    print("robustness variants of the validation images (contest evaluate --robustness's): "
+          + ", ".join(f"{name} {score:.4f}" for name, score in scores.items())
+          + f"; lowest {lowest} {scores[lowest]:.4f}", flush=True)
 
 
 if __name__ == "__main__":
