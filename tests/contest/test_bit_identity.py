@@ -1,64 +1,36 @@
 """Behaviour pinned across refactors: digests of weights and predictions recorded from the code
 before the redesign (tests/contest/bit_identity.json). A change that moves these numbers must say
 why in its commit (a kernel that sums in another order) and show accuracy unchanged, then record
-the new digests, which a failing assertion prints, in the JSON file."""
-import hashlib
+the new digests, which a failing assertion prints, in the JSON file.
+
+The digests are computed by pinned_digests.py in a process of its own that runs OpenBLAS's
+Haswell kernels, the ones they were recorded with: OpenBLAS picks other kernels on other CPUs
+(SkylakeX on an AVX-512 machine), and those round the same products differently. That the
+results do not depend on the thread count or --jobs is also checked on this machine's own
+kernels, here and in test_contest_train.py."""
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-import nnlib as nn
-from contest.data import datasets
-from contest.train.architectures import build_model
-from contest.data.preprocess import normalise
-from contest_testutil import invoke
+from pinned_digests import weights_after_steps
 
-RECORD = Path(__file__).with_name("bit_identity.json")
+HERE = Path(__file__).parent
+RECORD = HERE / "bit_identity.json"
+PINNED_KERNELS = "Haswell"
 
 
-def digest(arrays):
-    """sha256 over the dtype, shape and bytes of each array, in order."""
-    h = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(f"{a.dtype.str}{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-def state_digest(model):
-    state = model.state_dict()
-    return digest(state[k] for k in sorted(state))
-
-
-def weights_after_steps(arch, threads=1):
-    """Weights of `arch` after 4 Adam steps (one epoch of 512 augmented MNIST images)."""
-    import augment
-    images, labels = datasets.load_split("train")
-    x, y = normalise(images[:512], "unit"), labels[:512]
-    model = build_model(arch, np.random.default_rng(11))
-    opt = nn.Adam(model.parameters(), lr=1e-3)
-    augmenter = augment.Augmenter(rotation=10, shift=2)
-    previous = nn.get_num_threads()
-    nn.set_num_threads(threads)
+def cpu_runs_haswell_kernels():
+    """True where OpenBLAS's Haswell kernels can run: an x86-64 CPU with AVX2 and FMA."""
     try:
-        nn.fit(model, nn.SoftmaxCrossEntropy(), opt, x, y, epochs=1, batch_size=128,
-               rng=np.random.default_rng(12), augment=augmenter)
-    finally:
-        nn.set_num_threads(previous)
-    return state_digest(model)
-
-
-def ensemble_digests(models, images, out_dir):
-    """(members' weights digest, predicted probabilities digest) of a model directory."""
-    members = sorted(Path(models).glob("member-*.npz"))
-    weights = digest(np.frombuffer(state_digest(nn.load(p)).encode(), np.uint8) for p in members)
-    result = invoke(["predict", images, "--models", models, "-o", out_dir / "s.csv",
-                     "--proba", out_dir / "p.npy"])
-    assert result.exit_code == 0, result.output
-    return weights, digest([np.load(out_dir / "p.npy")])
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return False
+    return {"avx2", "fma"} <= set(flags)
 
 
 @pytest.fixture(scope="module")
@@ -66,18 +38,34 @@ def recorded():
     return json.loads(RECORD.read_text())
 
 
+@pytest.fixture(scope="module")
+def computed(tiny_data, tmp_path_factory):
+    if not cpu_runs_haswell_kernels():
+        pytest.skip("the pinned digests need OpenBLAS's Haswell kernels (x86-64 with AVX2 "
+                    "and FMA, read from /proc/cpuinfo), which this CPU cannot run")
+    env = {**os.environ, "OPENBLAS_CORETYPE": PINNED_KERNELS}
+    work = tmp_path_factory.mktemp("pinned")
+    run = subprocess.run([sys.executable, str(HERE / "pinned_digests.py"), str(tiny_data),
+                          str(work)], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["kernels"] == [PINNED_KERNELS], result["kernels"]
+    return result
+
+
 @pytest.mark.parametrize("arch", ["a", "b", "d"])
-def test_weights_after_a_few_steps_are_unchanged(recorded, arch):
-    assert weights_after_steps(arch) == recorded["steps"][arch]
+def test_weights_after_a_few_steps_are_unchanged(recorded, computed, arch):
+    assert computed["steps"][arch] == recorded["steps"][arch]
 
 
-def test_two_threads_give_the_same_weights(recorded):
-    assert weights_after_steps("d", threads=2) == recorded["steps"]["d"]
+def test_two_threads_give_the_same_weights(recorded, computed):
+    assert computed["steps_d_two_threads"] == recorded["steps"]["d"]
 
 
-def test_tiny_train_ensemble_and_its_predictions_are_unchanged(recorded, models, exported,
-                                                               tmp_path):
-    weights, proba = ensemble_digests(models, exported[0], tmp_path)
-    assert weights == recorded["ensemble_weights"]
-    assert proba == recorded["ensemble_proba"]
+def test_two_threads_give_the_same_weights_on_this_machines_kernels():
+    assert weights_after_steps("b", threads=2) == weights_after_steps("b", threads=1)
 
+
+def test_tiny_train_ensemble_and_its_predictions_are_unchanged(recorded, computed):
+    assert computed["ensemble_weights"] == recorded["ensemble_weights"]
+    assert computed["ensemble_proba"] == recorded["ensemble_proba"]
