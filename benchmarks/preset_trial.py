@@ -7,7 +7,8 @@ Trains on the first 55,000 training images, validates on the last 5,000; prints 
 validation accuracy and wall time, and at the end the accuracy on the validation images restyled
 as benchmarks/adapt_shift.py's `continental` set (flagged 1s, curled 9s), overall and on those
 two classes, and on the validation images under each variant of `contest evaluate
---robustness`.
+--robustness`. With --save FILE the member is written for benchmarks/trial_vote.py, which
+scores several trial members as an ensemble on the same images.
 """
 import argparse
 import dataclasses
@@ -42,6 +43,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--train-limit", type=int, default=55000)
+    ap.add_argument("--save", help="write the trained member here (.npz), for trial_vote.py")
     a = ap.parse_args()
     over = {k: v for k, v in {"arch": a.arch, "epochs": a.epochs, "lr": a.lr, "schedule": a.schedule,
             "optimizer": a.optimizer, "label_smoothing": a.label_smoothing,
@@ -65,6 +67,8 @@ def main():
                preset.epochs, preset.batch_size, rng, validation_data=(xv, yv),
                augment=BatchTransform(build_augmenter(preset.augment), a.normalisation),
                scheduler=sched, callbacks=[log])
+    if a.save:
+        nn.save(model, a.save, metadata={"normalisation": a.normalisation})
     styled = normalise(shifted_set("continental", x[55000:], yv), a.normalisation)
     right = model.predict(styled) == yv
     ones_nines = np.isin(yv, (1, 9))
