@@ -49,6 +49,9 @@ def computed(tiny_data, tmp_path_factory):
                           str(work)], env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
+    if not result["kernels"]:
+        pytest.skip("NumPy's BLAS here is not OpenBLAS, whose Haswell kernels the pinned "
+                    "digests were recorded with")
     assert result["kernels"] == [PINNED_KERNELS], result["kernels"]
     return result
 
