@@ -77,7 +77,9 @@ def chunk_size(xp_shape, kh, kw, stride, itemsize):
     n, hp, wp, c = xp_shape
     rows = ((hp - kh) // stride + 1) * ((wp - kw) // stride + 1)
     top = CHUNK_IMAGES_KMAJOR if c < KMAJOR_CHANNELS else CHUNK_IMAGES
-    images = int(np.clip(CHUNK_BYTES // max(1, rows * kh * kw * c * itemsize), 2, top))
+    # Python ints, not np.clip: this runs at every convolution call (0.3 us against 5.5 us,
+    # 5 % of a 4-image forward pass of the default network in a py-spy profile)
+    images = min(max(CHUNK_BYTES // max(1, rows * kh * kw * c * itemsize), 2), top)
     # a power of two: chunks then tile the blocks of BLOCK images, so each GEMM sees the same
     # rows whether the batch runs whole or block by block
     return 1 << (images.bit_length() - 1)
