@@ -9,6 +9,7 @@ incompatible (architecture or input shape) makes loading fail with one line nami
 """
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -142,9 +143,10 @@ class Ensemble:
     def normalisation(self):
         return self.manifest["normalisation"]
 
-    @property
+    @cached_property
     def spec(self):
-        """The InputSpec the members take (contest.data.spec)."""
+        """The InputSpec the members take (contest.data.spec); read from the manifest once (the
+        service asks for it at every request)."""
         return spec_of_manifest(self.manifest)
 
     def __len__(self):
