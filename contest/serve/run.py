@@ -1,4 +1,5 @@
-"""Starting the service: check the settings, load and verify the models, then run uvicorn."""
+"""Starting the service: check the settings, load and verify the models, then run uvicorn (in
+this process, or in several that contest.serve.balancer hands the connections to)."""
 import json
 import os
 import socket
@@ -34,7 +35,8 @@ def run_server(models, host="127.0.0.1", port=8000, workers=None, threads=None, 
     """Serve the ensemble of `models` until interrupted. The models are loaded and verified
     here first, so a bad model directory stops the command before any port is opened. uvicorn
     picks httptools and uvloop (dependencies of the serve extra) over its pure-Python defaults;
-    the line per request is off unless `access_log`."""
+    the line per request is off unless `access_log`. With several `workers`, this process
+    accepts the connections and shares them out evenly (contest.serve.balancer)."""
     check_installed()
     check_address(host, port)
     import uvicorn
@@ -42,6 +44,7 @@ def run_server(models, host="127.0.0.1", port=8000, workers=None, threads=None, 
     from contest.api import Ensemble
     from contest.ensemble import available_cores
     from contest.serve.app import SETTINGS_VARIABLE, Service, create_app
+    from contest.serve.balancer import serve_balanced
 
     ensemble = Ensemble.load(models)
     workers = workers or available_cores()
@@ -49,7 +52,7 @@ def run_server(models, host="127.0.0.1", port=8000, workers=None, threads=None, 
         app = create_app(Service(ensemble, max_batch=max_batch, threads=threads))
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
         return
+    del ensemble   # each server process loads its own copy
     os.environ[SETTINGS_VARIABLE] = json.dumps(
         {"models": str(models), "max_batch": max_batch, "threads": threads, "workers": workers})
-    uvicorn.run("contest.serve.app:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="info", access_log=access_log)
+    serve_balanced(host, port, workers, access_log)

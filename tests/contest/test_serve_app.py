@@ -265,15 +265,18 @@ def test_serve_starts_one_process_per_core_unless_told(models, monkeypatch):
 
     import uvicorn
 
+    from contest.serve import balancer
     from contest.serve.app import SETTINGS_VARIABLE
     from contest.serve.run import run_server
 
     started = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(options))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(("uvicorn", 1)))
+    monkeypatch.setattr(balancer, "serve_balanced",
+                        lambda host, port, workers, access_log: started.append(("shared", workers)))
     monkeypatch.setattr("contest.ensemble.available_cores", lambda: 3)
     monkeypatch.setenv(SETTINGS_VARIABLE, "")   # restored after the test
     run_server(models, port=0)
-    assert started[-1]["workers"] == 3
+    assert started[-1] == ("shared", 3)
     assert json.loads(os.environ[SETTINGS_VARIABLE])["workers"] == 3
     run_server(models, port=0, workers=1)   # one process: the app itself, no worker settings
-    assert "workers" not in started[-1]
+    assert started[-1] == ("uvicorn", 1)

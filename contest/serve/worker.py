@@ -1,0 +1,76 @@
+"""One server process of `contest serve` with several processes: it serves the connections that
+its parent process hands it, and has no listening socket of its own.
+
+The parent (contest.serve.balancer) accepts every connection and passes the connected socket to
+its processes in turn over a Unix socket, so each process gets an even share. When processes
+accept from one shared listening socket instead, the one that wakes first can take most of a
+burst of new connections while the other idles (docs/serve.md).
+
+    python -m contest.serve.worker CHANNEL_FD ACCESS_LOG
+
+with the service's settings in $CONTEST_SERVE_SETTINGS (contest.serve.app.app_from_environment).
+"""
+import asyncio
+import socket
+import sys
+
+import uvicorn
+
+APP_FACTORY = "contest.serve.app:app_from_environment"
+
+
+class HandedConnectionsServer(uvicorn.Server):
+    """A uvicorn server fed with accepted connections, one file descriptor per message on
+    `channel`; it stops when the parent closes the channel (or exits)."""
+
+    def __init__(self, config, channel):
+        super().__init__(config)
+        self.channel = channel
+
+    async def startup(self, sockets=None):
+        await super().startup(sockets=[])   # loads the app; no listening socket
+        loop = asyncio.get_running_loop()
+        self.channel.setblocking(False)
+        loop.add_reader(self.channel.fileno(), self._take_connections, loop)
+
+    async def shutdown(self, sockets=None):
+        asyncio.get_running_loop().remove_reader(self.channel.fileno())
+        await super().shutdown(sockets=None)
+
+    def _take_connections(self, loop):
+        """Serve every connection waiting on the channel; on end of file, stop the server."""
+        while True:
+            try:
+                message, fds, _, _ = socket.recv_fds(self.channel, 1, 1)
+            except BlockingIOError:
+                return
+            except OSError:
+                message, fds = b"", []
+            if not message and not fds:
+                loop.remove_reader(self.channel.fileno())
+                self.should_exit = True
+                return
+            for fd in fds:
+                loop.create_task(self._serve_connection(loop, socket.socket(fileno=fd)))
+
+    async def _serve_connection(self, loop, connection):
+        try:
+            await loop.connect_accepted_socket(lambda: self._protocol(loop), connection)
+        except OSError:
+            connection.close()
+
+    def _protocol(self, loop):
+        """The HTTP protocol uvicorn's own listening server would create for a connection."""
+        return self.config.http_protocol_class(config=self.config, server_state=self.server_state,
+                                               app_state=self.lifespan.state, _loop=loop)
+
+
+def main(argv):
+    channel = socket.socket(fileno=int(argv[1]))
+    config = uvicorn.Config(APP_FACTORY, factory=True, log_level="info",
+                            access_log=argv[2] == "1")
+    HandedConnectionsServer(config, channel).run()
+
+
+if __name__ == "__main__":
+    main(sys.argv)

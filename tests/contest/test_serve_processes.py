@@ -1,0 +1,138 @@
+"""`contest serve --workers 2` as a real command: the parent process hands the connections to its
+two server processes in turn, so each serves half of them; stopping or killing the parent stops
+them, and a server process that dies is replaced."""
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("uvicorn", reason="the serve extra is not installed")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def children(pid):
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return sorted(int(c) for c in path.read_text().split()) if path.exists() else []
+
+
+def alive(pid):
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def open_sockets(pid):
+    """How many sockets process `pid` has open."""
+    fds = Path(f"/proc/{pid}/fd")
+    return sum(1 for fd in fds.iterdir() if os.readlink(fd).startswith("socket:"))
+
+
+def wait_for(condition, seconds=30, what="condition"):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not within {seconds} s")
+
+
+def health(connection):
+    connection.request("GET", "/health")
+    response = connection.getresponse()
+    body = response.read()
+    return response.status, body
+
+
+class Server:
+    def __init__(self, models):
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "contest", "serve", "--models", str(models), "--port",
+             str(self.port), "--workers", "2", "--threads", "1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(self.answers, what="server ready")
+        wait_for(lambda: len(children(self.process.pid)) == 2, what="two server processes")
+
+    def answers(self):
+        assert self.process.poll() is None, self.process.stderr.read().decode(errors="replace")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                return sock.recv(64).startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
+
+    def connect(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        for pid in children(self.process.pid):
+            os.kill(pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.process.stderr.close()
+
+
+@pytest.fixture
+def server(models):
+    running = Server(models)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+def test_kept_alive_connections_are_shared_evenly_between_the_server_processes(server):
+    workers = children(server.process.pid)
+    before = {pid: open_sockets(pid) for pid in workers}
+    connections = [server.connect() for _ in range(8)]
+    for connection in connections:
+        assert health(connection)[0] == 200
+    for connection in connections:   # kept alive: the same connections answer again
+        assert health(connection)[0] == 200
+    gained = {pid: open_sockets(pid) - before[pid] for pid in workers}
+    assert gained == {pid: 4 for pid in workers}
+    for connection in connections:
+        connection.close()
+
+
+def test_sigterm_stops_the_server_processes_too(server):
+    workers = children(server.process.pid)
+    server.process.terminate()
+    assert server.process.wait(timeout=30) == 0
+    wait_for(lambda: not any(alive(pid) for pid in workers), what="server processes stopped")
+    assert b"Shutting down" in server.process.stderr.read()
+
+
+def test_kill_9_of_the_parent_stops_the_server_processes(server):
+    workers = children(server.process.pid)
+    server.process.kill()
+    server.process.wait(timeout=30)
+    wait_for(lambda: not any(alive(pid) for pid in workers), what="server processes stopped")
+
+
+def test_a_server_process_that_dies_is_replaced_and_the_next_connections_are_answered(server):
+    first, second = children(server.process.pid)
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: not alive(first), what="server process killed")
+    for _ in range(4):
+        connection = server.connect()
+        assert health(connection)[0] == 200
+        connection.close()
+    replaced = children(server.process.pid)
+    assert len(replaced) == 2 and second in replaced and first not in replaced
+    assert b"exited (status -9); starting a new one" in server.process.stderr.read1(1 << 16)
