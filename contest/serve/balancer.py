@@ -30,8 +30,9 @@ class ServerProcess:
         with theirs:
             command = [sys.executable, "-m", "contest.serve.worker", str(theirs.fileno()),
                        "1" if self.access_log else "0"]
-            # its own process group: a Ctrl+C reaches this process only, which stops the others once
-            self.process = subprocess.Popen(command, pass_fds=[theirs.fileno()], process_group=0)
+            # its own session: a Ctrl+C reaches this process only, which stops the others once
+            self.process = subprocess.Popen(command, pass_fds=[theirs.fileno()],
+                                            start_new_session=True)
         self.channel = ours
 
     def hand(self, connection):
