@@ -7,6 +7,7 @@ connections open then finds one process serving all of them while the other idle
 throughput, twice the latency; docs/serve.md). Handing the connected sockets over (SCM_RIGHTS on a
 Unix socket per process, contest.serve.worker on the other end) makes the share deterministic.
 """
+import errno
 import signal
 import socket
 import subprocess
@@ -16,6 +17,8 @@ import time
 import click
 
 STOP_SECONDS = 15   # a stopping server process gets this long to finish its requests
+SHORTAGES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+SHORTAGE_PAUSE = 0.1   # seconds
 
 
 class ServerProcess:
@@ -110,7 +113,9 @@ def hand_out(listener, processes):
     which is started again)."""
     turn = 0
     while True:
-        connection, _ = listener.accept()
+        connection = accept(listener)
+        if connection is None:
+            continue
         with connection:
             for _ in processes:
                 process = processes[turn]
@@ -118,6 +123,23 @@ def hand_out(listener, processes):
                 if process.hand(connection):
                     break
                 process.restart_if_exited()
+
+
+def accept(listener):
+    """The next connection, or None after an error that leaves the server able to go on: the
+    client gave up first, or this process is out of file descriptors or memory for a moment
+    (then it waits a little, as the connections it handed out close)."""
+    try:
+        connection, _ = listener.accept()
+        return connection
+    except (ConnectionAbortedError, InterruptedError):
+        return None
+    except OSError as exc:
+        if exc.errno not in SHORTAGES:
+            raise
+        log(f"cannot accept a connection now ({exc.strerror}); retrying")
+        time.sleep(SHORTAGE_PAUSE)
+        return None
 
 
 def stop_all(processes):

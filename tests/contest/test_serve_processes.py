@@ -147,3 +147,39 @@ def test_a_server_process_that_dies_is_replaced_and_the_next_connections_are_ans
     replaced = children(server.process.pid)
     assert len(replaced) == 2 and second in replaced and first not in replaced
     assert b"exited (status -9); starting a new one" in server.process.stderr.read1(1 << 16)
+
+
+class FlakyListener:
+    """A listening socket whose accept fails with `errors` first, then gives `connection`."""
+
+    def __init__(self, errors, connection):
+        self.errors, self.connection = list(errors), connection
+
+    def accept(self):
+        if self.errors:
+            raise self.errors.pop(0)
+        return self.connection, ("127.0.0.1", 1)
+
+
+def test_the_parent_goes_on_accepting_after_a_shortage_of_file_descriptors(monkeypatch, capsys):
+    import errno
+
+    from contest.serve import balancer
+
+    monkeypatch.setattr(balancer, "SHORTAGE_PAUSE", 0)
+    listener = FlakyListener([OSError(errno.EMFILE, "Too many open files"),
+                              ConnectionAbortedError()], connection="next")
+    assert balancer.accept(listener) is None
+    assert balancer.accept(listener) is None
+    assert balancer.accept(listener) == "next"
+    assert "cannot accept a connection now (Too many open files); retrying" in \
+        capsys.readouterr().err
+
+
+def test_an_unexpected_accept_error_is_not_hidden():
+    import errno
+
+    from contest.serve import balancer
+
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        balancer.accept(FlakyListener([OSError(errno.EBADF, "Bad file descriptor")], None))
