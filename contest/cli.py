@@ -365,8 +365,8 @@ def export(split, out, fmt, labels, limit, data_dir):
               "machine only; 0.0.0.0 opens it to the network)")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, help="port to listen on")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="server processes, each with its own copy of the models [default: one per "
-                   "core]")
+              help="server processes, each with its own copy of the models; connections are "
+                   "handed to them in turn [default: one per core]")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="threads per prediction [default: one per core]")
 @click.option("--max-batch", type=click.IntRange(min=1), default=10000,
