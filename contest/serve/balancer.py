@@ -16,6 +16,8 @@ import time
 
 import click
 
+from contest.errors import ContestError
+
 STOP_SECONDS = 15   # a stopping server process gets this long to finish its requests
 SHORTAGES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 SHORTAGE_PAUSE = 0.1   # seconds
@@ -71,9 +73,14 @@ def log(message):
 
 
 def open_listener(host, port):
-    """The listening socket on `host`:`port` (IPv4 or IPv6, as the host resolves)."""
-    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    return socket.create_server((host, port), family=family, backlog=2048)
+    """The listening socket on `host`:`port` (IPv4 or IPv6, as the host resolves); a one-line
+    error if the address cannot be listened on (taken since the command checked it)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        raise ContestError(f"--host {host} --port {port}: cannot listen there "
+                           f"({exc.strerror or exc})") from None
 
 
 class Stop(Exception):

@@ -183,3 +183,17 @@ def test_an_unexpected_accept_error_is_not_hidden():
 
     with pytest.raises(OSError, match="Bad file descriptor"):
         balancer.accept(FlakyListener([OSError(errno.EBADF, "Bad file descriptor")], None))
+
+
+def test_a_port_taken_after_the_check_is_refused_in_one_line():
+    """The command checks the address before loading the models; if another program takes
+    the port in between, the listening socket's error is still one line and status 2."""
+    from contest.errors import ContestError
+    from contest.serve import balancer
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ContestError, match=f"--host 127.0.0.1 --port {port}: cannot listen"):
+            balancer.open_listener("127.0.0.1", port)
