@@ -16,7 +16,7 @@ import time
 
 import click
 
-from contest.errors import ContestError
+from contest.serve.run import address_family, cannot_listen
 
 STOP_SECONDS = 15   # a stopping server process gets this long to finish its requests
 SHORTAGES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
@@ -76,11 +76,10 @@ def open_listener(host, port):
     """The listening socket on `host`:`port` (IPv4 or IPv6, as the host resolves); a one-line
     error if the address cannot be listened on (taken since the command checked it)."""
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        return socket.create_server((host, port), family=family, backlog=2048)
+        return socket.create_server((host, port), family=address_family(host, port),
+                                    backlog=2048)
     except OSError as exc:
-        raise ContestError(f"--host {host} --port {port}: cannot listen there "
-                           f"({exc.strerror or exc})") from None
+        raise cannot_listen(host, port, exc) from None
 
 
 class Stop(Exception):

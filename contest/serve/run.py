@@ -18,16 +18,25 @@ def check_installed():
                            "is missing): pip install 'contest-cnn[serve]'") from None
 
 
+def address_family(host, port):
+    """AF_INET or AF_INET6, as `host` resolves (OSError if it does not)."""
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+
+
+def cannot_listen(host, port, exc):
+    """The one-line error for an address this process cannot listen on."""
+    return ContestError(f"--host {host} --port {port}: cannot listen there "
+                        f"({exc.strerror or exc})")
+
+
 def check_address(host, port):
     """Refuse with one line an address this process cannot listen on (in use, not ours)."""
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
+        with socket.socket(address_family(host, port), socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((host, port))
     except OSError as exc:
-        raise ContestError(f"--host {host} --port {port}: cannot listen there "
-                           f"({exc.strerror or exc})") from None
+        raise cannot_listen(host, port, exc) from None
 
 
 def run_server(models, host="127.0.0.1", port=8000, workers=None, threads=None, max_batch=10000,
@@ -39,8 +48,6 @@ def run_server(models, host="127.0.0.1", port=8000, workers=None, threads=None, 
     accepts the connections and shares them out evenly (contest.serve.balancer)."""
     check_installed()
     check_address(host, port)
-    import uvicorn
-
     from contest.api import Ensemble
     from contest.ensemble import available_cores
     from contest.serve.app import SETTINGS_VARIABLE, Service, create_app
@@ -49,6 +56,8 @@ def run_server(models, host="127.0.0.1", port=8000, workers=None, threads=None, 
     ensemble = Ensemble.load(models)
     workers = workers or available_cores()
     if workers == 1:
+        import uvicorn
+
         app = create_app(Service(ensemble, max_batch=max_batch, threads=threads))
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
         return

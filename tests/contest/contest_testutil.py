@@ -1,6 +1,8 @@
 """Helpers for the contest tests (imported by conftest.py and the test modules)."""
 import gzip
+import socket
 import struct
+from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
@@ -41,3 +43,24 @@ def assert_refused(result, name, output_paths=()):
     assert str(name) in text, text
     for path in output_paths:
         assert not path.exists(), f"{path} was written"
+
+
+def free_port():
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def children(pid):
+    """The child processes of `pid` (Linux /proc), in pid order."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return sorted(int(c) for c in path.read_text().split()) if path.exists() else []
+
+
+def alive(pid):
+    """Whether process `pid` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

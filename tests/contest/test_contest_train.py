@@ -9,7 +9,7 @@ from contest.fileio import sha256_file
 from contest.train import local
 from contest.train.member import member_rngs, train_member
 from contest.train.presets import PRESETS
-from contest_testutil import assert_refused, invoke, train
+from contest_testutil import assert_refused, children, invoke, train
 
 
 class Interrupted(RuntimeError):
@@ -235,12 +235,6 @@ def test_unknown_architecture_names_are_refused(tmp_path, tiny_data, value):
     assert "Traceback" not in result.output and not (tmp_path / "m").exists()
 
 
-def _children(pid):
-    from pathlib import Path
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(c) for c in path.read_text().split()] if path.exists() else []
-
-
 def _alive(pid):
     import os
     try:
@@ -267,7 +261,7 @@ def test_sigterm_stops_the_workers_too_and_says_how_to_resume(tiny_data, tmp_pat
         deadline = time.time() + 60
         while time.time() < deadline and not list(out.glob("member-*.ckpt.npz")):
             time.sleep(0.2)    # both workers have started training once a checkpoint appears
-        workers = _children(proc.pid)
+        workers = children(proc.pid)
         assert workers, "no worker processes seen"
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=60)

@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from contest.errors import ContestError
-from contest_testutil import assert_refused, invoke, train
+from contest_testutil import alive, assert_refused, children, invoke, train
 
 QUICK = ("--n", "1", "--epochs", "1", "--jobs", "1", "--quiet")
 
@@ -164,21 +164,9 @@ def test_corrupt_test_split_is_reported_before_training(tmp_path, tiny_data):
     assert not (out / "member-0.npz").exists()
 
 
-def _children(pid):
-    found = []
-    for stat_file in __import__("glob").glob("/proc/[0-9]*/stat"):
-        try:
-            fields = open(stat_file).read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat_file.split("/")[2]))
-    return found
-
 
 def _alive(pids):
-    return [pid for pid in pids if os.path.exists(f"/proc/{pid}")
-            and open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+    return [pid for pid in pids if alive(pid)]
 
 
 def test_kill_9_of_the_run_stops_its_workers(tmp_path, tiny_data):
@@ -195,7 +183,7 @@ def test_kill_9_of_the_run_stops_its_workers(tmp_path, tiny_data):
         while time.time() < deadline and not all(
                 (out / ".progress" / f"member-{k}.json").exists() for k in range(2)):
             time.sleep(0.2)
-        workers = _children(main.pid)
+        workers = children(main.pid)
         main.kill()
         main.wait()
         deadline = time.time() + 20

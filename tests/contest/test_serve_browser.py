@@ -7,7 +7,6 @@ installed the test is skipped with that reason.
 """
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from contest_testutil import invoke
+from contest_testutil import free_port, invoke
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -42,12 +41,6 @@ def browser_models(tmp_path_factory):
                      "--train-limit", "2000", "--seed", "3", "--jobs", "1", "--out", out])
     assert result.exit_code == 0, result.output
     return out
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until_ready(url, process, seconds=60):

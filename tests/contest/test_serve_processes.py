@@ -12,26 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from contest_testutil import alive, children, free_port
+
 pytest.importorskip("uvicorn", reason="the serve extra is not installed")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def children(pid):
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return sorted(int(c) for c in path.read_text().split()) if path.exists() else []
-
-
-def alive(pid):
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def established_connections(pid, port):
