@@ -16,7 +16,7 @@ import time
 
 import click
 
-from contest.serve.run import address_family, cannot_listen
+from contest.errors import ContestError
 
 STOP_SECONDS = 15   # a stopping server process gets this long to finish its requests
 SHORTAGES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
@@ -70,6 +70,17 @@ class ServerProcess:
 
 def log(message):
     click.echo(f"INFO:     {message}", err=True)
+
+
+def address_family(host, port):
+    """AF_INET or AF_INET6, as `host` resolves (OSError if it does not)."""
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+
+
+def cannot_listen(host, port, exc):
+    """The one-line error for an address this process cannot listen on."""
+    return ContestError(f"--host {host} --port {port}: cannot listen there "
+                        f"({exc.strerror or exc})")
 
 
 def open_listener(host, port):

@@ -5,6 +5,7 @@ import os
 import socket
 
 from contest.errors import ContestError
+from contest.serve.balancer import address_family, cannot_listen
 
 
 def check_installed():
@@ -16,17 +17,6 @@ def check_installed():
     except ImportError as exc:
         raise ContestError(f"contest serve needs the optional 'serve' dependencies ({exc.name} "
                            "is missing): pip install 'contest-cnn[serve]'") from None
-
-
-def address_family(host, port):
-    """AF_INET or AF_INET6, as `host` resolves (OSError if it does not)."""
-    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-
-
-def cannot_listen(host, port, exc):
-    """The one-line error for an address this process cannot listen on."""
-    return ContestError(f"--host {host} --port {port}: cannot listen there "
-                        f"({exc.strerror or exc})")
 
 
 def check_address(host, port):
