@@ -12,7 +12,7 @@ import numpy as np
 from ..checks import check, check_positive_int
 from ..ops.elementwise import affine_into
 from ..ops.layout import as_nchw, to_nhwc
-from ..ops.sums import column_sums
+from ..ops.products import column_sums
 from ..runtime.constants import GROUP
 from ..runtime.threads import reduce_groups, run_elementwise
 from .base import Layer, Param

@@ -11,7 +11,7 @@ from ..runtime.constants import (CHUNK_BYTES, CHUNK_IMAGES, CHUNK_IMAGES_KMAJOR,
                                  KMAJOR_CHANNELS)
 from ..runtime.threads import reduce_blocks, run_sharded
 from .layout import out_size, strided_view, windows
-from .sums import column_sums
+from .products import column_sums, gemm
 
 
 def im2col(xp, kh, kw, stride, out=None):
@@ -124,9 +124,9 @@ def convolve_chunks(x_nhwc, w, stride, padding, into, epilogue):
             e = min(s + step, stop)
             out = buf[:e - s] if into is None else into[s:e]
             if c < KMAJOR_CHANNELS:
-                np.matmul(im2col_kmajor(xp[s:e], kh, kw, stride).T, wm, out=out.reshape(-1, o))
+                gemm(im2col_kmajor(xp[s:e], kh, kw, stride).T, wm, out=out.reshape(-1, o))
             else:
-                np.matmul(im2col(xp[s:e], kh, kw, stride), wm, out=out.reshape(-1, o))
+                gemm(im2col(xp[s:e], kh, kw, stride), wm, out=out.reshape(-1, o))
             epilogue(out, s, e)
 
     # shards start on chunk bounds, so every GEMM sees the same rows whatever the thread count
@@ -224,9 +224,9 @@ class _GroupGradients:
         dys = dyg[s - base:e - base]   # dyg holds the output gradient of images base, base+1, ...
         dy2 = dys.reshape(-1, self.o)
         if c < KMAJOR_CHANNELS:
-            part = im2col_kmajor(self.xp[s:e], kh, kw, stride) @ dy2
+            part = gemm(im2col_kmajor(self.xp[s:e], kh, kw, stride), dy2)
         else:
-            part = im2col(self.xp[s:e], kh, kw, stride).T @ dy2
+            part = gemm(im2col(self.xp[s:e], kh, kw, stride).T, dy2)
         if dwm is None:
             dwm = part
         else:
@@ -234,7 +234,7 @@ class _GroupGradients:
         if self.wflip is not None:
             conv_input_grad_gemm(dys, self.wflip, kh, kw, p, frame, self.dx[s:e])
         elif self.dx is not None:
-            dcol = (dy2 @ self.wm.T).reshape(dys.shape[:3] + (kh, kw, c))
+            dcol = gemm(dy2, self.wm.T).reshape(dys.shape[:3] + (kh, kw, c))
             dxp = col2im(dcol, (e - s, self.h + 2 * p, self.wd + 2 * p, c), kh, kw, stride)
             self.dx[s:e] = dxp[:, p:p + self.h, p:p + self.wd, :]
         return dwm
@@ -253,4 +253,4 @@ def conv_input_grad_gemm(dy_nhwc, wflip, kh, kw, padding, frame, out):
     src = dy_nhwc[:, max(0, -top):, max(0, -left):, :]
     src = src[:, :frame.shape[1] - max(top, 0), :frame.shape[2] - max(left, 0), :]
     frame[:, max(top, 0):max(top, 0) + src.shape[1], max(left, 0):max(left, 0) + src.shape[2], :] = src
-    np.matmul(im2col(frame, kh, kw, 1), wflip, out=out.reshape(-1, out.shape[3]))
+    gemm(im2col(frame, kh, kw, 1), wflip, out=out.reshape(-1, out.shape[3]))

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..runtime.constants import DENSE_THREAD_MIN_MACS, ROWS
 from ..runtime.threads import block_bounds, run_parallel, run_sharded
+from .products import gemm
 
 
 def worth_threads(n, w):
@@ -22,7 +23,7 @@ def dense_forward(x, w, b):
     def rows(first, stop):   # GEMMs of fixed height: the same rounding for any thread count
         for s in range(first, stop, ROWS):
             e = min(s + ROWS, stop)
-            np.matmul(x[s:e], w, out=y[s:e])
+            gemm(x[s:e], w, out=y[s:e])
             y[s:e] += b
 
     if worth_threads(len(x), w):
@@ -38,16 +39,16 @@ def dense_backward(x, dy, w, w_grad, b_grad, need_dx=True):
     def weight_grad():   # summed over blocks of BLOCK rows in order, as the blocks runtime does
         for k, (s, e) in enumerate(block_bounds(len(x))):
             if k == 0:
-                np.matmul(x[s:e].T, dy[s:e], out=w_grad)
+                gemm(x[s:e].T, dy[s:e], out=w_grad)
                 b_grad[...] = dy[s:e].sum(axis=0)
             else:
-                np.add(w_grad, x[s:e].T @ dy[s:e], out=w_grad)
+                np.add(w_grad, gemm(x[s:e].T, dy[s:e]), out=w_grad)
                 np.add(b_grad, dy[s:e].sum(axis=0), out=b_grad)
 
     def input_grad():    # GEMMs of fixed height, as in forward
         dx = np.empty((len(dy), w.shape[0]), dtype=np.result_type(dy, w))
         for s in range(0, len(dy), ROWS):
-            np.matmul(dy[s:s + ROWS], w.T, out=dx[s:s + ROWS])
+            gemm(dy[s:s + ROWS], w.T, out=dx[s:s + ROWS])
         return dx
 
     if not need_dx:
