@@ -2,6 +2,7 @@
 and how long a thread takes to pick up work (the cost nnlib's intra-op threads pay per layer)."""
 import os
 import platform
+import sys
 import time
 
 import numpy as np
@@ -59,6 +60,10 @@ def machine_facts():
     env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_"))}
     if env:
         lines.append("env: " + " ".join(f"{k}={v}" for k, v in sorted(env.items())))
+    if sys.dont_write_bytecode:
+        lines.append("bytecode cache off (PYTHONDONTWRITEBYTECODE or -B): unless the install "
+                     "compiled it (pip install . does, -e does not), each new process compiles "
+                     "contest's modules again, ~70 ms of a command's start")
     from contest.blas_check import weak_kernel_note
     note = weak_kernel_note()
     if note:
