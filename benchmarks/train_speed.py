@@ -10,7 +10,9 @@ and BLAS held at one thread for nnlib, and `torch.set_num_threads(T)` for PyTorc
     python benchmarks/train_speed.py [--arch a b d k] [--threads 1 2] [--repeats 5]
 
 Train: batch 128, forward + backward + Adam step. Inference: batch 1000, eval mode.
-Figures are medians of `--repeats` rounds of timed steps (images per second).
+Figures are medians of `--repeats` rounds of timed steps (images per second); the last column
+gives the lowest and highest training ratio of a single round (nnlib's round against PyTorch's
+round that follows it), to show how far this machine's drift moves a ratio.
 """
 import argparse
 import os
@@ -100,7 +102,11 @@ def measure(arch, threads, repeats, have_torch, steps=24):
             for name, (train, infer) in contenders.items():
                 figures[name]["train"].append(rate(train, 128, steps))
                 figures[name]["infer"].append(rate(infer, 1000, 2))
-    return {n: {k: float(np.median(v)) for k, v in f.items()} for n, f in figures.items()}
+    medians = {n: {k: float(np.median(v)) for k, v in f.items()} for n, f in figures.items()}
+    if have_torch:   # the spread of the training ratio over rounds (round i against round i)
+        ratios = np.array(figures["nnlib"]["train"]) / np.array(figures["torch"]["train"])
+        medians["spread"] = (float(ratios.min()), float(ratios.max()))
+    return medians
 
 
 def main():
@@ -126,7 +132,8 @@ def main():
               + (f", torch uses {torch.get_num_threads()}" if have_torch else ""))
     head = f"{'arch':4} {'thr':>3} {'nnlib train':>12} {'nnlib infer':>12}"
     if have_torch:
-        head += f" {'torch train':>12} {'torch infer':>12} {'ratio train':>11} {'ratio infer':>11}"
+        head += (f" {'torch train':>12} {'torch infer':>12} {'ratio train':>11} {'ratio infer':>11}"
+                 f" {'train ratio per round':>22}")
     print("images/s (median of", args.repeats, "rounds)")
     print(head)
     for arch in args.arch:
@@ -137,7 +144,8 @@ def main():
                 t = f["torch"]
                 row += (f" {t['train']:>12.0f} {t['infer']:>12.0f}"
                         f" {f['nnlib']['train'] / t['train']:>11.2f}"
-                        f" {f['nnlib']['infer'] / t['infer']:>11.2f}")
+                        f" {f['nnlib']['infer'] / t['infer']:>11.2f}"
+                        f" {'%.2f-%.2f' % f['spread']:>22}")
             print(row, flush=True)
 
 
