@@ -41,13 +41,13 @@ def training_step(arch, threads):
     return step
 
 
-def images_per_second(step, steps):
+def images_per_second(step, steps, batch=128):
     for _ in range(3):
         step()
     t = time.perf_counter()
     for _ in range(steps):
         step()
-    return 128 * steps / (time.perf_counter() - t)
+    return batch * steps / (time.perf_counter() - t)
 
 
 class SectionClock:
