@@ -15,9 +15,6 @@ whole 128-image batch.
 import argparse
 import os
 import sys
-import time
-
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import machine_facts  # noqa: E402
@@ -37,9 +34,9 @@ def _meeting(mode, rank, counters, barrier):
 
 
 def _half_batch_step(arch, meet):
-    import nnlib as nn
+    """A one-thread, 64-image training step whose BatchNorm reductions and end of backward
+    each call meet()."""
     import nnlib.layers.batchnorm as bn
-    from contest.train.architectures import build_model
 
     reduce_groups = bn.reduce_groups
 
@@ -49,21 +46,7 @@ def _half_batch_step(arch, meet):
         return sums
 
     bn.reduce_groups = reduce_and_meet
-    nn.set_num_threads(1)
-    nn.retain_freed_memory()
-    rng = np.random.default_rng(0)
-    model = build_model(arch, rng)
-    loss, opt = nn.SoftmaxCrossEntropy(), nn.Adam(model.parameters(), lr=1e-3)
-    x = rng.random((64, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, 64)
-
-    def step():
-        loss.forward(model.forward(x, training=True), y)
-        model.backward(loss.backward(), input_grad=False)
-        meet()
-        opt.step()
-        opt.zero_grad()
-    return step
+    return training_step(arch, 1, batch=64, after_backward=meet)
 
 
 def _process(arch, mode, rank, counters, barrier, out, steps):

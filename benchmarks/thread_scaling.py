@@ -21,7 +21,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import machine_facts  # noqa: E402
 
 
-def training_step(arch, threads):
+def training_step(arch, threads, batch=128, after_backward=None):
+    """One training step of `arch` on `batch` random images with nnlib at `threads` threads;
+    `after_backward()`, if given, runs between the backward pass and Adam's update."""
     import nnlib as nn
     from contest.train.architectures import build_model
 
@@ -30,12 +32,14 @@ def training_step(arch, threads):
     rng = np.random.default_rng(0)
     model = build_model(arch, rng)
     loss, opt = nn.SoftmaxCrossEntropy(), nn.Adam(model.parameters(), lr=1e-3)
-    x = rng.random((128, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, 128)
+    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
 
     def step():
         loss.forward(model.forward(x, training=True), y)
         model.backward(loss.backward(), input_grad=False)
+        if after_backward is not None:
+            after_backward()
         opt.step()
         opt.zero_grad()
     return step
