@@ -32,7 +32,7 @@ from contest.train.member import build_augmenter, build_optimizer, build_schedul
 from adapt_shift import shifted_set  # noqa: E402
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="default")
     ap.add_argument("--arch"); ap.add_argument("--epochs", type=int); ap.add_argument("--lr", type=float)
@@ -44,16 +44,20 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--train-limit", type=int, default=55000)
     ap.add_argument("--save", help="write the trained member here (.npz), for trial_vote.py")
-    a = ap.parse_args()
+    return ap.parse_args()
+
+
+def chosen_preset(a):
+    """The named preset with the options given on the command line in its place."""
     over = {k: v for k, v in {"arch": a.arch, "epochs": a.epochs, "lr": a.lr, "schedule": a.schedule,
             "optimizer": a.optimizer, "label_smoothing": a.label_smoothing,
             "weight_decay": a.weight_decay, "batch_size": a.batch_size,
             "augment": json.loads(a.augment) if a.augment else None}.items() if v is not None}
-    preset = dataclasses.replace(PRESETS[a.preset], **over)
-    print(json.dumps(preset.to_dict()), "normalisation", a.normalisation, flush=True)
-    x, y = load_split("train")
-    xtr, ytr = to_unit_nchw(x[:a.train_limit]), y[:a.train_limit]
-    xv, yv = normalise(x[55000:], a.normalisation), y[55000:]
+    return dataclasses.replace(PRESETS[a.preset], **over)
+
+
+def train_member(preset, a, xtr, ytr, xv, yv):
+    """One member trained on (xtr, ytr), its validation accuracy printed every epoch."""
     rng = np.random.default_rng(a.seed)
     model = build_model(preset.arch, rng)
     opt = build_optimizer(preset, model.parameters())
@@ -67,20 +71,36 @@ def main():
                preset.epochs, preset.batch_size, rng, validation_data=(xv, yv),
                augment=BatchTransform(build_augmenter(preset.augment), a.normalisation),
                scheduler=sched, callbacks=[log])
-    if a.save:
-        nn.save(model, a.save, metadata={"normalisation": a.normalisation})
-    styled = normalise(shifted_set("continental", x[55000:], yv), a.normalisation)
-    right = model.predict(styled) == yv
-    ones_nines = np.isin(yv, (1, 9))
+    return model
+
+
+def report_variants(model, images, labels, normalisation):
+    """The member on the validation images restyled as continental digits and under every
+    robustness variant."""
+    styled = normalise(shifted_set("continental", images, labels), normalisation)
+    right = model.predict(styled) == labels
+    ones_nines = np.isin(labels, (1, 9))
     print(f"continental validation: {right.mean():.4f}; its 1s and 9s: "
           f"{right[ones_nines].mean():.4f} ({ones_nines.sum()} images)", flush=True)
-    scores = {name: float((model.predict(normalise(images, a.normalisation)) == yv).mean())
-              for name, images in iter_variants(x[55000:], seed=0)}
+    scores = {name: float((model.predict(normalise(variant, normalisation)) == labels).mean())
+              for name, variant in iter_variants(images, seed=0)}
     lowest = min(scores, key=scores.get)
     print("robustness variants of the validation images (contest evaluate --robustness's): "
           + ", ".join(f"{name} {score:.4f}" for name, score in scores.items())
           + f"; lowest {lowest} {scores[lowest]:.4f}", flush=True)
 
+
+def main():
+    a = parse_args()
+    preset = chosen_preset(a)
+    print(json.dumps(preset.to_dict()), "normalisation", a.normalisation, flush=True)
+    x, y = load_split("train")
+    xtr, ytr = to_unit_nchw(x[:a.train_limit]), y[:a.train_limit]
+    xv, yv = normalise(x[55000:], a.normalisation), y[55000:]
+    model = train_member(preset, a, xtr, ytr, xv, yv)
+    if a.save:
+        nn.save(model, a.save, metadata={"normalisation": a.normalisation})
+    report_variants(model, x[55000:], yv, a.normalisation)
 
 if __name__ == "__main__":
     main()

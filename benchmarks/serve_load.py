@@ -246,6 +246,23 @@ class CliTimer:
         self.cpus.append(cpu - cpu_one)
 
 
+def singles_phases(port, pid, singles, concurrency):
+    """Single-image requests, one at a time then `concurrency` at once: latencies, server CPU
+    per request and whether the latency targets hold."""
+    wall, latencies, errors = load_phase(port, singles[:len(singles) // 4], 1)
+    report("single images (1 connection, one request at a time)", wall, latencies, errors, 1)
+    cpu = tree_cpu_seconds(pid)
+    wall, latencies, errors = load_phase(port, singles, concurrency)
+    cpu = tree_cpu_seconds(pid) - cpu
+    p50, p99 = report(f"single images ({concurrency} connections)", wall, latencies, errors, 1)
+    print(f"  server CPU per request: {cpu / len(singles) * 1000:.2f} ms; with "
+          f"{concurrency} requests always in flight, the mean latency is "
+          f"{concurrency} / throughput = "
+          f"{concurrency * wall / len(singles) * 1000:.1f} ms (Little's law)")
+    print(f"  targets: p50 <= 20 ms ({'met' if p50 <= 20 else 'MISSED'}), p99 <= 100 ms "
+          f"({'met' if p99 <= 100 else 'MISSED'}); RSS {tree_rss(pid) >> 20} MiB")
+
+
 def main(args):
     from contest.data.datasets import load_split
 
@@ -261,19 +278,7 @@ def main(args):
         print(f"server ready (pid {server.pid}, port {port}; --workers "
               f"{args.workers or 'default'}, --threads {args.threads or 'default'}): RSS "
               f"{tree_rss(server.pid) >> 20} MiB")
-        wall, latencies, errors = load_phase(port, singles[:args.singles // 4], 1)
-        report("single images (1 connection, one request at a time)", wall, latencies, errors, 1)
-        cpu = tree_cpu_seconds(server.pid)
-        wall, latencies, errors = load_phase(port, singles, args.concurrency)
-        cpu = tree_cpu_seconds(server.pid) - cpu
-        p50, p99 = report(f"single images ({args.concurrency} connections)", wall, latencies,
-                          errors, 1)
-        print(f"  server CPU per request: {cpu / len(singles) * 1000:.2f} ms; with "
-              f"{args.concurrency} requests always in flight, the mean latency is "
-              f"{args.concurrency} / throughput = "
-              f"{args.concurrency * wall / len(singles) * 1000:.1f} ms (Little's law)")
-        print(f"  targets: p50 <= 20 ms ({'met' if p50 <= 20 else 'MISSED'}), p99 <= 100 ms "
-              f"({'met' if p99 <= 100 else 'MISSED'}); RSS {tree_rss(server.pid) >> 20} MiB")
+        singles_phases(port, server.pid, singles, args.concurrency)
         with tempfile.TemporaryDirectory() as work:
             cli = CliTimer(batch, work) if args.compare_cli else None
             latencies = batch_phase(port, server.pid, npy_bytes(batch), args, cli)
