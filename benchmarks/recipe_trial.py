@@ -30,7 +30,7 @@ from contest.train.recipes import AUGMENT_FAMILIES  # noqa: E402
 VALIDATION = 5000
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
     ap.add_argument("--slice", type=int, default=15000)
@@ -42,7 +42,11 @@ def main():
     ap.add_argument("--normalisation", default="standardise")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
-    a = ap.parse_args()
+    return ap.parse_args()
+
+
+def main():
+    a = parse_args()
     train = load_data(a.data, "train")
     spec = train.spec()
     augment = json.loads(a.recipe) if a.recipe.startswith("{") else AUGMENT_FAMILIES[a.recipe](spec)
@@ -70,7 +74,6 @@ def main():
                       "label_smoothing": a.label_smoothing, "normalisation": a.normalisation,
                       "val_acc": [round(v, 4) for v in val], "val_acc_flip_tta": round(flip_tta, 4),
                       "seconds": round(time.perf_counter() - started, 1)}), flush=True)
-
 
 if __name__ == "__main__":
     main()
