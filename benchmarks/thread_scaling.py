@@ -7,9 +7,12 @@ sharing), plus where a two-thread step's time goes between nnlib's parallel sect
 Training step: batch 128, forward + backward + Adam, BLAS at one thread. Each round runs the
 three set-ups one after the other (this machine's speed drifts over minutes; compare within a
 round). The section figures wrap `nnlib.runtime.threads.run_parallel` (the Dense layers' own
-hand-offs are left in the serial time).
+hand-offs are left in the serial time). The sleeps per thread count every time a thread
+blocked (Linux's voluntary context switches): once per section it waits for, plus every wait for
+Python's interpreter lock.
 """
 import argparse
+import glob
 import os
 import subprocess
 import sys
@@ -101,6 +104,18 @@ def two_processes(arch, steps):
     return [float(p.communicate()[0]) for p in procs]
 
 
+def blocking_waits():
+    """{thread id: voluntary context switches so far} of this process's threads (Linux): a
+    thread switches voluntarily each time it sleeps, on a hand-off or on the interpreter lock."""
+    waits = {}
+    for status in glob.glob(f"/proc/{os.getpid()}/task/*/status"):
+        with open(status) as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    waits[status.split("/")[4]] = int(line.split()[1])
+    return waits
+
+
 def sections(arch, steps):
     import nnlib.runtime.threads as threads
     step = training_step(arch, 2)
@@ -108,17 +123,22 @@ def sections(arch, steps):
         step()
     clock = SectionClock(threads)
     try:
-        t = time.perf_counter()
+        before, t = blocking_waits(), time.perf_counter()
         for _ in range(steps):
             step()
         ms = (time.perf_counter() - t) / steps * 1e3
+        after = blocking_waits()
     finally:
         threads.run_parallel = clock.original
     per = 1e3 / steps
+    # threads that never slept (idle BLAS workers) are left out
+    sleeps = sorted(n for n in ((after[k] - before.get(k, 0)) / steps for k in after) if n > 0)
     return (f"two-thread step {ms:.1f} ms: {clock.calls / steps:.0f} parallel sections, caller's "
             f"own share {clock.own * per:.1f} ms, caller waiting {clock.wait * per:.1f} ms, "
             f"helper busy {clock.helper * per:.1f} ms, helper start lag "
-            f"{clock.lag / max(clock.calls, 1) * 1e6:.0f} us a section")
+            f"{clock.lag / max(clock.calls, 1) * 1e6:.0f} us a section; sleeps a step per thread "
+            f"(hand-offs and waits for the interpreter lock): "
+            + (", ".join(f"{n:.0f}" for n in sleeps) or "not available (no /proc)"))
 
 
 def main():
