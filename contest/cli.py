@@ -14,9 +14,13 @@ from contest.train.presets import PRESETS
 
 BACKENDS = ["loky", "multiprocessing", "threading", "sequential"]  # joblib's built-in backends
 SETTINGS = {"show_default": True, "help_option_names": ["-h", "--help"], "max_content_width": 100}
-AUGMENT_HELP = ("augmentation: 'none', 'default' (the default preset's: rotation, shift, "
-                "zoom) or a JSON object of augment.Augmenter arguments, e.g. "
-                "'{\"rotation\": 8, \"shift\": 2}'; omitted: the preset's own")
+# the default preset's augmentation in words, read from the preset so the help cannot go stale
+AUGMENT_WORDS = {"elastic_alpha": "elastic distortion", "pixel": "pixel corruptions",
+                 "style": "handwriting styles"}
+AUGMENT_HELP = ("augmentation: 'none', 'default' (the default preset's: " + ", ".join(
+    AUGMENT_WORDS.get(key, key) for key in PRESETS["default"].augment if not key.startswith("p_"))
+    + ") or a JSON object of augment.Augmenter arguments, e.g. "
+    "'{\"rotation\": 8, \"shift\": 2}'; omitted: the preset's own")
 
 
 class ContestGroup(OneLineGroup):

@@ -35,6 +35,17 @@ def test_train_help_names_presets_and_architectures():
     assert "[a|b" in text
 
 
+def test_train_help_describes_the_whole_default_augmentation():
+    # it once said "rotation, shift, zoom" after the preset had gained shears, elastic
+    # distortion, pixel corruptions and handwriting styles
+    text = " ".join(ok(["train-ensemble", "--help"]).split())
+    described = text[text.index("'default' (the default preset's:"):]
+    described = described[:described.index(")")]
+    for part in ("rotation", "shift", "zoom", "shear", "elastic distortion", "pixel corruptions",
+                 "handwriting styles"):
+        assert part in described, part
+
+
 def test_export_predict_score_reproduces_evaluate(models, exported, tmp_path):
     images, labels = exported
     evaluated = re.search(r"ensemble accuracy: (.*)", ok(["evaluate", "--models", models])).group(1)
