@@ -94,7 +94,8 @@ tta_option = click.option("--tta", is_flag=True,
 @click.group(cls=ContestGroup, context_settings=SETTINGS)
 @click.version_option(version=__version__)
 def main():
-    """Train ensembles of NumPy CNNs on MNIST and write digit-contest submissions.
+    """Train ensembles of NumPy CNNs on MNIST or your own labelled images, predict and serve
+    them, and write contest submissions.
 
     Quick start: `contest train-ensemble --n 5` then `contest evaluate`.
     """
