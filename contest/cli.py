@@ -350,7 +350,8 @@ def score(submission, labels):
 @main.command()
 @click.option("--split", type=click.Choice(["test", "train"]), default="test")
 @click.option("--out", type=click.Path(), required=True,
-              help="images file: .npy (uint8 (N, H, W), e.g. (N, 28, 28) for MNIST) or Kaggle-style .csv")
+              help="images file: .npy (uint8 (N, H, W), e.g. (N, 28, 28) for MNIST) or "
+                   "Kaggle-style .csv")
 @click.option("--format", "fmt", type=click.Choice(["npy", "csv"]), default=None,
               help="csv: Kaggle's layout, train.csv (label,pixel0,...) for the train split, "
                    "test.csv (pixel0,...) for the test split [default: from --out's extension]")
