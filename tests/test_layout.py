@@ -5,8 +5,8 @@
   a function body is still a cycle);
 - contest uses only the public names of nnlib and augment (no `_private` module, name or attribute);
 - every file under 400 lines and every function under 40, in the packages, benchmarks and
-  tests alike, except the ones listed in
-  SIZE_EXCEPTIONS with their reason (and in CONTRIBUTING's "Exceptions to the size rules");
+  tests alike, except the ones listed in SIZE_EXCEPTIONS with their reason (and in
+  CONTRIBUTING's "Exceptions to the size rules");
 - `python -m contest --help` works.
 """
 import ast
