@@ -67,6 +67,9 @@ def test_presets_augmentation_is_within_the_bounds():
         check_augment(preset.augment)
 
 
+# the rate is made to overflow the products on purpose; NumPy's warnings about it are expected
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                            "ignore:invalid value encountered:RuntimeWarning")
 def test_diverged_member_is_not_saved(tmp_path, tiny_data):
     from contest.train.plan import TrainSettings
     from contest.train.presets import PRESETS
