@@ -38,16 +38,17 @@ def _ready(shape, dtype):
     return _READY[key]
 
 
+def _window_rows(xp, kh, kw, stride):
+    n, hp, wp, _ = xp.shape
+    return n * ((hp - kh) // stride + 1) * ((wp - kw) // stride + 1)
+
+
 def free_im2col(xp, kh, kw, stride, out=None):
-    n, hp, wp, c = xp.shape
-    rows = n * ((hp - kh) // stride + 1) * ((wp - kw) // stride + 1)
-    return _ready((rows, kh * kw * c), xp.dtype)
+    return _ready((_window_rows(xp, kh, kw, stride), kh * kw * xp.shape[3]), xp.dtype)
 
 
 def free_im2col_kmajor(xp, kh, kw, stride, out=None):
-    n, hp, wp, c = xp.shape
-    rows = n * ((hp - kh) // stride + 1) * ((wp - kw) // stride + 1)
-    return _ready((kh * kw * c, rows), xp.dtype)
+    return _ready((kh * kw * xp.shape[3], _window_rows(xp, kh, kw, stride)), xp.dtype)
 
 
 def copies(free):

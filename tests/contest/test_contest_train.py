@@ -9,7 +9,7 @@ from contest.fileio import sha256_file
 from contest.train import local
 from contest.train.member import member_rngs, train_member
 from contest.train.presets import PRESETS
-from contest_testutil import assert_refused, children, invoke, train
+from contest_testutil import alive, assert_refused, children, invoke, train
 
 
 class Interrupted(RuntimeError):
@@ -235,15 +235,6 @@ def test_unknown_architecture_names_are_refused(tmp_path, tiny_data, value):
     assert "Traceback" not in result.output and not (tmp_path / "m").exists()
 
 
-def _alive(pid):
-    import os
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def test_sigterm_stops_the_workers_too_and_says_how_to_resume(tiny_data, tmp_path):
     import signal
     import subprocess
@@ -268,10 +259,10 @@ def test_sigterm_stops_the_workers_too_and_says_how_to_resume(tiny_data, tmp_pat
         assert proc.returncode == 130, output
         assert "rerun the same command to resume" in output and "Traceback" not in output
         deadline = time.time() + 10
-        while time.time() < deadline and any(_alive(w) for w in workers):
+        while time.time() < deadline and any(alive(w) for w in workers):
             time.sleep(0.2)
-        assert not any(_alive(w) for w in workers), "worker processes outlived the command"
+        assert not any(alive(w) for w in workers), "worker processes outlived the command"
     finally:   # a failing run must not leave processes behind
         for pid in [proc.pid] + workers:
-            if _alive(pid):
+            if alive(pid):
                 __import__("os").kill(pid, signal.SIGKILL)

@@ -1,7 +1,6 @@
 """train-ensemble and the CLI under careless or hostile use: one-line option errors for every
 command, bounded augmentation, no divergent members saved, a locked --out, no links followed out
 of it, leftovers of killed runs cleaned, a corrupt test split reported."""
-import json
 import os
 import shutil
 import subprocess
@@ -165,7 +164,6 @@ def test_corrupt_test_split_is_reported_before_training(tmp_path, tiny_data):
     result = train(out, data, *QUICK)
     assert_refused(result, "t10k-images-idx3-ubyte.gz: corrupt or truncated gzip file")
     assert not (out / "member-0.npz").exists()
-
 
 
 def _alive(pids):
