@@ -386,5 +386,9 @@ def serve(models, host, port, workers, threads, max_batch, access_log):
     run_server(models, host, port, workers, threads, max_batch, access_log)
 
 
+from contest.inspect.cli import inspect_group  # noqa: E402  (click only: --help stays fast)
+
+main.add_command(inspect_group)
+
 if __name__ == "__main__":
     main()
