@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from contest.data.preprocess import apply_normalisation, normalise, to_unit_nchw
-from contest.ensemble import average
+from contest.modeldir.ensemble import average
 
 MAX_CHANNELS_SHOWN = 8
 SMOOTH_SAMPLES = 16    # SmoothGrad (Smilkov et al. 2017): noisy copies averaged per saliency map

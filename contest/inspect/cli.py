@@ -6,7 +6,7 @@
 """
 import click
 
-from contest.cli_errors import OneLineGroup
+from contest.cli.errors import OneLineGroup
 
 SETTINGS = {"show_default": True, "help_option_names": ["-h", "--help"], "max_content_width": 100}
 

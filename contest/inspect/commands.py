@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from contest import display, outputs
-from contest.ensemble import MANIFEST, load_ensemble, read_manifest
+from contest.cli import display, outputs
+from contest.modeldir.ensemble import MANIFEST, load_ensemble, read_manifest
 from contest.data.spec import spec_of_manifest
 from contest.fileio import atomic_open
 from contest.inspect import sources

@@ -2,7 +2,7 @@
 training labels the ensemble contradicts)."""
 import numpy as np
 
-from contest import display, outputs
+from contest.cli import display, outputs
 from contest.fileio import atomic_open
 from contest.inspect import sources
 from contest.inspect.commands import (LABEL_FILES, SET_FILES, _write_json, checked_outputs,

@@ -26,7 +26,7 @@ import numpy as np
 from nnlib.introspect import split_forward
 from nnlib.ops.softmax import softmax
 
-from contest.ensemble import map_on_cores
+from contest.modeldir.ensemble import map_on_cores
 from contest.fileio import atomic_open
 from contest.inspect.analysis import model_input
 

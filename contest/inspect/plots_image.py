@@ -8,7 +8,7 @@
 import numpy as np
 
 from contest.inspect.mosaic import display_image, mosaic, seen_image, unit_range
-from contest.report import _pyplot, _save
+from contest.evaluate.plots import _pyplot, _save
 
 TOP_CLASSES = 10
 

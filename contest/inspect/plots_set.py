@@ -2,7 +2,7 @@
 import numpy as np
 
 from contest.inspect.mosaic import display_image
-from contest.report import _pyplot, _save
+from contest.evaluate.plots import _pyplot, _save
 
 GALLERY_COLUMNS = 8
 

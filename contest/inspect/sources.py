@@ -2,7 +2,7 @@
 label check), its test set (the default labelled set), or the user's files."""
 import numpy as np
 
-from contest.commands import data_dir_for, default_test_set
+from contest.cli.run import data_dir_for, default_test_set
 from contest.data.datasets import load_split, resolve_data_dir
 from contest.data.formats import load_data
 from contest.data.inputs import load_images, load_labels

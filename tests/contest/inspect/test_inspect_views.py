@@ -8,7 +8,7 @@ import pytest
 
 import nnlib as nn
 from contest.data.spec import InputSpec
-from contest.ensemble import Ensemble
+from contest.modeldir.ensemble import Ensemble
 from contest.inspect import plots_image, plots_set
 from contest.inspect.features import build_index
 from contest.inspect.payload import image_payload
