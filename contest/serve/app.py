@@ -30,6 +30,7 @@ from contest.data.images import DEFAULT_SHAPE
 from contest.errors import ContestError
 from contest.serve import bodies
 from contest.serve.bodies import RequestProblem
+from contest.serve.inspect_routes import inspect_router
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_BATCH = 10000
@@ -161,6 +162,7 @@ def create_app(service):
     app.add_exception_handler(RequestValidationError, _validation_error_response)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_routes(app, service)
+    app.include_router(inspect_router(service))   # POST /inspect: the page's look-inside view
     return app
 
 

@@ -1,0 +1,100 @@
+"""The page's look-inside view: POST /inspect answers, for one image, every member's saliency map,
+one member's feature maps layer by layer and the nearest training images, computed by the same
+code as `contest inspect image` (contest.inspect.views and .payload).
+
+The body is read and checked exactly as for POST /predict (the service's own decoder). The
+nearest training images need the training images' features: the first look-inside request starts
+loading them in a thread (from the cache `contest inspect` keeps, else computed and cached once);
+until they are ready the answer says so in "neighbours_status" and "neighbours" is null.
+"""
+import threading
+
+import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from contest.errors import ContestError
+from contest.serve.bodies import RequestProblem, body_format
+
+MAX_NEIGHBOURS = 32
+
+
+def contest_layout(pixels):
+    """One image (C, H, W) of the service's checked pixels as (H, W) grey or (H, W, C) colour."""
+    return pixels[0] if pixels.shape[0] == 1 else np.moveaxis(pixels, 0, 2)
+
+
+class LookInside:
+    """The service's look-inside state: the training index (loaded once, in a thread) and a lock
+    (one inspection at a time: each takes a few tens of milliseconds)."""
+
+    def __init__(self, service):
+        self.service, self.lock, self.start_lock = service, threading.Lock(), threading.Lock()
+        self.index = self.train = None
+        self.status = "not loaded"
+
+    def start_loading(self, loaded):
+        with self.start_lock:
+            if self.status != "not loaded":
+                return
+            self.status = "loading the training images' features"
+        threading.Thread(target=self._load, args=(loaded,), daemon=True).start()
+
+    def _load(self, loaded):
+        from contest.inspect.features import training_index
+        from contest.inspect.sources import training_set
+
+        try:
+            images, labels, _ = training_set(None, loaded.manifest, loaded.spec)
+            self.index = training_index(loaded, images, labels)[0]
+            self.train, self.status = (images, labels), "ready"
+        except (ContestError, OSError, ValueError) as exc:
+            self.status = f"unavailable: {exc}"
+
+    def answer(self, data, fmt, member, neighbours):
+        from contest.inspect.payload import image_payload
+        from contest.inspect.views import image_view
+
+        ensemble, pixels = self.service.pixels(data, fmt, False)
+        loaded = ensemble.loaded
+        if len(pixels) != 1:
+            raise RequestProblem(400, f"/inspect looks at one image; this request has "
+                                      f"{len(pixels)}")
+        if not 0 <= member < len(loaded.models):
+            raise RequestProblem(400, f"member={member}: the ensemble has members "
+                                      f"0..{len(loaded.models) - 1}")
+        image = contest_layout(pixels[0])
+        index = None
+        if neighbours:
+            self.start_loading(loaded)
+            index = self.index
+        with self.lock:
+            view = image_view(loaded, image, index, neighbours, occlusion=False,
+                              map_members=[member])
+        payload = image_payload(view, image, loaded.spec, self.train, [member])
+        payload["neighbours_status"] = self.status if neighbours else "not asked"
+        return payload
+
+
+def inspect_router(service):
+    """The APIRouter of POST /inspect for `service` (contest.serve.app.Service)."""
+    from contest.serve.app import PREDICT_BODY, _read_body
+
+    router, looker = APIRouter(), LookInside(service)
+
+    @router.post("/inspect", openapi_extra=PREDICT_BODY, tags=["look inside"])
+    async def inspect(request: Request, member: int = 0, neighbours: int = 8):
+        """Look inside the networks for one image (same body formats as /predict): every
+        member's probabilities and saliency map (SmoothGrad of its class score), the feature
+        maps of `member` layer by layer (the most active channels), and the `neighbours`
+        nearest training images in the ensemble's feature space. Pictures are base64 uint8
+        arrays {"shape", "data"}."""
+        service.ready()
+        if not 0 <= neighbours <= MAX_NEIGHBOURS:
+            raise RequestProblem(400, f"neighbours={neighbours}: give 0..{MAX_NEIGHBOURS}")
+        fmt = body_format(request.headers.get("content-type"))
+        data = await _read_body(request, service.body_limit, service.max_batch)
+        return JSONResponse(await run_in_threadpool(looker.answer, data, fmt, member, neighbours))
+
+    return router
