@@ -162,7 +162,7 @@ def create_app(service):
     app.add_exception_handler(RequestValidationError, _validation_error_response)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_routes(app, service)
-    app.include_router(inspect_router(service))   # POST /inspect: the page's look-inside view
+    app.include_router(inspect_router(service, PREDICT_BODY, _read_body))   # POST /inspect
     return app
 
 

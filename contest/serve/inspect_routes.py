@@ -77,13 +77,12 @@ class LookInside:
         return payload
 
 
-def inspect_router(service):
-    """The APIRouter of POST /inspect for `service` (contest.serve.app.Service)."""
-    from contest.serve.app import PREDICT_BODY, _read_body
-
+def inspect_router(service, body_schema, read_body):
+    """The APIRouter of POST /inspect for `service` (contest.serve.app.Service); the request
+    body is documented by `body_schema` and read by `read_body`, those of POST /predict."""
     router, looker = APIRouter(), LookInside(service)
 
-    @router.post("/inspect", openapi_extra=PREDICT_BODY, tags=["look inside"])
+    @router.post("/inspect", openapi_extra=body_schema, tags=["look inside"])
     async def inspect(request: Request, member: int = 0, neighbours: int = 8):
         """Look inside the networks for one image (same body formats as /predict): every
         member's probabilities and saliency map (SmoothGrad of its class score), the feature
@@ -94,7 +93,7 @@ def inspect_router(service):
         if not 0 <= neighbours <= MAX_NEIGHBOURS:
             raise RequestProblem(400, f"neighbours={neighbours}: give 0..{MAX_NEIGHBOURS}")
         fmt = body_format(request.headers.get("content-type"))
-        data = await _read_body(request, service.body_limit, service.max_batch)
+        data = await read_body(request, service.body_limit, service.max_batch)
         return JSONResponse(await run_in_threadpool(looker.answer, data, fmt, member, neighbours))
 
     return router
