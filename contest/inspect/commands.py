@@ -13,8 +13,8 @@ from contest.fileio import atomic_open
 from contest.inspect import sources
 from contest.inspect.features import training_index
 
-IMAGE_FILES = {"overview": "image-overview.png", "maps": "image-feature-maps.png",
-               "filters": "image-filters.png", "json": "image.json"}
+IMAGE_FILES = {"overview": "image-overview.png", "filters": "image-filters.png",
+               "json": "image.json"}   # and image-feature-maps-mK.png for every member K
 SET_FILES = {"mistakes": "set-mistakes.png", "confusions": "set-confusions.png",
              "calibration": "set-calibration.png", "agreement": "set-agreement.png",
              "pca": "set-pca.png", "json": "set.json"}
@@ -49,31 +49,50 @@ def load(models):
     return load_ensemble(models, manifest), spec
 
 
-def run_inspect_image(models, out_dir, index=0, image_path=None, data_dir=None, k=8,
-                      cache_dir=None):
+def _image_inputs(models, manifest, spec, index, image_path, data_dir, k):
+    """(ensemble, (image, true label, description), (train images, labels) or None): the files
+    are read (gzip, md5 free the GIL) while the members load."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        image_of = pool.submit(sources.one_image, image_path, index, data_dir, manifest, spec)
+        train_of = pool.submit(sources.training_set, data_dir, manifest, spec) if k else None
+        ensemble = load_ensemble(models, manifest)
+        return ensemble, image_of.result(), train_of and train_of.result()[:2]
+
+
+def _image_writes(paths, view, image, spec, title, train):
     from contest.inspect import plots_image
     from contest.inspect.payload import image_payload
+
+    members = list(range(len(view.maps)))
+    writes = [(paths["overview"], lambda t: plots_image.plot_overview(
+                  t, image, view.analysis, spec, title, view.neighbours, train)),
+              (paths["filters"], lambda t: plots_image.plot_filters(t, view.filters, title)),
+              (paths["json"], _write_json(image_payload(view, image, spec, train, members)))]
+    for m in members:
+        writes.append((paths[f"maps{m}"], lambda t, m=m: plots_image.plot_feature_maps(
+            t, view.maps[m:m + 1], title, [m])))
+    return writes
+
+
+def run_inspect_image(models, out_dir, index=0, image_path=None, data_dir=None, k=8,
+                      cache_dir=None):
     from contest.inspect.views import image_view
 
-    paths = checked_outputs(out_dir, IMAGE_FILES, [image_path], models, data_dir)
-    ensemble, spec = load(models)
-    image, true, what = sources.one_image(image_path, index, data_dir, ensemble.manifest, spec)
-    train, index_info = None, None
-    if k > 0:
-        images, labels, _ = sources.training_set(data_dir, ensemble.manifest, spec)
-        index_info = training_index(ensemble, images, labels, cache_dir,
-                                    progress_bar("training-image features (once)"))
-        train = (images, labels)
-    view = image_view(ensemble, image, None if index_info is None else index_info[0], k)
-    members = list(range(len(ensemble.models)))
+    manifest = read_manifest(models)
+    spec = spec_of_manifest(manifest, Path(models) / MANIFEST)
+    names = {**IMAGE_FILES, **{f"maps{m}": f"image-feature-maps-m{m}.png"
+                               for m in range(len(manifest["members"]))}}
+    paths = checked_outputs(out_dir, names, [image_path], models, data_dir)
+    ensemble, (image, true, what), train = _image_inputs(models, manifest, spec, index,
+                                                         image_path, data_dir, k)
+    index_of_train = None if train is None else training_index(
+        ensemble, *train, cache_dir, progress_bar("training-image features (once)"))[0]
+    view = image_view(ensemble, image, index_of_train, k)
     title = f"{what}: predicted {spec.label(int(view.analysis.proba.argmax()))}" + (
         "" if true is None else f", true {spec.label(true)}")
-    outputs.write_all([
-        (paths["overview"], lambda t: plots_image.plot_overview(
-            t, image, view.analysis, spec, title, view.neighbours, train)),
-        (paths["maps"], lambda t: plots_image.plot_feature_maps(t, view.maps, title)),
-        (paths["filters"], lambda t: plots_image.plot_filters(t, view.filters, title)),
-        (paths["json"], _write_json(image_payload(view, image, spec, train, members)))])
+    outputs.write_all(_image_writes(paths, view, image, spec, title, train))
     return image_text(view, image, true, what, spec, train, paths)
 
 

@@ -1,29 +1,67 @@
-"""The PNGs of the one-image view (matplotlib, Agg; written atomically by contest.report's _save).
+"""The PNGs of the one-image view:
 
 - overview: the input as the networks see it, the probabilities of every member and of the
   ensemble, saliency and occlusion maps overlaid on the image, the nearest training images;
 - feature maps: every member's image-shaped layers, a row per layer (a sample of channels);
 - filters: every member's first-layer filters (in colour for colour ensembles).
+
+Speed matters here (the whole `contest inspect image` process should take under 2 s): each row
+of tiles is composed in NumPy and drawn by one `imshow`, on a bare matplotlib Figure (Agg, no
+pyplot) laid out by hand, with no tight bounding box (which draws everything twice).
 """
+import io
+
 import numpy as np
 
+from contest.fileio import atomic_open
 from contest.inspect.mosaic import display_image, mosaic, seen_image, unit_range
-from contest.evaluate.plots import _pyplot, _save
 
 TOP_CLASSES = 10
+ROW_INCHES = 1.3      # height of a row of tiles
+DPI = 100
 
 
-def _overlay(ax, image, heat, cmap, top, title):
-    """The image dimmed, and over it the map in colour, opaque where the map is strong: |heat|
-    of `top` is fully coloured, 0 transparent."""
-    plt = _pyplot()
-    ax.imshow(0.6 * display_image(image), cmap="gray", vmin=0, vmax=1)   # cmap: grey images only
+def new_figure(width, height):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=DPI)
+
+
+def save_figure(fig, path):
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    with atomic_open(path, "wb") as handle:
+        handle.write(buffer.getvalue())
+
+
+def overlay(image, heat, cmap, top):
+    """RGB (H, W, 3): the image dimmed, and over it `heat` in the colour map, opaque where
+    |heat| reaches `top` and transparent where it is 0 (signed maps use a diverging map)."""
+    from matplotlib import colormaps
+
+    base = display_image(image)
+    base = np.repeat(base[..., None], 3, axis=2) if base.ndim == 2 else base
     signed = cmap == "RdBu_r"
-    scaled = (heat / top + 1) / 2 if signed else heat / top
-    rgba = plt.get_cmap(cmap)(np.clip(scaled, 0, 1))
-    rgba[..., 3] = np.clip(np.abs(heat) / top, 0, 1) ** 0.7
-    ax.imshow(rgba)
-    ax.set_title(title, fontsize=8)
+    colour = colormaps[cmap](np.clip((heat / top + 1) / 2 if signed else heat / top, 0, 1))
+    alpha = (np.clip(np.abs(heat) / top, 0, 1) ** 0.7)[..., None]
+    return ((1 - alpha) * 0.6 * base + alpha * colour[..., :3]).astype(np.float32)
+
+
+def as_rgb(image):
+    shown = display_image(image)
+    return np.repeat(shown[..., None], 3, axis=2) if shown.ndim == 2 else shown
+
+
+def tile_row(fig, rect, tiles, captions, fontsize=7):
+    """One axes at `rect` (figure fraction) showing RGB tiles side by side, a caption above
+    each."""
+    row, step = mosaic([tiles], pad=max(1, tiles[0].shape[1] // 8))
+    ax = fig.add_axes(rect)
+    ax.imshow(row, interpolation="nearest")
+    width = row.shape[1] / len(tiles)
+    for j, caption in enumerate(captions):
+        ax.text((j + 0.5) * width, -1, caption, ha="center", va="bottom", fontsize=fontsize)
+    ax.set_anchor("W")
     ax.axis("off")
 
 
@@ -36,92 +74,104 @@ def _probability_table(ax, analysis, spec):
         ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
                 color="white" if v > 0.6 else "black")
     ax.set_xticks(range(len(classes)))
-    ax.set_xticklabels([spec.label(int(k))[:12] for k in classes], fontsize=7, rotation=30)
+    ax.set_xticklabels([spec.label(int(k))[:12] for k in classes], fontsize=7)
     ax.set_yticks(range(len(table)))
     ax.set_yticklabels([f"member {m}" for m in range(len(table) - 1)] + ["ensemble"], fontsize=7)
-    ax.set_title("probabilities (most probable classes of the ensemble)", fontsize=9)
+    ax.set_title("probabilities (the ensemble's most probable classes)", fontsize=8)
 
 
-def _neighbour_axes(axes, neighbours, images, labels, spec):
-    indices, distances = neighbours
-    for ax, i, d in zip(axes, indices, distances):
-        ax.imshow(display_image(images[i]), cmap="gray", vmin=0, vmax=1)
-        ax.set_title(f"#{i}: {spec.label(int(labels[i]))[:10]}\nd={d:.2f}", fontsize=7)
-        ax.axis("off")
+def _legend(analysis, spec, k):
+    text = "Saliency: |gradient of the member's class score| (SmoothGrad; yellow: strongest)."
+    if analysis.occlusion is not None:
+        text += (f"\nOcclusion: hiding a patch there lowers (red) or raises (blue) the "
+                 f"probability of {spec.label(int(analysis.proba.argmax()))[:12]}, by up to "
+                 f"{float(np.abs(analysis.occlusion).max()):.2f}.")
+    return text + ("\nBottom: the nearest training images in the ensemble's feature space "
+                   "(d: distance)." if k else "")
+
+
+def _map_rows(image, analysis, spec):
+    """[(tiles, captions)] of the saliency row and (if computed) the occlusion row."""
+    a, rows = analysis, []
+    said = [spec.label(int(p.argmax()))[:10] for p in a.member_proba]
+    rows.append(([overlay(image, s, "hot", 1.0) for s in a.saliency],
+                 [f"saliency m{m} ({said[m]})" for m in range(len(said))]))
+    if a.occlusion is not None:
+        top = float(np.abs(a.occlusion).max()) or 1.0
+        rows.append(([overlay(image, o, "RdBu_r", top) for o in a.occlusion],
+                     [f"occlusion m{m}" for m in range(len(said))] + ["occlusion ensemble"]))
+    return rows
 
 
 def plot_overview(path, image, analysis, spec, title, neighbours=None, train=None):
     """The overview PNG; `neighbours`: (indices, distances) into `train` = (images, labels)."""
-    plt = _pyplot()
-    m, k = len(analysis.member_proba), 0 if neighbours is None else len(neighbours[0])
-    cols = max(m + 1, k, 4)
-    rows = 3 + (k > 0)
-    fig = plt.figure(figsize=(1.5 * cols, 1.75 * rows + 0.6))
-    grid = fig.add_gridspec(rows, cols)
-    ax = fig.add_subplot(grid[0, 0])
-    ax.imshow(seen_image(analysis.seen), cmap="gray")
+    rows = _map_rows(image, analysis, spec)
+    if neighbours is not None:
+        images, labels = train
+        rows.append(([as_rgb(images[i]) for i in neighbours[0]],
+                     [f"#{i}: {spec.label(int(labels[i]))[:8]} d={d:.2f}"
+                      for i, d in zip(*neighbours)]))
+    cols = max(8, max(len(t) for t, _ in rows))
+    height = 2.1 + ROW_INCHES * len(rows) + 0.6
+    fig = new_figure(1.3 * cols, height)
+    fig.suptitle(title, fontsize=10, y=1 - 0.12 / height)
+    top = 1 - 0.45 / height
+    ax = fig.add_axes([0.01, top - 1.5 / height, 1.5 / (1.3 * cols), 1.5 / height])
+    ax.imshow(seen_image(analysis.seen), cmap="gray", interpolation="nearest")
     ax.set_title("as the networks see it", fontsize=8)
     ax.axis("off")
-    _probability_table(fig.add_subplot(grid[0, 2:]), analysis, spec)
-    for j in range(m):
-        said = spec.label(int(analysis.member_proba[j].argmax()))[:10]
-        _overlay(fig.add_subplot(grid[1, j]), image, analysis.saliency[j], "hot", 1.0,
-                 f"saliency m{j} ({said})")
-    if analysis.occlusion is not None:
-        top = float(np.abs(analysis.occlusion).max()) or 1.0
-        for j in range(m + 1):
-            name = "ensemble" if j == m else f"m{j}"
-            _overlay(fig.add_subplot(grid[2, j]), image, analysis.occlusion[j], "RdBu_r", top,
-                     f"occlusion {name}")
-    if k:
-        _neighbour_axes([fig.add_subplot(grid[3, j]) for j in range(k)], neighbours, *train, spec)
-    fig.suptitle(title, fontsize=10)
-    fig.text(0.01, 0.005, _legend(analysis, spec, k), fontsize=7)
-    _save(fig, path)
-
-
-def _legend(analysis, spec, k):
-    text = "saliency: |gradient of the member's class score| (yellow: strongest)."
-    if analysis.occlusion is not None:
-        text += (f" Occlusion: hiding a patch there lowers (red) or raises (blue) the probability"
-                 f" of {spec.label(int(analysis.proba.argmax()))[:12]} by up to "
-                 f"{float(np.abs(analysis.occlusion).max()):.2f}.")
-    return text + ("\nBottom: the nearest training images in the ensemble's feature space, "
-                   "d = distance." if k else "")
+    _probability_table(fig.add_axes([0.3, top - 1.4 / height, 0.68, 1.3 / height]), analysis,
+                       spec)
+    for r, (tiles, captions) in enumerate(rows):
+        bottom = 1 - (2.1 + ROW_INCHES * (r + 1)) / height
+        tile_row(fig, [0.01, bottom, 0.98 * len(tiles) / cols, (ROW_INCHES - 0.25) / height],
+                 tiles, captions)
+    fig.text(0.01, 0.01, _legend(analysis, spec, neighbours is not None), fontsize=7)
+    save_figure(fig, path)
 
 
 def _member_mosaic(maps):
     """(mosaic, row height, row labels) of one member's feature maps (analysis.feature_maps)."""
-    rows, labels = [], []
-    for name, shape, _, tiles in maps:
-        scaled = unit_range(tiles)
-        rows.append(list(scaled))
-        labels.append(f"{name} {shape[0]}x{shape[1]}x{shape[2]}")
+    rows = [list(unit_range(tiles)) for _, _, _, tiles in maps]
+    labels = [f"{name} {'x'.join(map(str, shape))}" for name, shape, _, _ in maps]
     image, step = mosaic(rows)
     return image, step, labels
 
 
-def plot_feature_maps(path, maps_by_member, title):
+def stacked_panels(panels, titles, width=8.0, left=0.2):
+    """A figure of image panels stacked vertically, each as wide as `width` * (1 - left)."""
+    heights = [width * (1 - left - 0.02) * p.shape[0] / p.shape[1] + 0.35 for p in panels]
+    total = sum(heights) + 0.4
+    fig = new_figure(width, total)
+    axes, bottom = [], total - 0.4
+    for panel, h, title in zip(panels, heights, titles):
+        bottom -= h
+        ax = fig.add_axes([left, bottom / total, 1 - left - 0.02, (h - 0.35) / total])
+        ax.set_title(title, fontsize=8)
+        axes.append(ax)
+    return fig, axes, total
+
+
+def plot_feature_maps(path, maps_by_member, title, members=None):
     """One panel per member: a row per image-shaped layer, its most active channels (each row
     scaled by its own range: bright = strongly active)."""
-    plt = _pyplot()
     panels = [_member_mosaic(maps) for maps in maps_by_member]
-    height = sum(6.0 * p[0].shape[0] / p[0].shape[1] + 0.5 for p in panels) + 0.5
-    fig, axes = plt.subplots(len(panels), 1, figsize=(8, height), squeeze=False)
-    for m, (ax, (image, step, labels)) in enumerate(zip(axes[:, 0], panels)):
+    members = range(len(panels)) if members is None else members
+    fig, axes, total = stacked_panels(
+        [p[0] for p in panels], [f"member {m}: feature maps, layer by layer (most active "
+                                 f"channels; bright: strong)" for m in members], left=0.22)
+    fig.suptitle(title, fontsize=10, y=1 - 0.1 / total)
+    for ax, (image, step, labels) in zip(axes, panels):
         ax.imshow(image, cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
         ax.set_yticks([step * (r + 0.5) for r in range(len(labels))])
         ax.set_yticklabels(labels, fontsize=7)
         ax.set_xticks([])
-        ax.set_title(f"member {m}: feature maps, layer by layer (most active channels)",
-                     fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def filter_tiles(weights):
     """Tiles of first-layer filters (O, C, kh, kw): RGB (kh, kw, 3) each scaled by its own range
-    for 3-channel input, else grey (kh, kw) of the channel mean scaled to -1..1 over the layer."""
+    for 3-channel input, else grey (kh, kw) of the channel mean scaled to 0..1 around 0.5."""
     if weights.shape[1] == 3:
         return [unit_range(np.moveaxis(w, 0, 2)) for w in weights]
     grey = weights.mean(axis=1)
@@ -131,20 +181,19 @@ def filter_tiles(weights):
 
 def plot_filters(path, weights_by_member, title, per_row=16):
     """Every member's first-layer filters, a panel per member."""
-    plt = _pyplot()
     colour = weights_by_member[0].shape[1] == 3
     panels = []
     for weights in weights_by_member:
         tiles = filter_tiles(weights)
         panels.append(mosaic([tiles[i:i + per_row] for i in range(0, len(tiles), per_row)],
                              pad=1)[0])
-    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 1.0 + 1.2 * sum(
-        p.shape[0] for p in panels) / max(p.shape[1] for p in panels) * 8), squeeze=False)
-    for m, (ax, image) in enumerate(zip(axes[:, 0], panels)):
+    fig, axes, total = stacked_panels(
+        panels, [f"member {m}: {len(w)} first-layer filters "
+                 f"{'(colour)' if colour else '(red +, blue -)'}"
+                 for m, w in enumerate(weights_by_member)], width=7.0, left=0.02)
+    fig.suptitle(title, fontsize=10, y=1 - 0.1 / total)
+    for ax, image in zip(axes, panels):
         ax.imshow(image, cmap=None if colour else "RdBu_r", vmin=0, vmax=1,
                   interpolation="nearest")
         ax.axis("off")
-        ax.set_title(f"member {m}: {len(weights_by_member[m])} first-layer filters "
-                     f"{'(colour)' if colour else '(red +, blue -)'}", fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path)

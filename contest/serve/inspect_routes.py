@@ -31,7 +31,7 @@ class LookInside:
 
     def __init__(self, service):
         self.service, self.lock, self.start_lock = service, threading.Lock(), threading.Lock()
-        self.index = self.train = None
+        self.loaded = None             # (training index, (images, labels)) once ready
         self.status = "not loaded"
 
     def start_loading(self, loaded):
@@ -47,8 +47,8 @@ class LookInside:
 
         try:
             images, labels, _ = training_set(None, loaded.manifest, loaded.spec)
-            self.index = training_index(loaded, images, labels)[0]
-            self.train, self.status = (images, labels), "ready"
+            self.loaded = (training_index(loaded, images, labels)[0], (images, labels))
+            self.status = "ready"
         except (ContestError, OSError, ValueError) as exc:
             self.status = f"unavailable: {exc}"
 
@@ -65,15 +65,16 @@ class LookInside:
             raise RequestProblem(400, f"member={member}: the ensemble has members "
                                       f"0..{len(loaded.models) - 1}")
         image = contest_layout(pixels[0])
-        index = None
         if neighbours:
             self.start_loading(loaded)
-            index = self.index
+        status, ready = self.status, self.loaded   # read once: the loading thread sets both
+        index, train = ready if neighbours and ready is not None else (None, None)
         with self.lock:
             view = image_view(loaded, image, index, neighbours, occlusion=False,
                               map_members=[member])
-        payload = image_payload(view, image, loaded.spec, self.train, [member])
-        payload["neighbours_status"] = self.status if neighbours else "not asked"
+        payload = image_payload(view, image, loaded.spec, train, [member])
+        payload["neighbours_status"] = (status if ready is None else "ready") if neighbours \
+            else "not asked"
         return payload
 
 

@@ -49,7 +49,8 @@ def test_image_view_writes_every_picture_and_the_json(inspect_models, tmp_path, 
     result = invoke(["inspect", "image", "--models", inspect_models, "--index", "3", "--out", out],
                     env=cache_env)
     assert result.exit_code == 0, result.output
-    for name in ("image-overview.png", "image-feature-maps.png", "image-filters.png"):
+    for name in ("image-overview.png", "image-feature-maps-m0.png", "image-feature-maps-m1.png",
+                 "image-filters.png"):
         assert (out / name).read_bytes()[:8] == PNG
     payload = json.loads((out / "image.json").read_text())
     assert len(payload["members"]) == 2 and len(payload["neighbours"]) == 8

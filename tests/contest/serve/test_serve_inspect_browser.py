@@ -12,9 +12,11 @@ import pytest
 
 from contest.data import datasets
 from contest_testutil import free_port, invoke, write_idx
-from test_serve_browser import browser, draw_a_one, keep_screenshot, wait_until_ready  # noqa: F401
+from test_serve_browser import browser as browser_fixture
+from test_serve_browser import draw_a_one, keep_screenshot, wait_until_ready
 
 MEMBERS = 2
+browser = browser_fixture   # headless Chromium, as the page's other browser tests use it
 
 
 @pytest.fixture(scope="module")
