@@ -164,5 +164,8 @@ def test_every_view_for_colour_images_of_another_size_and_13_classes(tmp_path):
     assert s.pca.shape == (40, 2) and s.members.shape == (2, 40, 13)
     plots_set.plot_pca(tmp_path / "p.png", s.pca, labels, s.mistakes, s.explained, spec, "t")
     plots_set.plot_gallery(tmp_path / "g.png", images, s.mistakes[:5], ["x"] * 5, "t")
-    for name in "omfpg":
+    plots_set.plot_calibration(tmp_path / "c.png", s.calibration, "t")
+    plots_set.plot_agreement(tmp_path / "a.png", s.agreement, "t")
+    plots_set.plot_confusions(tmp_path / "n.png", s.pairs, spec, "t")
+    for name in "omfpgcan":
         assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
