@@ -93,12 +93,14 @@ def plot_pca(path, coords, labels, wrong, explained, spec, title):
     ax.scatter(coords[:, 0], coords[:, 1], c=colours, s=size, alpha=0.5, linewidths=0)
     ax.scatter(coords[wrong, 0], coords[wrong, 1], marker="x", c="black", s=18, linewidths=0.8,
                label=f"mistakes ({len(wrong)})")
-    if spec.classes <= 20:
+    if spec.classes <= 20:   # each class's name at the median of its points
         for k in range(spec.classes):
             if np.any(labels == k):
                 centre = np.median(coords[labels == k], axis=0)
-                ax.text(*centre, spec.label(k)[:12], fontsize=9, weight="bold",
-                        color=cmap(k % 10 if spec.classes <= 10 else k / (spec.classes - 1)))
+                edge = cmap(k % 10 if spec.classes <= 10 else k / (spec.classes - 1))
+                ax.text(*centre, spec.label(k)[:12], fontsize=9, weight="bold", ha="center",
+                        va="center", bbox={"boxstyle": "round,pad=0.2", "facecolor": "white",
+                                           "edgecolor": edge, "linewidth": 2, "alpha": 0.9})
     ax.set_xlabel(f"PC 1 ({100 * explained[0]:.1f} % of the variance)")
     ax.set_ylabel(f"PC 2 ({100 * explained[1]:.1f} %)")
     ax.legend(fontsize=8, loc="best")
