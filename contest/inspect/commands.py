@@ -11,7 +11,7 @@ from contest.modeldir.ensemble import MANIFEST, load_ensemble, read_manifest
 from contest.data.spec import spec_of_manifest
 from contest.fileio import atomic_open
 from contest.inspect import sources
-from contest.inspect.features import training_index
+from contest.inspect.training import training_neighbours
 
 IMAGE_FILES = {"overview": "image-overview.png", "filters": "image-filters.png",
                "json": "image.json"}   # and image-feature-maps-mK.png for every member K
@@ -49,16 +49,15 @@ def load(models):
     return load_ensemble(models, manifest), spec
 
 
-def _image_inputs(models, manifest, spec, index, image_path, data_dir, k):
-    """(ensemble, (image, true label, description), (train images, labels) or None): the files
-    are read (gzip, md5 free the GIL) while the members load."""
+def _image_inputs(models, manifest, spec, index, image_path, data_dir):
+    """(ensemble, (image, true label, description)): the image file is read (gzip, md5 free
+    the GIL) while the members load."""
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(2) as pool:
+    with ThreadPoolExecutor(1) as pool:
         image_of = pool.submit(sources.one_image, image_path, index, data_dir, manifest, spec)
-        train_of = pool.submit(sources.training_set, data_dir, manifest, spec) if k else None
         ensemble = load_ensemble(models, manifest)
-        return ensemble, image_of.result(), train_of and train_of.result()[:2]
+        return ensemble, image_of.result()
 
 
 def _image_writes(paths, view, image, spec, title, train):
@@ -72,7 +71,7 @@ def _image_writes(paths, view, image, spec, title, train):
               (paths["json"], _write_json(image_payload(view, image, spec, train, members)))]
     for m in members:
         writes.append((paths[f"maps{m}"], lambda t, m=m: plots_image.plot_feature_maps(
-            t, view.maps[m:m + 1], title, [m])))
+            t, view.maps[m], title, m)))
     return writes
 
 
@@ -85,10 +84,11 @@ def run_inspect_image(models, out_dir, index=0, image_path=None, data_dir=None, 
     names = {**IMAGE_FILES, **{f"maps{m}": f"image-feature-maps-m{m}.png"
                                for m in range(len(manifest["members"]))}}
     paths = checked_outputs(out_dir, names, [image_path], models, data_dir)
-    ensemble, (image, true, what), train = _image_inputs(models, manifest, spec, index,
-                                                         image_path, data_dir, k)
-    index_of_train = None if train is None else training_index(
-        ensemble, *train, cache_dir, progress_bar("training-image features (once)"))[0]
+    ensemble, (image, true, what) = _image_inputs(models, manifest, spec, index, image_path,
+                                                  data_dir)
+    index_of_train, train = training_neighbours(
+        ensemble, data_dir, cache_dir, progress_bar("training-image features (once)")) \
+        if k else (None, None)
     view = image_view(ensemble, image, index_of_train, k)
     title = f"{what}: predicted {spec.label(int(view.analysis.proba.argmax()))}" + (
         "" if true is None else f", true {spec.label(true)}")

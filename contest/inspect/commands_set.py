@@ -7,7 +7,7 @@ from contest.fileio import atomic_open
 from contest.inspect import sources
 from contest.inspect.commands import (LABEL_FILES, SET_FILES, _write_json, checked_outputs,
                                       load, progress_bar)
-from contest.inspect.features import training_index
+from contest.inspect.training import training_neighbours
 
 
 def _votes(members, i):
@@ -99,9 +99,8 @@ def run_inspect_labels(models, out_dir, data_dir=None, top=48, max_label_proba=0
 
     paths = checked_outputs(out_dir, LABEL_FILES, [], models, data_dir)
     ensemble, spec = load(models)
-    images, labels, what = sources.training_set(data_dir, ensemble.manifest, spec)
-    index, _ = training_index(ensemble, images, labels, cache_dir,
-                              progress_bar("training-image features (once)"))
+    index, (images, _) = training_neighbours(ensemble, data_dir, cache_dir,
+                                             progress_bar("training-image features (once)"))
     suspects = label_view(index, max_label_proba)
     rows = [(r + 1, int(i), int(index.labels[i]), int(index.predicted[i]),
              f"{index.confidence[i]:.4f}", f"{index.label_proba[i]:.4f}")
@@ -116,6 +115,7 @@ def run_inspect_labels(models, out_dir, data_dir=None, top=48, max_label_proba=0
                                         f"probability <= {max_label_proba:g})")),
         (paths["csv"], _write_csv(rows))])
     first = ", ".join(f"#{r[1]} ({spec.label(r[2])}->{spec.label(r[3])})" for r in rows[:10])
-    return "\n".join([f"{what}: {len(suspects)} labels the ensemble gives a probability "
+    return "\n".join([f"training set ({len(images)} images): {len(suspects)} labels the "
+                      f"ensemble gives a probability "
                       f"<= {max_label_proba:g}", f"most suspicious: {first or 'none'}",
                       "wrote " + ", ".join(str(p) for p in paths.values())])

@@ -144,7 +144,10 @@ def index_key(ensemble, images, labels):
     return digest.hexdigest()[:24]
 
 
-def _load(path, n):
+def load_index(path, n):
+    """The TrainingIndex saved at `path` for n images, or None (missing, unreadable, other n)."""
+    if not Path(path).is_file():
+        return None
     try:
         with np.load(path, allow_pickle=False) as data:
             index = TrainingIndex(**{f.name: data[f.name] for f in fields(TrainingIndex)})
@@ -153,11 +156,13 @@ def _load(path, n):
     return index if len(index.projected) == n and len(index.labels) == n else None
 
 
-def training_index(ensemble, images, labels, cache_dir=None, progress=None):
+def training_index(ensemble, images, labels, cache_dir=None, progress=None, key=None):
     """(TrainingIndex, whether it came from the cache): loaded from the cache directory, else
-    built (advancing `progress`, a callable making a tqdm bar of a total) and saved there."""
-    path = Path(cache_dir or default_cache_dir()) / f"train-index-{index_key(ensemble, images, labels)}.npz"
-    index = _load(path, len(images)) if path.is_file() else None
+    built (advancing `progress`, a callable making a tqdm bar of a total) and saved there, under
+    `key` (default: index_key of the images and labels)."""
+    key = key or index_key(ensemble, images, labels)
+    path = Path(cache_dir or default_cache_dir()) / f"train-index-{key}.npz"
+    index = load_index(path, len(images))
     if index is not None:
         return index, True
     bar = progress(len(images) * len(ensemble.models)) if progress else None

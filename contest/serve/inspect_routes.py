@@ -42,12 +42,10 @@ class LookInside:
         threading.Thread(target=self._load, args=(loaded,), daemon=True).start()
 
     def _load(self, loaded):
-        from contest.inspect.features import training_index
-        from contest.inspect.sources import training_set
+        from contest.inspect.training import training_neighbours
 
         try:
-            images, labels, _ = training_set(None, loaded.manifest, loaded.spec)
-            self.loaded = (training_index(loaded, images, labels)[0], (images, labels))
+            self.loaded = training_neighbours(loaded)
             self.status = "ready"
         except (ContestError, OSError, ValueError) as exc:
             self.status = f"unavailable: {exc}"

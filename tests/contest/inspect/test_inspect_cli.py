@@ -59,7 +59,29 @@ def test_image_view_writes_every_picture_and_the_json(inspect_models, tmp_path, 
         ["0:Conv2D", "1:ReLU"]
     assert "nearest training images: #" in result.output
     assert "saliency peaks at row" in result.output
-    assert len(list((tmp_path / "cache").glob("train-index-*.npz"))) == 1
+    cached = sorted(p.name.split("-files-")[0] for p in (tmp_path / "cache").iterdir())
+    assert cached == ["train-images", "train-index"]     # keyed by the training files
+    again = invoke(["inspect", "image", "--models", inspect_models, "--index", "3", "--out", out],
+                   env=cache_env)
+    assert again.output == result.output                 # the cached index: the same answer
+
+
+def test_the_cache_key_follows_the_training_files(inspect_models, flipped_data, tmp_path):
+    import os
+    import shutil
+
+    from contest.modeldir.ensemble import load_ensemble
+    from contest.inspect.training import files_key, training_files
+
+    ensemble = load_ensemble(inspect_models)
+    copy = tmp_path / "data"
+    shutil.copytree(flipped_data, copy)
+    files = training_files(copy, ensemble.manifest)
+    assert [f.parent for f in files] == [copy, copy]
+    before = files_key(ensemble, files)
+    assert files_key(ensemble, files) == before
+    os.utime(files[1], ns=(0, files[1].stat().st_mtime_ns + 10**9))   # labels edited
+    assert files_key(ensemble, files) != before
 
 
 def test_image_view_of_a_file_without_neighbours(inspect_models, tmp_path, cache_env):

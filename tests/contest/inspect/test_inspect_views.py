@@ -158,7 +158,7 @@ def test_every_view_for_colour_images_of_another_size_and_13_classes(tmp_path):
     assert payload["neighbours"][0]["index"] == 5
     plots_image.plot_overview(tmp_path / "o.png", images[5], view.analysis, spec, "t",
                               view.neighbours, (images, labels))
-    plots_image.plot_feature_maps(tmp_path / "m.png", view.maps, "t")
+    plots_image.plot_feature_maps(tmp_path / "m.png", view.maps[1], "t", 1)
     plots_image.plot_filters(tmp_path / "f.png", view.filters, "t")
     s = set_view(ensemble, images, labels)
     assert s.pca.shape == (40, 2) and s.members.shape == (2, 40, 13)
