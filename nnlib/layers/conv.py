@@ -1,8 +1,8 @@
 """Conv2D: 2-D convolution (N, C, H, W) -> (N, O, Ho, Wo)."""
 import numpy as np
 
-from ..checks import check, check_positive_int
-from ..init import INITS, initial_weights
+from ..checks import check, check_positive_int, compact_pair, int_pair
+from ..init import DEFAULT_STD, INITS, initial_weights
 from ..ops.conv import conv2d_backward, conv2d_forward
 from ..ops.layout import as_nchw, out_size, to_nhwc
 from .base import Layer, Param
@@ -11,24 +11,29 @@ from .registry import register_layer
 
 @register_layer(takes_rng=True, per_sample=True, eval_output="new")
 class Conv2D(Layer):
-    """W (O, C, kh, kw), b (O,); square kernel, stride and zero padding."""
+    """W (O, C, kh, kw), b (O,); a kernel_size k or (kh, kw), one stride and one zero padding
+    for both axes."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, init="he",
-                 rng=None, dtype=np.float32):
+                 rng=None, dtype=np.float32, init_std=DEFAULT_STD):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
-                            ("kernel_size", kernel_size), ("stride", stride)):
+                            ("stride", stride)):
             check_positive_int(name, value)
+        kh, kw = int_pair("kernel_size", kernel_size)
         check(isinstance(padding, (int, np.integer)) and padding >= 0, "padding", padding,
               "a non-negative integer")
         check(init in INITS, "init", init, f"one of {INITS}")
+        check(isinstance(init_std, (int, float)) and init_std > 0, "init_std", init_std, "> 0")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding, self.init = kernel_size, stride, padding, init
+        self.kernel_size = compact_pair((kh, kw))
+        self.stride, self.padding, self.init = stride, padding, init
+        self.init_std = float(init_std)
         self.dtype = np.dtype(dtype)
         rng = np.random.default_rng() if rng is None else rng
-        k = kernel_size
-        fan_in, fan_out = in_channels * k * k, out_channels * k * k
-        w = initial_weights((out_channels, in_channels, k, k), fan_in, fan_out, init, rng, dtype)
+        fan_in, fan_out = in_channels * kh * kw, out_channels * kh * kw
+        w = initial_weights((out_channels, in_channels, kh, kw), fan_in, fan_out, init, rng, dtype,
+                            self.init_std)
         self.params = {"W": Param(w), "b": Param(np.zeros(out_channels, dtype=dtype))}
         self.cache = None
 
@@ -55,11 +60,15 @@ class Conv2D(Layer):
         return as_nchw(dx)
 
     def get_config(self):
-        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
-                "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
-                "init": self.init, "dtype": self.dtype.name}
+        config = {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                  "kernel_size": self.kernel_size, "stride": self.stride,
+                  "padding": self.padding, "init": self.init, "dtype": self.dtype.name}
+        if self.init == "gaussian":
+            config["init_std"] = self.init_std
+        return config
 
     def output_shape(self, input_shape):
         _, h, w = input_shape
-        k, s, p = self.kernel_size, self.stride, self.padding
-        return (self.out_channels, out_size(h, k, s, p), out_size(w, k, s, p))
+        kh, kw = int_pair("kernel_size", self.kernel_size)
+        s, p = self.stride, self.padding
+        return (self.out_channels, out_size(h, kh, s, p), out_size(w, kw, s, p))

@@ -37,7 +37,8 @@ def execution_order(layers):
 
 
 def _is_pool2x2(layer):
-    return type(layer) is MaxPool2D and layer.kernel_size == 2 and layer.stride == 2
+    return (type(layer) is MaxPool2D and layer.kernel_size == 2 and layer.stride == 2
+            and layer.padding == 0)
 
 
 def _pools_fully(conv, x_shape):
