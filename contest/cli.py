@@ -10,6 +10,7 @@ from contest import __version__
 from contest.cli_errors import (ContestInterrupted, ContestUsageError, NonNegativeInt,
                                 OneLineGroup, sigterm_as_interrupt)
 from contest.errors import ContestError
+from contest.train.options import recipe_changes, recipe_options
 from contest.train.presets import PRESETS
 
 BACKENDS = ["loky", "multiprocessing", "threading", "sequential"]  # joblib's built-in backends
@@ -39,7 +40,7 @@ class ArchSpec(click.ParamType):
     def get_metavar(self, param, ctx=None):
         from contest.train.architectures import ARCHITECTURES
 
-        return "[" + "|".join(sorted(ARCHITECTURES)) + "][+...]"
+        return "[" + "|".join(sorted(ARCHITECTURES)) + "|mlp:WxW...][+...]"
 
     def convert(self, value, param, ctx):
         from contest.train.architectures import member_arch
@@ -116,8 +117,9 @@ def _class_names(value):
                 "--init-from]")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="[default: the preset's]")
 @click.option("--arch", type=ArchSpec(), default=None,
-              help="architecture (contest/train/architectures.py), or several joined by '+' that the "
-                   "members take in turn (e.g. d+c) [default: the preset's]")
+              help="architecture (contest/train/architectures.py), a fully connected network "
+                   "mlp:100x100 (hidden widths), or several joined by '+' that the members "
+                   "take in turn (e.g. d+c) [default: the preset's]")
 @click.option("--augment", callback=parse_augment, default=None, metavar="none|default|JSON",
               help=AUGMENT_HELP)
 @click.option("--seed", type=NonNegativeInt(), default=0,
@@ -157,10 +159,11 @@ def _class_names(value):
                    "channels and size; a new last layer when the classes differ)")
 @click.option("--freeze", type=click.Choice(["features"]), default=None,
               help="with --init-from: keep the convolution layers' weights fixed")
+@recipe_options
 @click.option("--quiet", "-q", is_flag=True, help="no progress output while training")
 def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backend, scheduler,
                    train_limit, data_dir, data, test_path, label_column, class_names, more_epochs,
-                   init_from, freeze, quiet):
+                   init_from, freeze, quiet, **recipe):
     """Train N CNNs in parallel; write OUT/ensemble.json, member files and learning curves."""
     import time
 
@@ -174,14 +177,14 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
         _more_epochs(out_dir, more_epochs, jobs, backend, choose_mode(quiet))
         return
     preset = preset or ("finetune" if init_from else "default")
-    recipe = with_overrides(PRESETS[preset], epochs=epochs, arch=arch, augment=augment)
+    given = dict(epochs=epochs, arch=arch, augment=augment, **recipe_changes(recipe))
+    recipe = with_overrides(PRESETS[preset], **given)
     settings = TrainSettings(preset=recipe, n=n, seed=seed, out_dir=out_dir, jobs=jobs,
                              backend=backend, train_limit=train_limit, data_dir=data_dir,
                              normalisation=recipe.normalisation, scheduler=scheduler, data=data,
                              test=test_path, label_column=label_column,
-                             class_names=_class_names(class_names),
-                             init_from=init_from, freeze=freeze, adapt=True,
-                             fixed=overridden(epochs=epochs, arch=arch, augment=augment))
+                             class_names=_class_names(class_names), init_from=init_from,
+                             freeze=freeze, adapt=True, fixed=overridden(**given))
     try:
         with sigterm_as_interrupt():
             from contest.train.continued import finetune_settings

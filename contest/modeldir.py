@@ -25,7 +25,7 @@ OWNER_FILE = ".owner"           # pid of the run holding the lock (for the semap
 PROGRESS_DIR = ".progress"
 SCRATCH_PREFIX = ".contest-train-"
 SEMAPHORE_DIR = Path("/dev/shm")
-_TOOL_NAMES = re.compile(r"(ensemble|run)\.json|member-\d+(\.ckpt)?\.npz|member-\d+-curves\.png"
+_TOOL_NAMES = re.compile(r"(ensemble|run)\.json|member-\d+(\.ckpt|\.best)?\.npz|member-\d+-curves\.png"
                          r"|\.lock|\.owner|\.progress")
 _ATOMIC_TEMP = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.tmp")
 

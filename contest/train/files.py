@@ -1,9 +1,10 @@
 """Names of the files a member leaves in the model directory: the finished model and the
-per-epoch checkpoint that training resumes from."""
+per-epoch checkpoint that training resumes from, and the best weights so far (--restore-best)."""
 from pathlib import Path
 
 MEMBER_FILE = "member-{}.npz"
 CHECKPOINT_FILE = "member-{}.ckpt.npz"
+BEST_FILE = "member-{}.best.npz"          # --restore-best: the best epoch's weights so far
 
 
 def member_path(out_dir, index):
@@ -12,3 +13,7 @@ def member_path(out_dir, index):
 
 def checkpoint_path(out_dir, index):
     return Path(out_dir) / CHECKPOINT_FILE.format(index)
+
+
+def best_path(out_dir, index):
+    return Path(out_dir) / BEST_FILE.format(index)

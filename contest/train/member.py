@@ -23,7 +23,10 @@ from contest.data.spec import MNIST, InputSpec
 from contest.modeldir import check_finite_member, orphan_guard
 from contest.train.architectures import build_model, member_arch
 from contest.train.continued import prepare_start
-from contest.train.files import checkpoint_path, member_path
+from contest.train.network import apply_recipe
+from contest.train.options import build_optimizer
+from contest.train.best import RestoreBest
+from contest.train.files import best_path, checkpoint_path, member_path
 from contest.train.progress import ProgressWriter, progress_path
 
 @dataclass(frozen=True)
@@ -48,17 +51,6 @@ def member_rngs(seed, index):
 def spec_of_run(run):
     """The InputSpec a run trains for (recorded in its identity; absent: MNIST's)."""
     return InputSpec.from_dict(run["input"]) if "input" in run else MNIST
-
-
-def build_optimizer(preset, params):
-    if preset.optimizer == "adam":
-        return nn.Adam(params, lr=preset.lr, weight_decay=preset.weight_decay)
-    if preset.optimizer == "adamw":
-        return nn.AdamW(params, lr=preset.lr, weight_decay=preset.weight_decay)
-    if preset.optimizer == "sgd":
-        return nn.SGD(params, lr=preset.lr, momentum=0.9, nesterov=True,
-                      weight_decay=preset.weight_decay)
-    raise ValueError(f"unknown optimizer {preset.optimizer!r} in preset {preset.name!r}")
 
 
 def build_scheduler(preset, optimizer, batches_per_epoch):
@@ -116,7 +108,7 @@ def _train_member(job, x_train, y_train, x_val, y_val, callbacks):
     preset, started = job.preset, time.time()
     init_rng, train_rng = member_rngs(job.seed, job.index)
     arch = member_arch(preset.arch, job.index)
-    model = build_model(arch, init_rng, spec=spec_of_run(job.run))
+    model = apply_recipe(build_model(arch, init_rng, spec=spec_of_run(job.run)), preset, init_rng)
     optimizer = build_optimizer(preset, model.parameters())
     batches = -(-len(x_train) // preset.batch_size)
     scheduler = build_scheduler(preset, optimizer, batches)
@@ -126,17 +118,22 @@ def _train_member(job, x_train, y_train, x_val, y_val, callbacks):
     epochs = preset.epochs
     if job.continue_to is not None or "init_from" in job.run:
         epochs, scheduler = prepare_start(job, model, optimizer, scheduler, checkpoint)
+    best = RestoreBest(best_path(job.out_dir, job.index)) if preset.restore_best else None
     history = nn.fit(model, nn.SoftmaxCrossEntropy(label_smoothing=preset.label_smoothing),
                      optimizer, x_train, y_train, epochs=epochs,
                      batch_size=preset.batch_size, rng=train_rng, validation_data=(x_val, y_val),
                      augment=None if transform.is_identity else transform, scheduler=scheduler,
-                     callbacks=[progress_writer(job, epochs), orphan_guard(job.out_dir), *callbacks],
+                     callbacks=[progress_writer(job, epochs), orphan_guard(job.out_dir),
+                                *([best] if best else []), *callbacks],
                      checkpoint=str(checkpoint))
     meta = _metadata(job, arch, history, time.time() - started, resumed)
     meta["train_rng"] = train_rng.bit_generator.state  # with the optimizer: training can go on
+    if best is not None:
+        meta.update(best_epoch=best.best_epoch, val_acc=best.best_acc)
     check_finite_member(model, job.index)
     nn.save(model, member_path(job.out_dir, job.index), metadata=meta, optimizer=optimizer)
     checkpoint.unlink(missing_ok=True)
+    best_path(job.out_dir, job.index).unlink(missing_ok=True)
     return meta
 
 
