@@ -1,6 +1,7 @@
 """The `contest` command line.
 
     commands     the click commands: parse options, call a run_* function, print its text
+    compare      the `contest compare` command (registered on the group in commands)
     run          what each command does (predict, predict-one, evaluate, score, export), as plain
                  functions that check every input before writing and return the text to print
     errors       one-line errors for click's own refusals; how an interrupted command ends

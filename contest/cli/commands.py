@@ -7,6 +7,7 @@ Heavy modules (nnlib, joblib, matplotlib) are imported inside the commands that 
 import click
 
 from contest import __version__
+from contest.cli.compare import compare
 from contest.cli.errors import (ContestInterrupted, ContestUsageError, NonNegativeInt,
                                 OneLineGroup, sigterm_as_interrupt)
 from contest.errors import ContestError
@@ -388,6 +389,8 @@ def serve(models, host, port, workers, threads, max_batch, access_log):
 
     run_server(models, host, port, workers, threads, max_batch, access_log)
 
+
+main.add_command(compare)
 
 if __name__ == "__main__":
     main()

@@ -4,4 +4,5 @@
     robustness   `evaluate --robustness`: members and ensemble scored on every variant
     tta          test-time augmentation: probabilities averaged over small shifts
     plots        PNG reports: learning curves, confusion matrix and mistakes, one prediction
+    comparison   `contest compare`'s report: table, CSV, Markdown and overlaid curves
 """

@@ -40,12 +40,18 @@ class MemberJob:
     threads: int
     run: dict               # the run identity, stored in the member's metadata
     continue_to: int = None  # --more-epochs: train the finished member on to this many epochs
+    stream: int = None       # the seed's stream to draw from [None: index]; compare's variants
+                             # all draw from stream 0, so they start alike
 
 
 def member_rngs(seed, index):
     """(init_rng, train_rng) for member `index`, derived only from (seed, index)."""
     init_seq, train_seq = np.random.SeedSequence(seed, spawn_key=(index,)).spawn(2)
     return np.random.default_rng(init_seq), np.random.default_rng(train_seq)
+
+
+def seed_stream(job):
+    return job.index if job.stream is None else job.stream
 
 
 def spec_of_run(run):
@@ -106,7 +112,7 @@ def train_member(job, x_train, y_train, x_val, y_val, callbacks=()):
 
 def _train_member(job, x_train, y_train, x_val, y_val, callbacks):
     preset, started = job.preset, time.time()
-    init_rng, train_rng = member_rngs(job.seed, job.index)
+    init_rng, train_rng = member_rngs(job.seed, seed_stream(job))
     arch = member_arch(preset.arch, job.index)
     model = apply_recipe(build_model(arch, init_rng, spec=spec_of_run(job.run)), preset, init_rng)
     optimizer = build_optimizer(preset, model.parameters())
@@ -144,7 +150,7 @@ def progress_writer(job, epochs):
 def _metadata(job, arch, history, seconds, resumed):
     hist = history.to_dict()
     val_acc = hist["history"]["val_acc"]
-    return {"index": job.index, "seed": job.seed, "spawn_key": [job.index],
+    return {"index": job.index, "seed": job.seed, "spawn_key": [seed_stream(job)],
             "arch": arch, "preset": job.preset.to_dict(),
             "normalisation": job.normalisation, "history": hist,
             "val_acc": val_acc[-1] if val_acc else None, "train_seconds": round(seconds, 2),
