@@ -141,11 +141,12 @@ def _class_names(value):
 @click.option("--data", type=click.Path(), default=None,
               help="labelled training data: a directory of IDX files, a Kaggle CSV (label column "
                    "and pixel0..), an .npz (x/y or images/labels), images.npy (+ labels.npy), a "
-                   "folder of images with one sub-folder per class, or CIFAR-10 binary batches "
-                   "[default: --data-dir, else the bundled MNIST]")
+                   "folder of images with one sub-folder per class, or CIFAR-10 binary or "
+                   "python (cifar-10-batches-py) batches [default: --data-dir, else the bundled "
+                   "MNIST]")
 @click.option("--test", "test_path", type=click.Path(), default=None,
               help="labelled test set, in the same forms [default: the data's own test split "
-                   "if it has one (IDX t10k files, CIFAR-10 test_batch.bin), else none]")
+                   "if it has one (IDX t10k files, CIFAR-10 test_batch[.bin]), else none]")
 @click.option("--label-column", default="label", help="label column of CSV data")
 @click.option("--class-names", default=None, metavar="A,B,...|FILE.txt|NAME",
               help="class names: comma-separated, a .txt file (one per line) or fashion-mnist / "
