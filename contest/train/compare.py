@@ -92,6 +92,11 @@ def variant_preset(base_preset, base_values, changes):
     if values.get("init") != "gaussian":
         values.pop("init_std", None)   # a varied init leaves the gaussian std to gaussian only
     structural = {key: values.pop(key) for key in ("epochs", "arch") if values.get(key)}
+    if "arch" in structural:
+        try:
+            member_arch(structural["arch"], 0)
+        except ValueError as exc:
+            raise ContestError(f"--arch: {exc}") from None
     return replace(base_preset, **structural, **recipe_changes(values))
 
 

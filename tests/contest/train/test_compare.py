@@ -43,6 +43,13 @@ def test_bad_vary_is_refused(spec):
         parse_vary([spec])
 
 
+def test_a_bad_base_arch_is_refused_in_one_line(tmp_path, tiny_data):
+    result = invoke([*BASE, "--data-dir", tiny_data, "--out", tmp_path / "c", "--arch", "zz",
+                     "--vary", "lr=0.1,0.2"])
+    assert_refused(result, "--arch")
+    assert not (tmp_path / "c").exists()
+
+
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory, tiny_data):
     """(directory trained with --jobs 1, directory trained with --jobs 2, output)."""
