@@ -52,7 +52,7 @@ def _training_step(layers, order, k, x_shape):
     layer = layers[order[k]]
     if type(layer) is Dense:
         return DenseStep(layer), 1
-    if type(layer) is not Conv2D:
+    if type(layer) is not Conv2D or not layer.square_stride:
         return LayerStep(layer), 1
     valid = len(x_shape) == 4 and x_shape[1] == layer.in_channels   # else let ConvStep report
     # a too small output is left to MaxPool2D to report
@@ -114,7 +114,7 @@ def infer(layers, x):
     owned, i = False, 0   # owned: x is a fresh array no one else holds, free to overwrite
     while i < len(layers):
         layer = layers[i]
-        if type(layer) is Conv2D:
+        if type(layer) is Conv2D and layer.square_stride:
             layer.check_input(x)
             bn, relu, pool, pooled, i = _eval_fusion(layers, i, x.shape)
             x, owned = eval_conv(layer, x, bn, relu, pool, pooled), True

@@ -90,6 +90,39 @@ def test_conv2d_rectangular_kernel_gradients(kernel, stride, padding):
     check_layer(layer, x, rng, param_names=["W", "b"])
 
 
+def loop_conv(x, w, b, stride, padding):
+    """Cross-correlation by definition, strides (sh, sw)."""
+    (sh, sw), p = stride, padding
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    kh, kw = w.shape[2:]
+    ho, wo = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1
+    out = np.empty((x.shape[0], w.shape[0], ho, wo))
+    for r in range(ho):
+        for c in range(wo):
+            patch = xp[:, :, r * sh:r * sh + kh, c * sw:c * sw + kw]
+            out[:, :, r, c] = np.einsum("nchw,ochw->no", patch, w) + b
+    return out
+
+
+@pytest.mark.parametrize("kernel,stride,padding", [(3, (2, 1), 1), ((2, 3), (1, 3), 0),
+                                                   ((3, 1), (3, 2), 2)])
+def test_conv2d_unequal_strides_forward_gradients_and_in_a_model(kernel, stride, padding):
+    rng = np.random.default_rng(sum(stride) * 3 + padding)
+    layer = nn.Conv2D(2, 3, kernel, stride=stride, padding=padding,
+                      rng=np.random.default_rng(4), dtype=F64)
+    layer.params["b"].value[...] = rng.standard_normal(3)
+    x = rng.standard_normal((2, 2, 7, 8))
+    expected = loop_conv(x, layer.params["W"].value, layer.params["b"].value, stride, padding)
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-10, atol=1e-12)
+    assert layer.output_shape((2, 7, 8)) == expected.shape[1:]
+    check_layer(layer, x, rng, param_names=["W", "b"])
+    model = nn.Sequential([layer, nn.ReLU(), nn.Flatten()])   # the planner runs it unfused
+    np.testing.assert_allclose(model.forward(x), np.maximum(expected, 0).reshape(2, -1),
+                               rtol=1e-10, atol=1e-12)
+    model.forward(x, training=True)
+    model.backward(np.ones((2, expected[0].size)))
+
+
 def test_softmax_layer_forward_and_gradient():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((4, 5)) * 2
