@@ -90,18 +90,32 @@ def plot_comparison(rows, path, title="comparison"):
     for i, row in enumerate(rows):
         hist, colour = row["history"], colours(i % 10)
         epochs = [e + 1 for e in hist["epoch"]]
+        style = "o-" if len(epochs) <= 25 else "-"   # markers only where they can be told apart
         for ax, key in ((ax_acc, "acc"), (ax_loss, "loss")):
             ax.plot(epochs, _series(hist["history"][key]), "--", color=colour, alpha=0.7)
-            ax.plot(epochs, _series(hist["history"][f"val_{key}"]), "o-", color=colour,
+            ax.plot(epochs, _series(hist["history"][f"val_{key}"]), style, color=colour,
                     markersize=3, label=row["variant"])
-    for ax, name in ((ax_acc, "accuracy"), (ax_loss, "loss (cross-entropy)")):
+    _log_axis(ax_loss)   # a diverging first epoch must not flatten the others
+    for ax, name in ((ax_acc, "accuracy"), (ax_loss, "loss (cross-entropy, log scale)")):
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
-    ax_acc.legend(fontsize=8, title="validation solid, training dashed", title_fontsize=8)
+    handles, names = ax_acc.get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.02), fontsize=8,
+               ncol=min(3, len(names)), title="validation solid, training dashed",
+               title_fontsize=8)
     fig.suptitle(title)
     _save(fig, path)
+
+
+def _log_axis(ax):
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _series(values):
