@@ -52,7 +52,7 @@ def shifted(images, dy, dx):
 
 
 def tta_probabilities(ensemble, images, shifts=DEFAULT_SHIFTS, batch_size=1000):
-    """(mean (N, 10) float32, members (M, N, 10) float32): like `Ensemble.predict_proba`, with
+    """(mean (N, 10) float32, members (M, N, 10) float32): like `LoadedEnsemble.predict_proba`, with
     every member's probabilities averaged over the shifted copies of `images` (one in memory at
     a time). The ensemble's own normalisation is applied to each shifted copy."""
     shifts = check_shifts(shifts)

@@ -133,8 +133,9 @@ def _check_compatible(model, meta, arch, path, spec=MNIST):
 
 
 @dataclass
-class Ensemble:
-    """Members of one model directory; predict_proba averages their softmax outputs."""
+class LoadedEnsemble:
+    """Members of one model directory; predict_proba averages their softmax outputs. The
+    internal form of the public `contest.Ensemble` (contest.api), which wraps it."""
     directory: Path
     manifest: dict
     models: list
@@ -225,7 +226,7 @@ def load_ensemble(directory, manifest=None):
     with one_blas_thread():   # the members' checks run one image each
         models = [load_member(directory, entry, manifest["arch"], spec, manifest)
                   for entry in manifest["members"]]
-    return Ensemble(directory, manifest, models)
+    return LoadedEnsemble(directory, manifest, models)
 
 
 def accuracy(predicted, labels):
