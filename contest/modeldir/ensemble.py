@@ -7,26 +7,23 @@ Layout of a model directory:
 A member file that is missing, modified since training (sha256 mismatch), unreadable or
 incompatible (architecture or input shape) makes loading fail with one line naming the file.
 """
-import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from nnlib.runtime.threads import available_cores  # noqa: F401  (contest's users import it here)
+from nnlib.runtime.threads import available_cores
 
 from contest.blas_threads import one_blas_thread
 from contest.errors import ContestInputError
 from contest.fileio import sha256_file, write_json
 from contest.data.preprocess import normalise
-from contest.data.spec import MNIST, spec_of_manifest
+from contest.data.spec import spec_of_manifest
 from contest.modeldir.manifest import check_fields, check_finite_model, check_member, load_json
 
 MANIFEST = "ensemble.json"
 FORMAT = "contest-ensemble-1"
-INPUT_SHAPE = MNIST.model_shape    # of ensembles without an "input" entry in the manifest
-NUM_CLASSES = MNIST.classes
 _REQUIRED = ("format", "arch", "normalisation", "members")
 CHUNK = 10000  # images normalised at a time, bounding memory for large prediction sets
 
@@ -69,12 +66,11 @@ def _check_manifest(manifest, path):
             raise ContestInputError(path, "member entry without 'file' and 'sha256'")
 
 
-def load_member(directory, entry, arch, spec=MNIST, manifest=None):
+def load_member(directory, entry, arch, spec, manifest=None):
     """The nnlib model of one manifest entry, verified: present, untampered, compatible, finite
     and (given the manifest) matching it."""
     import nnlib as nn
 
-    nn.retain_freed_memory()   # for prediction speed: keep big freed blocks in the heap
     path = Path(directory) / entry["file"]
     if Path(entry["file"]).name != entry["file"]:
         raise ContestInputError(path, "member file must lie inside the model directory")
@@ -117,7 +113,7 @@ def _strip(exc, path):
     return str(exc).replace(f"{path}: ", "")
 
 
-def _check_compatible(model, meta, arch, path, spec=MNIST):
+def _check_compatible(model, meta, arch, path, spec):
     if meta.get("arch") != arch:
         raise ContestInputError(path, f"incompatible member: architecture {meta.get('arch')!r}, "
                                       f"the ensemble's is {arch!r}")
@@ -160,8 +156,8 @@ class LoadedEnsemble:
         out = np.empty((len(self.models), len(images), spec.classes), dtype=np.float32)
         for start in range(0, len(images), CHUNK):
             x = normalise(images[start:start + CHUNK], self.normalisation, spec)
-            out[:, start:start + len(x)] = models_probabilities(self.models, x, batch_size,
-                                                                spec.classes, threads)
+            out[:, start:start + len(x)] = models_probabilities(self.models, x, spec.classes,
+                                                                batch_size, threads)
         return out
 
     def predict_proba(self, images, batch_size=1000):
@@ -170,7 +166,7 @@ class LoadedEnsemble:
         return average(members), members
 
 
-def models_probabilities(models, x, batch_size=1000, classes=NUM_CLASSES, threads=None):
+def models_probabilities(models, x, classes, batch_size=1000, threads=None):
     """(M, N, classes) float32 softmax outputs of `models` for model-ready input x (N, C, H, W).
 
     Work is split into member x batch tasks (`map_on_cores`): small tasks keep every core busy
@@ -238,7 +234,7 @@ def accuracy(predicted, labels):
     return correct / len(labels), correct
 
 
-def confusion_matrix(labels, predicted, num_classes=NUM_CLASSES):
+def confusion_matrix(labels, predicted, num_classes):
     """(num_classes, num_classes) counts; rows are true labels, columns predictions."""
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (np.asarray(labels), np.asarray(predicted)), 1)
