@@ -51,8 +51,8 @@ class Context:
         self.images_sha = sha256_file(settings.images)
 
     def probabilities(self, models, x=None):
-        return models_probabilities(models, self.x if x is None else x, self.settings.batch_size,
-                                    self.spec.classes)
+        return models_probabilities(models, self.x if x is None else x, self.spec.classes,
+                                    self.settings.batch_size)
 
     def val_accuracy(self, models):
         return accuracy(average(self.probabilities(models, self.data.x_val)), self.data.y_val)[0]

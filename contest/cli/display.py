@@ -54,7 +54,7 @@ def probability_bars(proba, width=30, marked=None, names=None):
     return "\n".join(lines)
 
 
-def class_histogram(labels, num_classes=10, width=30, names=None):
+def class_histogram(labels, num_classes, width=30, names=None):
     """Count of each predicted class with a bar scaled to the largest count."""
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
     top = max(int(counts.max()), 1)

@@ -30,15 +30,15 @@ def as_uint8(images):
 
 
 def check_variant_names(text):
-    """Comma-separated variant names (or 'all') as a list; ValueError naming the unknown ones."""
+    """Comma-separated variant names (or 'all') as a list; ValueError naming the unknown ones
+    (contest.evaluate.variants.check_names)."""
     if text is None or str(text).strip().lower() == "all":
-        return list(variants.VARIANTS)
+        return variants.check_names(None)
     names = [name.strip() for name in str(text).split(",") if name.strip()]
-    unknown = [name for name in names if name not in variants.VARIANTS]
-    if unknown or not names:
-        raise ValueError(f"unknown variant(s) {', '.join(map(repr, unknown)) or repr(text)}; "
-                         f"choose from {', '.join(variants.VARIANTS)} or 'all'")
-    return names
+    if not names:
+        raise ValueError(f"no variant named in {text!r}; name some of "
+                         f"{', '.join(variants.VARIANTS)}, or 'all'")
+    return variants.check_names(names)
 
 
 class _Scorer:

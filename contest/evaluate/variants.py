@@ -104,7 +104,9 @@ def _check_images(images):
     return images
 
 
-def _check_names(names):
+def check_names(names):
+    """The variant names to make (None: all of them, in report order); ValueError naming the
+    unknown ones."""
     if names is None:
         return list(VARIANTS)
     names = [names] if isinstance(names, str) else list(names)
@@ -124,7 +126,7 @@ def _rngs(seed):
 def iter_variants(images, seed=0, names=None):
     """Yield (name, variant images) one at a time, in registry order (one variant in memory)."""
     images = _check_images(images)
-    names = _check_names(names)
+    names = check_names(names)
     rngs = _rngs(seed)
     for name in VARIANTS:
         if name in names:

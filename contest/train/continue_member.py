@@ -21,8 +21,6 @@ from contest.errors import ContestError, ContestInputError
 from contest.modeldir.ensemble import MANIFEST, load_ensemble, read_manifest
 from contest.modeldir.files import member_path
 
-FREEZE_CHOICES = ("features",)
-
 
 def continuation_lr(preset):
     return preset.lr if preset.schedule == "none" else preset.lr / 10

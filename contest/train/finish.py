@@ -41,11 +41,11 @@ def load_test_set(data):
 def evaluate_members(models, data, test):
     """Per-member probabilities on the validation set and (if any) the test set."""
     spec = data.source.spec
-    val = models_probabilities(models, data.x_val, classes=spec.classes)
+    val = models_probabilities(models, data.x_val, spec.classes)
     if test is None:
         return val, None
     x_test = normalise(test[0], data.run["normalisation"], spec)
-    return val, models_probabilities(models, x_test, classes=spec.classes)
+    return val, models_probabilities(models, x_test, spec.classes)
 
 
 def member_entry(out_dir, index, meta, val_acc, test_acc):

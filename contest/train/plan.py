@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from nnlib.runtime.threads import available_cores
 
 from contest.data import datasets
 from contest.data.preprocess import DEFAULT_NORMALISATION, normalise, to_unit_nchw
 from contest.data.sources import training_source
 from contest.data.spec import MNIST
-from contest.modeldir.ensemble import available_cores
 from contest.errors import ContestError
 from contest.fileio import read_json, write_json
 from contest.train.continue_member import init_identity
