@@ -9,6 +9,7 @@ import click
 from contest import __version__
 from contest.cli.errors import ContestUsageError, OneLineGroup
 from contest.errors import ContestError
+from contest.evaluate.views import VIEWS
 from contest.train.presets import PRESETS
 
 BACKENDS = ["loky", "multiprocessing", "threading", "sequential"]  # joblib's built-in backends
@@ -267,15 +268,18 @@ def predict_one(index, image, label, models, data_dir, save_png):
                    "variants of the images (shifted, rotated, noisy, low contrast, ...)")
 @click.option("--variants", default=None, metavar="NAME,...",
               help="only these robustness variants (implies --robustness) [default: all]")
-@click.option("--seed", type=click.IntRange(min=0), default=0, help="seed of the robustness variants")
+@click.option("--seed", type=click.IntRange(min=0), default=0,
+              help="seed of the robustness variants")
+@click.option("--view", "views", multiple=True, type=click.Choice(sorted(VIEWS)),
+              help="also show this view (repeat for several)")
 def evaluate(models, images, labels, data_dir, batch_size, report, tta, robustness, variants,
-             seed):
+             seed, views):
     """Accuracy of every member and of the ensemble, confusion matrix, misclassified indices;
     with --robustness, accuracy on harder variants of the images."""
     from contest.cli.run import run_evaluate
 
     click.echo(run_evaluate(models, images, labels, data_dir, batch_size, report, tta,
-                            robustness, seed, variants))
+                            robustness, seed, variants, views))
 
 
 @main.command()

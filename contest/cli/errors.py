@@ -1,7 +1,7 @@
 """One-line command-line errors for click's own refusals (bad option values, unknown options,
 missing arguments), as for every other refused input: `Error: --seed: -1 is not in the range
-x>=0.`, exit status 2, no usage banner and no "Try --help" line; and how an interrupted command ends
-(Ctrl-C or SIGTERM: one line, exit status 130).
+x>=0.`, exit status 2, no usage banner and no "Try --help" line; and how an interrupted command
+ends (Ctrl-C or SIGTERM: one line, exit status 130).
 """
 from contextlib import contextmanager
 

@@ -18,6 +18,7 @@ from contest.modeldir.ensemble import (MANIFEST, accuracy, confusion_matrix, loa
 from contest.fileio import atomic_open, write_npy
 from contest.data.submission import format_for, read_submission, write_submission
 from contest.evaluate.tta import describe, probabilities
+from contest.evaluate.views import VIEWS, Evaluation, view_text
 from contest.errors import ContestError, ContestInputError, check_seed
 
 MAX_LISTED_MISTAKES = 200
@@ -177,8 +178,10 @@ def _evaluation_data(images_path, labels_path, data_dir, manifest, spec):
 
 
 def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batch_size=1000,
-                 report_path=None, tta=False, robustness=False, seed=0, variants=None):
-    """Evaluation text; with `robustness` or `variants` ("a,b") also the robustness table."""
+                 report_path=None, tta=False, robustness=False, seed=0, variants=None, views=()):
+    """Evaluation text; with `robustness` or `variants` ("a,b") also the robustness table, and
+    the text of every view named in `views` (contest.evaluate.views)."""
+    _check_views(views)
     names = _variant_names(robustness, variants, seed)
     _check_report(report_path, names is not None, (images_path, labels_path), (models, data_dir))
     ensemble = load_for_prediction(models)
@@ -200,9 +203,18 @@ def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batc
         table, examples = evaluate_robustness(ensemble, images, labels, seed, names, batch_size,
                                               tta, known=(mean, members))
         text += "\n" + robustness_text(table, seed, len(labels))
+    evaluation = Evaluation(ensemble, images, labels, mean, members)
+    text += "".join("\n" + view_text(name, evaluation) for name in views)
     if report_path is not None:
         text += _write_report(report_path, (matrix, images, labels, predicted), table, examples)
     return text
+
+
+def _check_views(views):
+    unknown = [name for name in views if name not in VIEWS]
+    if unknown:
+        raise ContestError(f"--view: unknown view(s) {', '.join(map(repr, unknown))}; choose "
+                           f"from {', '.join(sorted(VIEWS))}")
 
 
 def _variant_names(robustness, variants, seed):
