@@ -7,6 +7,7 @@ contest/evaluate/, its line in VIEWS, and its test (docs/CONTRIBUTING.md, "Where
 from dataclasses import dataclass
 
 VIEWS = {   # name -> "module:function"
+    "per-class": "contest.evaluate.per_class:per_class_text",
 }
 
 
