@@ -48,7 +48,7 @@ def checkpoint_for(target):
 
 
 def self_train_member(job, x, y):
-    """Self-train member `job.index` on 0-1 images x (N, 1, 28, 28) and labels y; writes
+    """Self-train member `job.index` on 0-1 images x (N, C, H, W) and labels y; writes
     job.target and returns its adaptation metadata."""
     with worker_threads(job.threads):
         return _self_train(job, x, y)

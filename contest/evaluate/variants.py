@@ -1,6 +1,6 @@
-"""Harder variants of a digit test set, and per-member / ensemble accuracy on each of them.
+"""Harder variants of a grey test set (digits first), and per-member / ensemble accuracy on each.
 
-Images are uint8 batches of shape (N, 28, 28) (any (N, H, W) works), 0 = background, 255 = ink.
+Images are uint8 batches of shape (N, H, W) (MNIST: (N, 28, 28)), 0 = background, 255 = ink.
 Every variant is a function ``fn(images, rng) -> images`` of the same shape and dtype that never
 modifies its input and draws every random number from the `numpy.random.Generator` it is given
 (deterministic variants ignore it). `VARIANTS` lists them in report order:
