@@ -13,8 +13,8 @@ from contest.data.datasets import load_split, resolve_data_dir
 from contest.data.formats import check_test_matches, load_data
 from contest.data.inputs import check_file, load_images, load_labels
 from contest.data.spec import MNIST, spec_of_manifest
-from contest.modeldir.ensemble import (MANIFEST, accuracy, confusion_matrix, load_ensemble,
-                                       read_manifest)
+from contest.modeldir.ensemble import accuracy, confusion_matrix, load_ensemble, read_manifest
+from contest.modeldir.files import MANIFEST
 from contest.fileio import atomic_open, write_npy
 from contest.data.submission import format_for, read_submission, write_submission
 from contest.evaluate.tta import describe, probabilities

@@ -1,11 +1,8 @@
 """A trained ensemble on disk, loaded strictly, and the average of its members' softmax outputs.
 
-Layout of a model directory:
-    ensemble.json        manifest: settings, data checksums, members with sha256, accuracies, times
-    member-K.npz         nnlib model files (metadata: seed, history, preset, normalisation, ...)
-    member-K-curves.png  learning curves
-A member file that is missing, modified since training (sha256 mismatch), unreadable or
-incompatible (architecture or input shape) makes loading fail with one line naming the file.
+The files of a model directory are listed in contest.modeldir.files. A member file that is
+missing, modified since training (sha256 mismatch), unreadable or incompatible (architecture or
+input shape) makes loading fail with one line naming the file.
 """
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,9 +17,9 @@ from contest.errors import ContestInputError
 from contest.fileio import sha256_file, write_json
 from contest.data.preprocess import normalise
 from contest.data.spec import spec_of_manifest
+from contest.modeldir.files import MANIFEST
 from contest.modeldir.manifest import check_fields, check_finite_model, check_member, load_json
 
-MANIFEST = "ensemble.json"
 FORMAT = "contest-ensemble-1"
 _REQUIRED = ("format", "arch", "normalisation", "members")
 CHUNK = 10000  # images normalised at a time, bounding memory for large prediction sets

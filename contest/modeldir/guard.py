@@ -19,14 +19,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from contest.errors import ContestError, check_seed
+from contest.modeldir.files import (LOCK_FILE, OWNER_FILE, PROGRESS_DIR, SCRATCH_PREFIX,
+                                    TOOL_NAMES)
 
-LOCK_FILE = ".lock"
-OWNER_FILE = ".owner"           # pid of the run holding the lock (for the semaphore clean-up)
-PROGRESS_DIR = ".progress"
-SCRATCH_PREFIX = ".contest-train-"
 SEMAPHORE_DIR = Path("/dev/shm")
-_TOOL_NAMES = re.compile(r"(ensemble|run)\.json|member-\d+(\.ckpt)?\.npz|member-\d+-curves\.png"
-                         r"|\.lock|\.owner|\.progress")
 _ATOMIC_TEMP = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.tmp")
 
 
@@ -35,7 +31,7 @@ def refuse_links(out_dir):
     out_dir = Path(out_dir)
     for entry in _entries(out_dir) + _entries(out_dir / PROGRESS_DIR):
         mode = entry.lstat().st_mode
-        owned = _TOOL_NAMES.fullmatch(entry.name) or entry.parent.name == PROGRESS_DIR
+        owned = TOOL_NAMES.fullmatch(entry.name) or entry.parent.name == PROGRESS_DIR
         if owned and stat.S_ISLNK(mode):
             raise ContestError(f"{entry}: is a symbolic link; a model directory holds only "
                                "regular files and directories of its own (remove the link)")

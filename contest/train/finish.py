@@ -14,9 +14,7 @@ from contest.errors import ContestError, ContestInputError
 from contest.fileio import sha256_file
 from contest.modeldir.manifest import check_finite_model
 from contest.evaluate.plots import plot_learning_curves
-from contest.modeldir.files import member_path
-
-CURVES_FILE = "member-{}-curves.png"
+from contest.modeldir.files import CURVES_FILE, member_path
 
 
 def load_trained(out_dir, index, run):

@@ -25,11 +25,9 @@ from contest.errors import ContestError
 from contest.fileio import read_json, write_json
 from contest.train.augment_limits import check_augment
 from contest.train.continue_member import init_identity
-from contest.modeldir.files import member_path
+from contest.modeldir.files import RUN_FILE, member_path
 from contest.train.member import MemberJob
 from contest.train.recipes import choose_recipe
-
-RUN_FILE = "run.json"
 
 
 @dataclass(frozen=True)
