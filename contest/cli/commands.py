@@ -1,4 +1,5 @@
-"""The `contest` command line: thin click commands over contest.cli.run and contest.train.run.
+"""The `contest` command line: thin click commands over contest.cli.run and
+contest.cli.long_runs.
 
 Heavy modules (nnlib, joblib, matplotlib) are imported inside the commands that need them, so
 `contest predict-one` and `contest --help` start fast. Every refused input is reported as one line
