@@ -3,7 +3,7 @@ contest.evaluate.comparison writes the report). Registered on the `contest` grou
 contest.cli.commands."""
 import click
 
-from contest.cli.errors import NonNegativeInt, sigterm_as_interrupt
+from contest.cli.errors import interruptible
 from contest.train.options import recipe_options
 from contest.train.presets import PRESETS
 
@@ -19,7 +19,7 @@ from contest.train.presets import PRESETS
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="[default: the preset's]")
 @click.option("--arch", default=None, metavar="NAME|mlp:WxW...",
               help="base architecture [default: the preset's]")
-@click.option("--seed", type=NonNegativeInt(), default=0,
+@click.option("--seed", type=click.IntRange(min=0), default=0,
               help="every variant draws from the same stream of this seed")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="parallel workers [default: one per core, or a few more]")
@@ -42,15 +42,10 @@ def compare(vary, out_dir, preset, epochs, arch, seed, jobs, train_limit, data, 
     from contest.train.compare import parse_vary
 
     base_values = {"epochs": epochs, "arch": arch, **options}
-    try:
-        with sigterm_as_interrupt():
-            text = _run(parse_vary(vary), base_values, preset, out_dir, seed, jobs, train_limit,
-                        data, data_dir, test_path, quiet)
-    except KeyboardInterrupt:
-        from contest.cli.errors import ContestInterrupted
-
-        raise ContestInterrupted(f"interrupted: finished variants and per-epoch checkpoints are "
-                                 f"kept in {out_dir}; rerun the same command to resume") from None
+    with interruptible(f"interrupted: finished variants and per-epoch checkpoints are kept in "
+                       f"{out_dir}; rerun the same command to resume"):
+        text = _run(parse_vary(vary), base_values, preset, out_dir, seed, jobs, train_limit,
+                    data, data_dir, test_path, quiet)
     click.echo(text)
 
 

@@ -58,7 +58,9 @@ class Conv2D(Layer):
             y = np.ascontiguousarray(y[:, ::self.strides[0], ::self.strides[1]])
         return as_nchw(y)
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
+        """dx; with need_dx=False only the parameters' gradients (the first layer's input is
+        data, whose gradient nobody reads), and None."""
         if self.cache is None:
             raise RuntimeError("Conv2D.backward needs a forward pass with training=True first")
         (xp, x_shape, y_shape), self.cache = self.cache, None
@@ -67,10 +69,10 @@ class Conv2D(Layer):
             dy_nhwc, stride = np.zeros(y_shape, dtype=dy.dtype), 1
             dy_nhwc[:, ::self.strides[0], ::self.strides[1]] = to_nhwc(dy)
         dx, dw, db = conv2d_backward(dy_nhwc, xp, self.params["W"].value, x_shape,
-                                     stride, self.padding)
+                                     stride, self.padding, need_dx)
         self.params["W"].grad[...] = dw
         self.params["b"].grad[...] = db
-        return as_nchw(dx)
+        return as_nchw(dx) if need_dx else None
 
     def get_config(self):
         config = {"in_channels": self.in_channels, "out_channels": self.out_channels,
