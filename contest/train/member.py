@@ -19,7 +19,7 @@ from augment.styles import StyleAugmenter
 from contest.blas_threads import worker_threads
 from contest.data.preprocess import BatchTransform
 from contest.data.spec import MNIST, InputSpec
-from contest.modeldir.files import checkpoint_path, member_path
+from contest.modeldir.files import best_path, checkpoint_path, member_path
 from contest.modeldir.guard import check_finite_member, orphan_guard
 from contest.train.architectures import build_model, member_arch
 from contest.train.augment_limits import check_augment
