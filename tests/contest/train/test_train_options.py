@@ -152,6 +152,8 @@ def test_options_are_recorded_and_the_member_follows_them(with_options):
     model = nn.load(with_options / "member-0.npz")
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == ["Flatten", "Dense", "Tanh", "Dropout", "Dense", "Tanh", "Dropout", "Dense"]
+    assert {layer.init for layer in model.layers if type(layer) is nn.Dense} == {"xavier_normal"}
+    assert {layer.p for layer in model.layers if type(layer) is nn.Dropout} == {0.2}
     state = nn.load_optimizer_state(with_options / "member-0.npz")
     assert state["type"] == "RMSProp" and state["steps"] == 5   # 270 images, batches of 64
     assert state["hyper"] == {"lr": 0.003, "weight_decay": 0.01, "l1": 0.0005}
