@@ -10,10 +10,15 @@ class ContestError(Exception):
     """A problem with the user's input or files: one line, exit status 2 on the command line."""
 
 
-class ContestInputError(ContestError):
-    """An input file (images, labels, submission, model directory) that cannot be used."""
+class ContestInputError(ContestError, ValueError):
+    """An input (a file, a request body, an array) that cannot be used. A ValueError too, so
+    code written for scikit-learn (`except ValueError`) catches it."""
 
     def __init__(self, path, problem):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class ContestInputTooLarge(ContestInputError):
+    """An input over a size limit (bytes, images, picture pixels): 413 from the service."""

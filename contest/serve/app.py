@@ -26,7 +26,8 @@ from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from contest.data.images import DEFAULT_SHAPE
+from contest.data.preprocess import to_unit_nchw
+from contest.data.spec import MNIST
 from contest.errors import ContestError
 from contest.serve import bodies
 from contest.serve.bodies import RequestProblem
@@ -71,8 +72,8 @@ class Service:
 
     @property
     def body_limit(self):
-        shape = self.ensemble.input_shape if self.ensemble else DEFAULT_SHAPE
-        return bodies.body_limit(self.max_batch, shape)
+        spec = self.ensemble.loaded.spec if self.ensemble else MNIST
+        return bodies.body_limit(self.max_batch, spec.pixels)
 
     def predict(self, data, fmt, want_csv, show_images):
         """Response for a request body: JSON answer or submission CSV text."""
@@ -85,14 +86,14 @@ class Service:
         answering a few images costs less than handing them to a worker thread, and the loop
         waits for the forward pass without holding a thread."""
         ensemble, pixels = self.pixels(data, fmt, show_images)
-        members = await asyncio.wrap_future(self.batcher(ensemble).submit(pixels))
+        unit = to_unit_nchw(pixels, ensemble.loaded.spec)
+        members = await asyncio.wrap_future(self.batcher(ensemble).submit(unit))
         return self.answer(ensemble, pixels, members, want_csv, show_images)
 
     def pixels(self, data, fmt, show_images):
-        """(the ensemble, the checked pixels of the body)."""
+        """(the ensemble, the checked images of the body in contest's layout)."""
         ensemble = self.ready()
-        pixels = bodies.check_batch(bodies.parse_body(data, fmt, ensemble.input_shape),
-                                    self.max_batch)
+        pixels = bodies.parse_body(data, fmt, ensemble.loaded.spec, self.max_batch)
         if show_images and len(pixels) > MAX_SHOWN_IMAGES:
             raise RequestProblem(400, f"images=true shows at most {MAX_SHOWN_IMAGES} images; "
                                       f"this request has {len(pixels)}")
@@ -115,7 +116,7 @@ class Service:
         requests share forward passes (MicroBatcher)."""
         out = np.empty((len(ensemble), len(pixels), ensemble.classes), dtype=np.float32)
         for start in range(0, len(pixels), self.chunk):
-            part = pixels[start:start + self.chunk]
+            part = to_unit_nchw(pixels[start:start + self.chunk], ensemble.loaded.spec)
             out[:, start:start + len(part)] = self.batcher(ensemble).submit(part).result()
         return out
 
@@ -201,10 +202,12 @@ def _add_routes(app, service):
     async def predict(request: Request, images: bool = False):
         """Predict a batch of images; JSON answer, or Kaggle CSV with `Accept: text/csv`."""
         service.ready()
-        fmt = bodies.body_format(request.headers.get("content-type"))
+        content_type = request.headers.get("content-type")
+        bodies.body_format(content_type)   # 415 before reading a body no form reads
         data = await _read_body(request, service.body_limit, service.max_batch)
+        fmt = bodies.body_format(content_type, data[:8])
         want_csv = "text/csv" in request.headers.get("accept", "")
-        if len(data) <= SMALL_BODY and fmt != "png":
+        if len(data) <= SMALL_BODY and fmt != "picture":
             answer = await service.predict_small(data, fmt, want_csv, images)
         else:   # large bodies and PNG decoding would hold up the loop: a worker thread
             answer = await run_in_threadpool(service.predict, data, fmt, want_csv, images)

@@ -173,14 +173,14 @@ BAD_REQUESTS = {
                "object (pickled) array refused"),
     "not-npy": (400, {"content": b"garbage", "headers": NPY}, "not a valid .npy"),
     "corrupt-png": (400, {"content": b"\x89PNG\r\n\x1a\nbroken",
-                          "headers": {"Content-Type": "image/png"}}, "not a readable PNG"),
+                          "headers": {"Content-Type": "image/png"}}, "not a readable picture"),
     "blank-png": (400, {"content": png_bytes(np.full((60, 60), 255, np.uint8)),
                         "headers": {"Content-Type": "image/png"}}, "blank image"),
     "csv-header": (400, {"content": "a,b\n1,2\n", "headers": {"Content-Type": "text/csv"}},
                    "Kaggle CSV header"),
     "bad-json": (400, {"content": b"[1, 2", "headers": {"Content-Type": "application/json"}},
                  "not valid JSON"),
-    "ragged-json": (400, {"json": [[0] * 784, [0] * 10]}, "ragged JSON lists"),
+    "ragged-json": (400, {"json": [[0] * 784, [0] * 10]}, "ragged or malformed JSON lists"),
 }
 
 
