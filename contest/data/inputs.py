@@ -9,7 +9,7 @@ import numpy as np
 from contest.data.decode import decode_file, open_input, read_array_file
 from contest.data.spec import MNIST
 from contest.errors import ContestInputError
-from contest.submission import read_submission
+from contest.data.submission import read_submission
 
 
 def check_file(path):
