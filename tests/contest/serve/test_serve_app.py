@@ -26,6 +26,13 @@ def npy_bytes(array, allow_pickle=False):
     return buffer.getvalue()
 
 
+def npy_with_header(descr, shape, payload=b""):
+    """.npy bytes with a hand-written header (shapes and dtypes np.save never writes)."""
+    header = f"{{'descr': {descr}, 'fortran_order': False, 'shape': {shape}, }}".encode()
+    header += b" " * (64 - (10 + len(header) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + payload
+
+
 def png_bytes(array):
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
@@ -120,6 +127,16 @@ def test_predict_every_body_format_matches_the_python_api(client, ensemble, digi
     assert answer["disagree"] == (votes != votes[0]).any(axis=0).tolist()
 
 
+def test_a_csv_with_a_byte_order_mark_and_an_id_column_is_read_as_the_cli_reads_it(client,
+                                                                                  ensemble,
+                                                                                  digits):
+    rows = [f"{k + 1}," + ",".join(map(str, d.ravel())) for k, d in enumerate(digits)]
+    body = "\ufeffImageId," + HEADER + "\r\n" + "\r\n".join(rows) + "\r\n"
+    answer = client.post("/predict", content=body.encode(), headers={"Content-Type": "text/csv"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["labels"] == ensemble.predict(digits).tolist()
+
+
 def test_predict_png_of_any_size_and_shows_the_preprocessed_image(client, ensemble):
     paper = np.full((280, 200), 255, dtype=np.uint8)
     paper[40:240, 90:115] = 0
@@ -180,6 +197,16 @@ BAD_REQUESTS = {
                    "Kaggle CSV header"),
     "bad-json": (400, {"content": b"[1, 2", "headers": {"Content-Type": "application/json"}},
                  "not valid JSON"),
+    "negative-shape-npy": (400, {"content": npy_with_header("'<u1'", "(-1, 784)", bytes(784)),
+                                 "headers": NPY}, "bad array header: shape (-1, 784)"),
+    "huge-shape-npy": (413, {"content": npy_with_header("'<u1'", "(4294967296, 4294967296, 784)"),
+                             "headers": NPY}, "refused: the limit is"),
+    "void-npy": (400, {"content": npy_with_header("'|V0'", "(1, 784)"), "headers": NPY},
+                 "non-numeric dtype"),
+    "subarray-npy": (400, {"content": npy_with_header("('|u1', (784,))", "(1,)", bytes(784)),
+                           "headers": NPY}, "non-numeric dtype"),
+    "deep-json": (400, {"content": b"[" * 3000 + b"]" * 3000,
+                        "headers": {"Content-Type": "application/json"}}, "nested 3000 deep"),
     "ragged-json": (400, {"json": [[0] * 784, [0] * 10]}, "ragged or malformed JSON lists"),
 }
 
