@@ -10,6 +10,7 @@ from contest import __version__
 from contest.cli.errors import (ContestInterrupted, ContestUsageError, NonNegativeInt,
                                 OneLineGroup, sigterm_as_interrupt)
 from contest.errors import ContestError
+from contest.serve.options import serve_options, settings_of
 from contest.train.presets import PRESETS
 
 BACKENDS = ["loky", "multiprocessing", "threading", "sequential"]  # joblib's built-in backends
@@ -367,23 +368,13 @@ def export(split, out, fmt, labels, limit, data_dir):
 
 @main.command()
 @models_option
-@click.option("--host", default="127.0.0.1", help="address to listen on (loopback: this "
-              "machine only; 0.0.0.0 opens it to the network)")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, help="port to listen on")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="server processes, each with its own copy of the models; connections are "
-                   "handed to them in turn [default: one per core]")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="threads per prediction [default: one per core]")
-@click.option("--max-batch", type=click.IntRange(min=1), default=10000,
-              help="most images per request; also sets the request body size limit")
-@click.option("--access-log", is_flag=True, help="print a line per request (costs throughput)")
-def serve(models, host, port, workers, threads, max_batch, access_log):
+@serve_options
+def serve(models, **options):
     """Serve the ensemble over HTTP: POST /predict, GET /health, /info, /docs, and a page at /
     to draw a digit and see every member's vote (needs pip install 'contest-cnn[serve]')."""
     from contest.serve.run import run_server
 
-    run_server(models, host, port, workers, threads, max_batch, access_log)
+    run_server(models, settings_of(options))
 
 
 if __name__ == "__main__":

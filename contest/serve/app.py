@@ -11,8 +11,7 @@ Bad requests get a 4xx JSON {"error": "..."} naming the problem; nothing is writ
 Prediction runs in chunks of `chunk` images, so a large request's memory stays bounded.
 """
 import asyncio
-import json
-import os
+import logging
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,19 +24,21 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from contest.data.preprocess import to_unit_nchw
 from contest.data.spec import MNIST
 from contest.errors import ContestError
 from contest.serve import bodies
 from contest.serve.bodies import RequestProblem
+from contest.serve.guard import RETRY_AFTER_SECONDS, Admission, RequestGuard
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_BATCH = 10000
 CHUNK = 1000
 SMALL_BODY = 1 << 16   # bytes; smaller bodies (but PNG) are answered on the event loop
 MAX_SHOWN_IMAGES = 64
-SETTINGS_VARIABLE = "CONTEST_SERVE_SETTINGS"  # settings of worker processes (--workers > 1)
+LOG = logging.getLogger("uvicorn.error")
 PREDICT_BODY = {"requestBody": {"required": True, "content": {
     "application/x-npy": {"schema": {"type": "string", "format": "binary"}},
     "text/csv": {"schema": {"type": "string"}},
@@ -49,10 +50,12 @@ class Service:
     """The ensemble (once loaded) and the request limits."""
 
     def __init__(self, ensemble=None, models_dir=None, max_batch=DEFAULT_MAX_BATCH, threads=None,
-                 chunk=CHUNK, processes=1):
+                 chunk=CHUNK, processes=1, admission=None, hosts=None, token=None):
         self.ensemble, self.models_dir, self.load_error = ensemble, models_dir, None
         self.max_batch, self.threads, self.chunk = max_batch, threads, chunk
         self.processes = processes   # server processes sharing the cores (--workers)
+        self.admission = admission or Admission()
+        self.hosts, self.token = hosts, token   # None: any Host header, no token
         self._batcher, self._batcher_lock = None, threading.Lock()
 
     def load(self):
@@ -160,13 +163,21 @@ def create_app(service):
     app.add_exception_handler(RequestProblem, _problem_response)
     app.add_exception_handler(HTTPException, _http_error_response)
     app.add_exception_handler(RequestValidationError, _validation_error_response)
+    app.add_exception_handler(Exception, _unexpected_error_response)
+    app.add_middleware(RequestGuard, hosts=service.hosts, token=service.token)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_routes(app, service)
     return app
 
 
 async def _problem_response(request, exc):
-    return JSONResponse({"error": exc.message}, status_code=exc.status)
+    return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+
+
+async def _unexpected_error_response(request, exc):
+    """A bug or an exhausted resource: one log line, not a traceback per request."""
+    LOG.error("%s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+    return JSONResponse({"error": f"internal error ({type(exc).__name__})"}, status_code=500)
 
 
 async def _http_error_response(request, exc):
@@ -203,17 +214,38 @@ def _add_routes(app, service):
         """Predict a batch of images; JSON answer, or Kaggle CSV with `Accept: text/csv`."""
         service.ready()
         content_type = request.headers.get("content-type")
-        bodies.body_format(content_type)   # 415 before reading a body no form reads
-        data = await _read_body(request, service.body_limit, service.max_batch)
-        fmt = bodies.body_format(content_type, data[:8])
-        want_csv = "text/csv" in request.headers.get("accept", "")
-        if len(data) <= SMALL_BODY and fmt != "picture":
-            answer = await service.predict_small(data, fmt, want_csv, images)
-        else:   # large bodies and PNG decoding would hold up the loop: a worker thread
-            answer = await run_in_threadpool(service.predict, data, fmt, want_csv, images)
+        form = bodies.body_format(content_type)   # 415 before reading a body no form reads
+        ticket = _admit(service, form, request.headers.get("content-length", ""))
+        try:
+            answer, want_csv = await _predict(service, request, content_type, images)
+        finally:
+            service.admission.release(ticket)
         if want_csv:
             return PlainTextResponse(answer, media_type="text/csv")
         return JSONResponse(answer)  # plain lists: skip FastAPI's slower jsonable_encoder
+
+
+def _admit(service, form, declared):
+    """An admission ticket for a body of `declared` bytes (the size limit when not declared);
+    503 with Retry-After when this process is decoding all it may."""
+    length = int(declared) if declared.isdigit() else service.body_limit
+    ticket = service.admission.admit(form, min(length, service.body_limit))
+    if ticket is None:
+        raise RequestProblem(503, "busy: this server process is decoding as many large "
+                                  "requests as its memory bound allows; retry shortly",
+                             {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return ticket
+
+
+async def _predict(service, request, content_type, images):
+    """(the answer, whether it is CSV) for the request's body."""
+    data = await _read_body(request, service.body_limit, service.max_batch)
+    fmt = bodies.body_format(content_type, data[:8])
+    want_csv = "text/csv" in request.headers.get("accept", "")
+    if len(data) <= SMALL_BODY and fmt != "picture":
+        return await service.predict_small(data, fmt, want_csv, images), want_csv
+    # large bodies and pictures would hold up the loop: a worker thread
+    return await run_in_threadpool(service.predict, data, fmt, want_csv, images), want_csv
 
 
 async def _read_body(request, limit, max_batch):
@@ -224,21 +256,15 @@ async def _read_body(request, limit, max_batch):
     if declared.isdigit() and int(declared) > limit:
         raise too_big
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_big
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_big
+            chunks.append(chunk)
+    except ClientDisconnect:
+        client = request.client
+        LOG.info("%s: client went away after %d bytes of the request body",
+                 f"{client.host}:{client.port}" if client else "client", size)
+        raise RequestProblem(400, "request body not received in full") from None
     return b"".join(chunks)
-
-
-def app_from_environment():
-    """App factory for uvicorn worker processes: settings from $CONTEST_SERVE_SETTINGS. Each
-    worker loads the models before it accepts a connection, so no worker answers 'loading'
-    while another is already serving."""
-    from contest.api import Ensemble
-
-    settings = json.loads(os.environ[SETTINGS_VARIABLE])
-    ensemble = Ensemble.load(settings["models"])
-    return create_app(Service(ensemble, max_batch=settings["max_batch"],
-                              threads=settings["threads"], processes=settings["workers"]))

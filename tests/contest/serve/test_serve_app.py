@@ -263,18 +263,6 @@ def test_serve_refuses_a_bad_model_directory_before_opening_a_port(tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_worker_processes_load_their_models_before_serving(models, digits, monkeypatch):
-    from contest.serve.app import SETTINGS_VARIABLE, app_from_environment
-
-    monkeypatch.setenv(SETTINGS_VARIABLE, json.dumps({"models": str(models), "max_batch": 5,
-                                                      "threads": 1, "workers": 2}))
-    client = TestClient(app_from_environment())
-    assert client.get("/health").json()["status"] == "ready"
-    good_request_answered(client, digits)
-    too_many = client.post("/predict", content=npy_bytes(digits[:6]), headers=NPY)
-    assert too_many.status_code == 413
-
-
 def test_serve_refuses_a_port_in_use(models):
     import socket
 
@@ -288,22 +276,17 @@ def test_serve_refuses_a_port_in_use(models):
 
 
 def test_serve_starts_one_process_per_core_unless_told(models, monkeypatch):
-    import os
-
     import uvicorn
 
     from contest.serve import balancer
-    from contest.serve.app import SETTINGS_VARIABLE
-    from contest.serve.run import run_server
+    from contest.serve.run import ServeSettings, run_server
 
     started = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(("uvicorn", 1)))
     monkeypatch.setattr(balancer, "serve_balanced",
-                        lambda host, port, workers, access_log: started.append(("shared", workers)))
+                        lambda host, port, workers, serve: started.append(("shared", workers)))
     monkeypatch.setattr("contest.modeldir.ensemble.available_cores", lambda: 3)
-    monkeypatch.setenv(SETTINGS_VARIABLE, "")   # restored after the test
-    run_server(models, port=0)
+    run_server(models, ServeSettings(port=0))
     assert started[-1] == ("shared", 3)
-    assert json.loads(os.environ[SETTINGS_VARIABLE])["workers"] == 3
-    run_server(models, port=0, workers=1)   # one process: the app itself, no worker settings
+    run_server(models, ServeSettings(port=0, workers=1))   # one process: the app itself
     assert started[-1] == ("uvicorn", 1)
