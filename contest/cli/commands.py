@@ -220,7 +220,7 @@ def _more_epochs(out_dir, more_epochs, jobs, backend, mode):
 @main.command()
 @click.argument("images", type=click.Path())
 @click.option("-o", "--output", type=click.Path(), default="submissions/submission.txt",
-              help="submission file")
+              help="submission file ('-': standard output; the summary then goes to stderr)")
 @models_option
 @click.option("--format", "fmt", type=click.Choice(["txt", "csv"]), default=None,
               help="txt: one label per line; csv: Kaggle ImageId,Label (1-based) "
@@ -241,7 +241,7 @@ def predict(images, output, models, fmt, proba, batch_size, low_confidence, tta,
     from contest.cli.run import run_predict
 
     click.echo(run_predict(images, output, models, fmt, proba, batch_size, low_confidence, tta,
-                           adapt))
+                           adapt), err=output == "-")
 
 
 @main.command()
