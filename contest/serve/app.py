@@ -32,10 +32,12 @@ from contest.errors import ContestError
 from contest.serve import bodies
 from contest.serve.bodies import RequestProblem
 from contest.serve.guard import RETRY_AFTER_SECONDS, Admission, RequestGuard
+from contest.serve.memory import trim_heap
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_BATCH = 10000
 CHUNK = 1000
+BULK_IMAGES = 64   # requests of this many images or more are predicted apart from small ones
 SMALL_BODY = 1 << 16   # bytes; smaller bodies (but PNG) are answered on the event loop
 MAX_SHOWN_IMAGES = 64
 LOG = logging.getLogger("uvicorn.error")
@@ -56,7 +58,7 @@ class Service:
         self.processes = processes   # server processes sharing the cores (--workers)
         self.admission = admission or Admission()
         self.hosts, self.token = hosts, token   # None: any Host header, no token
-        self._batcher, self._batcher_lock = None, threading.Lock()
+        self._batchers, self._batcher_lock = {}, threading.Lock()
 
     def load(self):
         """Load and verify the models of `models_dir` (run in a thread at start-up)."""
@@ -116,21 +118,30 @@ class Service:
 
     def member_proba(self, ensemble, pixels):
         """(M, N, K) member probabilities, computed `chunk` images at a time; small concurrent
-        requests share forward passes (MicroBatcher)."""
+        requests share forward passes (MicroBatcher). Batches of BULK_IMAGES or more go to a
+        batcher of their own (with its own copy of the members), so that single images are
+        never queued behind a chunk of a 10,000-image request."""
+        bulk = len(pixels) >= BULK_IMAGES
         out = np.empty((len(ensemble), len(pixels), ensemble.classes), dtype=np.float32)
         for start in range(0, len(pixels), self.chunk):
             part = to_unit_nchw(pixels[start:start + self.chunk], ensemble.loaded.spec)
-            out[:, start:start + len(part)] = self.batcher(ensemble).submit(part).result()
+            out[:, start:start + len(part)] = self.batcher(ensemble, bulk).submit(part).result()
         return out
 
-    def batcher(self, ensemble):
+    def batcher(self, ensemble, bulk=False):
         with self._batcher_lock:
-            if self._batcher is None:
+            if bulk not in self._batchers:
                 from contest.serve.batcher import MemberPool, MicroBatcher
 
-                members = MemberPool(ensemble.loaded, self.threads, self.processes)
-                self._batcher = MicroBatcher(members, self.chunk)
-            return self._batcher
+                loaded = ensemble.loaded
+                if bulk:   # a network's forward pass keeps per-call state: its own copies
+                    import copy
+
+                    loaded = copy.copy(loaded)
+                    loaded.models = copy.deepcopy(loaded.models)
+                members = MemberPool(loaded, self.threads, self.processes)
+                self._batchers[bulk] = MicroBatcher(members, self.chunk)
+            return self._batchers[bulk]
 
     def info(self):
         ensemble = self.ready()
@@ -219,7 +230,7 @@ def _add_routes(app, service):
         try:
             answer, want_csv = await _predict(service, request, content_type, images)
         finally:
-            service.admission.release(ticket)
+            _release(service.admission, ticket)
         if want_csv:
             return PlainTextResponse(answer, media_type="text/csv")
         return JSONResponse(answer)  # plain lists: skip FastAPI's slower jsonable_encoder
@@ -235,6 +246,14 @@ def _admit(service, form, declared):
                                   "requests as its memory bound allows; retry shortly",
                              {"Retry-After": str(RETRY_AFTER_SECONDS)})
     return ticket
+
+
+def _release(admission, ticket):
+    """Release an admission ticket; after the last large request in flight, give the freed
+    memory back to the system (in a thread: the loop goes on meanwhile)."""
+    admission.release(ticket)
+    if ticket and admission.decodes == 0:
+        asyncio.get_running_loop().run_in_executor(None, trim_heap)
 
 
 async def _predict(service, request, content_type, images):

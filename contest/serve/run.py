@@ -96,7 +96,9 @@ def run_server(models, settings=ServeSettings()):
     from contest.api import Ensemble
     from contest.modeldir.ensemble import available_cores
     from contest.serve import protocol
+    from contest.serve.memory import limit_arenas
 
+    limit_arenas()   # before any thread: every server process shares a few heaps
     ensemble = Ensemble.load(models)
     warn_exposure(settings, token)
     protocol.configure(settings.header_timeout, settings.body_timeout)
