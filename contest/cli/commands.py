@@ -235,9 +235,9 @@ def _more_epochs(out_dir, more_epochs, jobs, backend, mode):
               help="bn: re-estimate every member's BatchNorm statistics on IMAGES first (AdaBN: "
                    "no training, seconds); for a whole adapted ensemble see `contest adapt`")
 def predict(images, output, models, fmt, proba, batch_size, low_confidence, tta, adapt):
-    """Predict IMAGES (.npy (N,H,W) grey or (N,H,W,C)/(N,C,H,W) colour, or flat (N,C*H*W), of
-    the ensemble's size (MNIST: (N,28,28)/(N,784)/(N,1,28,28)), uint8 0-255 or float 0-1, or a
-    Kaggle test.csv) and write a submission."""
+    """Predict IMAGES (.npy/.npz (N,H,W) grey or (N,H,W,C)/(N,C,H,W) colour, or flat (N,C*H*W),
+    of the ensemble's size (MNIST: (N,28,28)/(N,784)/(N,1,28,28)), uint8 0-255 or float 0-1; a
+    Kaggle test.csv, JSON lists, an IDX file or a picture) and write a submission."""
     from contest.cli.run import run_predict
 
     click.echo(run_predict(images, output, models, fmt, proba, batch_size, low_confidence, tta,
