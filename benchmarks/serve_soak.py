@@ -10,6 +10,8 @@ malformed bodies and stalled (half-sent) requests. Targets (issue 35):
   of their first large request);
 - p99 of the single-image requests <= 250 ms.
 
+A client that gets 503 waits the second its Retry-After asks before its next request.
+
     python benchmarks/serve_soak.py --models models [--duration 300] [--clients 16] [--seed 0]
 
 Only loopback is used; the server is started here (its defaults, as `contest serve` runs) and
@@ -139,8 +141,10 @@ class Tally:
 
 
 def one_request(port, kind, rng, bodies, tally):
+    """Send one request of `kind`, count its outcome; its status."""
     if kind == "stalled":
-        tally.add(kind, stall(port, rng.choice(STALLS)))
+        status = stall(port, rng.choice(STALLS))
+        tally.add(kind, status)
     elif kind == "malformed":
         media, body = rng.choice(MALFORMED)
         status, _, _ = post(port, media, body)
@@ -149,6 +153,7 @@ def one_request(port, kind, rng, bodies, tally):
         body, proba = rng.choice(bodies[kind])
         status, answer, seconds = post(port, MEDIA[kind], body)
         tally.add(kind, status, status != 200 or correct(answer, proba), seconds)
+    return status
 
 
 def client(port, deadline, seed, bodies, tally):
@@ -157,9 +162,12 @@ def client(port, deadline, seed, bodies, tally):
     while time.monotonic() < deadline:
         kind = rng.choices(kinds, weights)[0]
         try:
-            one_request(port, kind, rng, bodies, tally)
+            status = one_request(port, kind, rng, bodies, tally)
         except (OSError, http.client.HTTPException) as exc:
             tally.add(kind, f"connection error ({type(exc).__name__})", right=False)
+            continue
+        if status == 503:   # as Retry-After asks (1 s), before this client's next request
+            time.sleep(1)
 
 
 def warm_up(port, bodies):

@@ -58,8 +58,12 @@ class Server:
             [sys.executable, "-m", "contest", "serve", "--models", str(models), "--port",
              str(self.port), "--workers", "2", "--threads", "1", *map(str, options)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_for(self.answers, what="server ready")
-        wait_for(lambda: len(children(self.process.pid)) == 2, what="two server processes")
+        try:
+            wait_for(self.answers, what="server ready")
+            wait_for(lambda: len(children(self.process.pid)) == 2, what="two server processes")
+        except BaseException:
+            self.close()   # no server left running after a failed start
+            raise
 
     def answers(self):
         assert self.process.poll() is None, self.process.stderr.read().decode(errors="replace")
