@@ -23,6 +23,20 @@ pytest.importorskip("uvicorn", reason="the serve extra is not installed")
 MIB = 2**20
 
 
+@pytest.fixture
+def start():
+    """start(models, *options): a running Server, stopped at the end of the test whatever
+    happens."""
+    started = []
+
+    def make(models, *options):
+        started.append(Server(models, *options))
+        return started[-1]
+    yield make
+    for running in started:
+        running.close()
+
+
 def rss(pid):
     """Resident memory in bytes of `pid` and its children (Linux /proc)."""
     total = 0
@@ -61,8 +75,8 @@ def post(port, body, content_type, timeout=60):
         connection.close()
 
 
-def test_stalled_connections_are_cut_off_after_the_timeouts_and_logged(models):
-    server = Server(models, "--header-timeout", "0.5", "--body-timeout", "0.5")
+def test_stalled_connections_are_cut_off_after_the_timeouts_and_logged(models, start):
+    server = start(models, "--header-timeout", "0.5", "--body-timeout", "0.5")
     stalled = []
     for number in range(12):
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
@@ -106,8 +120,8 @@ def test_a_client_that_goes_away_mid_upload_is_logged_in_one_line(server):
     assert "Traceback" not in log and "Exception in ASGI application" not in log
 
 
-def test_heavy_requests_beyond_the_bound_get_503_and_memory_stays_bounded(models):
-    server = Server(models, "--max-decodes", "1", "--decode-memory", "200")
+def test_heavy_requests_beyond_the_bound_get_503_and_memory_stays_bounded(models, start):
+    server = start(models, "--max-decodes", "1", "--decode-memory", "200")
     baseline, picture = rss(server.process.pid), big_png()
     peak, done = [baseline], []
 
@@ -125,7 +139,6 @@ def test_heavy_requests_beyond_the_bound_get_503_and_memory_stays_bounded(models
     assert all(retry == "1" for status, retry, _ in answers if status == 503)
     # two processes, each decoding at most one 4096x4096 picture (64 MiB RGBA) at a time
     assert max(peak) - baseline < 2 * 200 * MIB, (max(peak) - baseline) / MIB
-    server.close()
 
 
 def test_a_stopped_server_process_is_replaced(server):
@@ -139,22 +152,18 @@ def test_a_stopped_server_process_is_replaced(server):
     assert b"stopped answering" in server.process.stderr.read1(1 << 16)
 
 
-def test_a_member_file_changed_while_serving_cannot_take_the_service_down(models_copy):
-    server = Server(models_copy)
-    try:
-        with open(models_copy / "member-0.npz", "r+b") as member:
-            member.truncate(1000)
-        first, _ = children(server.process.pid)
-        os.kill(first, signal.SIGKILL)
-        wait_for(lambda: len(children(server.process.pid)) == 2 and
-                 first not in children(server.process.pid), what="replaced")
-        digits = np.zeros((2, 28, 28), np.uint8)
-        buffer = io.BytesIO()
-        np.save(buffer, digits)
-        for _ in range(6):   # both processes answer, the new one from the parent's models
-            assert post(server.port, buffer.getvalue(), "application/x-npy")[0] == 200
-    finally:
-        server.close()
+def test_a_member_file_changed_while_serving_cannot_take_the_service_down(models_copy, start):
+    server = start(models_copy)
+    with open(models_copy / "member-0.npz", "r+b") as member:
+        member.truncate(1000)
+    first, _ = children(server.process.pid)
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: len(children(server.process.pid)) == 2 and
+             first not in children(server.process.pid), what="replaced")
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros((2, 28, 28), np.uint8))
+    for _ in range(6):   # both processes answer, the new one from the parent's models
+        assert post(server.port, buffer.getvalue(), "application/x-npy")[0] == 200
 
 
 def test_a_member_file_changed_before_the_start_stops_the_command_with_one_line(models_copy):
