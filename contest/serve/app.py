@@ -107,7 +107,9 @@ class Service:
     @staticmethod
     def answer(ensemble, pixels, members, want_csv, show_images):
         """The JSON answer, or the submission CSV text, from the (M, N, K) member probabilities."""
-        mean = np.mean(members, axis=0, dtype=np.float64).astype(np.float32)
+        from contest.modeldir.ensemble import average
+
+        mean = average(members)
         if want_csv:
             from contest.data.submission import render_submission
 
@@ -151,7 +153,7 @@ class Service:
                    for entry in manifest["members"]]
         return {"input": {"channels": channels, "height": height, "width": width,
                           "classes": ensemble.classes,
-                          "class_names": [str(c) for c in range(ensemble.classes)]},
+                          "class_names": list(ensemble.loaded.spec.class_names)},
                 "members": members, "arch": manifest.get("arch"),
                 "normalisation": manifest.get("normalisation"),
                 "preset": manifest.get("preset"),

@@ -93,12 +93,15 @@ def run_server(models, settings=ServeSettings()):
     check_installed()
     token = read_token(settings)
     check_address(settings.host, settings.port)
+    import nnlib as nn
+    from nnlib.runtime.threads import available_cores
+
     from contest.api import Ensemble
-    from contest.modeldir.ensemble import available_cores
     from contest.serve import protocol
     from contest.serve.memory import limit_arenas
 
     limit_arenas()   # before any thread: every server process shares a few heaps
+    nn.retain_freed_memory()   # the service's choice (faster passes), not contest.Ensemble's
     ensemble = Ensemble.load(models)
     warn_exposure(settings, token)
     protocol.configure(settings.header_timeout, settings.body_timeout)

@@ -47,7 +47,7 @@ def drawing(height=280, width=200):
     (np.zeros((0, 28, 28), np.uint8), "empty"),
     (np.zeros((2, 27, 28), np.uint8), "wrong dimensions (2, 27, 28)"),
 ])
-def test_check_pixels_refuses_with_the_reason(array, problem):
+def test_bad_arrays_are_refused_with_the_reason(array, problem):
     with pytest.raises(ContestInputError, match="x: ") as error:
         decode.decode_array(array, MNIST, "x")
     assert problem in str(error.value)
