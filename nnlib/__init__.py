@@ -9,12 +9,11 @@ Sequential, threads, helper processes, memory setting, and the constants that fi
 """
 from .gradcheck import check_layer_gradients, numerical_gradient
 from .layers import (LAYER_TYPES, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, Layer,
-                     MaxPool2D, Param, ReLU, Sigmoid, Tanh, register_layer)
+                     MaxPool2D, Param, ReLU, Sigmoid, Softmax, Tanh, register_layer)
 from .introspect import loss_input_gradient
-from .losses import SoftmaxCrossEntropy
+from .losses import BinaryCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
 from .model import Sequential
-from .optim import (OPTIMIZERS, SGD, AdaDelta, AdaGrad, Adam, AdamW, Optimizer, RMSProp,
-                    l1_penalty, l2_penalty)
+from .optim import OPTIMIZERS, SGD, AdaDelta, AdaGrad, Adam, AdamW, Optimizer, RMSProp
 from .runtime.memory import retain_freed_memory
 from .runtime.threads import get_num_threads, set_num_threads
 from .schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, OneCycleLR, StepLR

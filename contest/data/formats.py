@@ -2,14 +2,16 @@
 
     IDX directory     train-images-idx3-ubyte[.gz] + train-labels-idx1-ubyte[.gz] (MNIST's layout;
                       t10k-* for the test split), gzip or not
-    Kaggle CSV        a label column (default `label`) and one column per pixel (contest.data.csvdata)
+    Kaggle CSV        a label column (default `label`) and one column per pixel (contest.data.decode_text)
     .npz              arrays x/y, images/labels or x_train/y_train (x_test/y_test: test split)
     .npy pair         images.npy + labels.npy, in a directory or given as the images file
     image folder      one sub-folder of images per class, class names = folder names, sorted
                       (contest.data.imagefolder); the images in a fixed shuffled order
     CIFAR-10 binary   data_batch_*.bin (train) / test_batch.bin (test) of 3,073-byte records (one
                       label byte, then 1,024 red, 1,024 green and 1,024 blue bytes, row by row),
-                      class names from batches.meta.txt; the pickled Python version is never read
+                      class names from batches.meta.txt
+    CIFAR-10 python   cifar-10-batches-py: data_batch_1..5 / test_batch pickles, read by a
+                      restricted unpickler of plain data only (contest.data.cifar_pickle)
 
 Images of shape (N, H, W), (N, H, W, C) or (N, C, H, W) come back in contest's layout ((N, H, W)
 grey, (N, H, W, C) colour), uint8 or float32 0-1; labels as int64 0..classes-1. Anything unusable
@@ -23,13 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from contest.data import datasets
-from contest.data.images import check_values
+from contest.data.decode import check_values
 from contest.data.spec import FASHION_MNIST_NAMES, spec_of_images
 from contest.errors import ContestInputError
 
 FORMAT_NAMES = {"idx": "IDX directory", "csv": "Kaggle CSV", "npz": ".npz arrays",
                 "npy": "images.npy + labels.npy", "folder": "image folder (one sub-folder per "
-                "class)", "cifar10": "CIFAR-10 binary"}
+                "class)", "cifar10": "CIFAR-10 binary",
+                "cifar10py": "CIFAR-10 python batches"}
 NPZ_KEYS = {"train": (("x", "y"), ("images", "labels"), ("x_train", "y_train")),
             "test": (("x_test", "y_test"), ("x", "y"), ("images", "labels"))}
 IDX_STEMS = {"train": datasets.FILES["train"], "test": datasets.FILES["test"]}
@@ -77,6 +80,8 @@ def detect_format(path):
         return "idx"
     if any(re.fullmatch(r"(data_batch_\d+|test_batch)\.bin", name) for name in names):
         return "cifar10"
+    if names & {"data_batch_1", "test_batch"}:
+        return "cifar10py"
     if {"images.npy", "labels.npy"} <= names:
         return "npy"
     if any(child.is_dir() and not child.name.startswith(".") for child in path.iterdir()):
@@ -103,13 +108,13 @@ def load_data(path, split="train", label_column="label"):
     if fmt == "idx":
         data = _load_idx(path if path.is_dir() else path.parent, split)
     elif fmt == "csv":
-        from contest.data.csvdata import read_labelled_csv
-
         data = LabelledData(*read_labelled_csv(path, label_column), None, fmt, path)
     elif fmt == "npz":
         data = _load_npz(path, split)
     elif fmt == "npy":
         data = _load_npy_pair(path)
+    elif fmt == "cifar10py":
+        data = _load_cifar_python(path, split)
     elif fmt == "folder":
         from contest.data.imagefolder import read_image_folder
 
@@ -127,7 +132,8 @@ def has_test_split(path):
     fmt = detect_format(path)
     if fmt == "idx":
         return all(_idx_file(path, stem, required=False) for stem in IDX_STEMS["test"])
-    return fmt == "cifar10" and (path / "test_batch.bin").is_file()
+    return ((fmt == "cifar10" and (path / "test_batch.bin").is_file())
+            or (fmt == "cifar10py" and (path / "test_batch").is_file()))
 
 
 def shuffled(data, seed=0):
@@ -184,7 +190,7 @@ def _load_npz(path, split):
 
 
 def _load_npy_pair(path):
-    from contest.data.inputs import read_npy
+    from contest.data.decode import read_array_file as read_npy
 
     directory = path if path.is_dir() else path.parent
     images_path = path if path.is_file() else directory / "images.npy"
@@ -268,6 +274,15 @@ def _load_cifar(path, split):
     return LabelledData(images, labels, read_cifar_names(directory), "cifar10", path)
 
 
+def _load_cifar_python(path, split):
+    from contest.data.cifar_pickle import python_batch_files, read_python_batch, read_python_names
+
+    parts = [read_python_batch(f) for f in python_batch_files(path, split)]
+    images = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+    labels = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+    return LabelledData(images, labels, read_python_names(path), "cifar10py", path)
+
+
 # ---- checks common to every format --------------------------------------------------------------
 
 def check_labelled(data, training=True):
@@ -278,7 +293,9 @@ def check_labelled(data, training=True):
     return data
 
 
-def check_labels(labels, source, class_names=None, training=True):
+def check_labels(labels, source, class_names=None, training=True, classes=None):
+    """Integer labels (N,) int64 >= 0, below len(class_names) or `classes` when given; integral
+    floats are accepted (a CSV's label column)."""
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
@@ -287,19 +304,47 @@ def check_labels(labels, source, class_names=None, training=True):
         labels = labels.astype(np.int64)
     if labels.dtype.kind not in "ui":
         raise ContestInputError(source, f"labels must be integers, found dtype {labels.dtype}")
-    if labels.ndim != 1 or len(labels) == 0:
-        raise ContestInputError(source, f"labels of shape {labels.shape}: expected (N,), N >= 1")
+    if labels.ndim != 1:
+        raise ContestInputError(source, f"wrong dimensions {labels.shape}: expected labels of "
+                                        "shape (N,)")
+    if len(labels) == 0:
+        raise ContestInputError(source, "empty: the file contains no labels")
     labels = labels.astype(np.int64)
     if labels.min() < 0:
-        raise ContestInputError(source, f"negative label {labels.min()}")
+        raise ContestInputError(source, f"labels must be >= 0; found "
+                                        f"{labels.min()}..{labels.max()}")
     if class_names is not None and labels.max() >= len(class_names):
         raise ContestInputError(source, f"label {labels.max()} but only {len(class_names)} "
                                         "class names")
+    if classes is not None and labels.max() >= classes:
+        raise ContestInputError(source, f"labels must lie in 0..{classes - 1}; "
+                                        f"found {labels.min()}..{labels.max()}")
     present = np.unique(labels)
     if training and len(present) < 2:
         raise ContestInputError(source, f"one class only (every label is {present[0]}): "
                                         "training needs at least two")
     return labels
+
+
+def read_labelled_csv(path, label_column="label"):
+    """(images (N, S, S), labels) of a Kaggle train.csv, read by the one CSV reader of
+    contest.data.decode (floats when the text has floats); values checked by the caller."""
+    import math
+
+    from contest.data.decode import open_input
+    from contest.data.decode_payload import Limits, Payload
+    from contest.data.decode_text import read_csv_table
+
+    with open_input(path) as handle:
+        pixels, labels, count = read_csv_table(Payload(handle, path), Limits(),
+                                               label_column or "label")
+    side = math.isqrt(count)
+    if side * side != count:
+        raise ContestInputError(path, f"{count} pixel columns is not a square image "
+                                      "(784 = 28x28, 1024 = 32x32, ...)")
+    if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
+        raise ContestInputError(path, f"labels in column {label_column!r} must be integers")
+    return pixels.reshape(-1, side, side), labels
 
 
 def check_test_matches(test, spec):

@@ -99,7 +99,7 @@ def occlusion_maps(ensemble, image, target):
 
 
 def analyse_image(ensemble, image, occlusion=True):
-    """ImageAnalysis of one image (contest layout) for a loaded contest.ensemble.Ensemble."""
+    """ImageAnalysis of one image (contest layout) for a loaded contest.modeldir.ensemble.LoadedEnsemble."""
     x1 = model_input(ensemble, image[None])
     member_proba = probabilities(ensemble.models, x1)[:, 0]
     proba = average(member_proba[:, None])[0]

@@ -9,7 +9,6 @@ until they are ready the answer says so in "neighbours_status" and "neighbours" 
 """
 import threading
 
-import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -18,11 +17,6 @@ from contest.errors import ContestError
 from contest.serve.bodies import RequestProblem, body_format
 
 MAX_NEIGHBOURS = 32
-
-
-def contest_layout(pixels):
-    """One image (C, H, W) of the service's checked pixels as (H, W) grey or (H, W, C) colour."""
-    return pixels[0] if pixels.shape[0] == 1 else np.moveaxis(pixels, 0, 2)
 
 
 class LookInside:
@@ -62,7 +56,7 @@ class LookInside:
         if not 0 <= member < len(loaded.models):
             raise RequestProblem(400, f"member={member}: the ensemble has members "
                                       f"0..{len(loaded.models) - 1}")
-        image = contest_layout(pixels[0])
+        image = pixels[0]   # contest's layout: (H, W) grey or (H, W, C) colour
         if neighbours:
             self.start_loading(loaded)
         status, ready = self.status, self.loaded   # read once: the loading thread sets both

@@ -8,7 +8,7 @@ import pytest
 
 import nnlib as nn
 from contest.data.spec import InputSpec
-from contest.modeldir.ensemble import Ensemble
+from contest.modeldir.ensemble import LoadedEnsemble
 from contest.inspect import plots_image, plots_set
 from contest.inspect.features import build_index
 from contest.inspect.payload import image_payload
@@ -22,7 +22,7 @@ SIZE = 16
 
 def _ensemble(models, spec):
     manifest = {"normalisation": "unit", "members": [{"sha256": f"{i}"} for i in range(len(models))]}
-    ensemble = Ensemble(None, manifest, models)
+    ensemble = LoadedEnsemble(None, manifest, models)
     ensemble.__dict__["spec"] = spec            # the cached property, without a full manifest
     return ensemble
 
