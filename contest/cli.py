@@ -111,7 +111,9 @@ def _class_names(value):
 @click.option("--n", "n", type=click.IntRange(min=1), default=5, help="number of members")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
               help="training recipe (" + "; ".join(
-                  f"{p.name}: arch {p.arch}, {p.epochs} epochs" for p in PRESETS.values())
+                  f"{p.name}: arch " + ("of the --init-from ensemble" if p.name == "finetune"
+                                        else p.arch) + f", {p.epochs} epochs"
+                  for p in PRESETS.values())
               + "); --epochs/--arch/--augment override it [default: default, finetune with "
                 "--init-from]")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="[default: the preset's]")
@@ -131,7 +133,8 @@ def _class_names(value):
 @click.option("--scheduler", metavar="ADDRESS|local", default=None,
               help="train the members as tasks on the Dask cluster at ADDRESS (e.g. "
                    "tcp://host:8786), or on a LocalCluster of this machine's cores for 'local'; "
-                   "ignores --jobs and --backend; needs pip install \"contest-cnn[dask]\"")
+                   "ignores --jobs and --backend; needs the dask extra (pip install \".[dask]\" in a "
+                   "checkout)")
 @click.option("--train-limit", type=click.IntRange(min=20), default=None,
               help="use only the first N training images (quick runs)")
 @data_dir_option
@@ -156,7 +159,9 @@ def _class_names(value):
               help="start each member from the matching member of this ensemble (same image "
                    "channels and size; a new last layer when the classes differ)")
 @click.option("--freeze", type=click.Choice(["features"]), default=None,
-              help="with --init-from: keep the convolution layers' weights fixed")
+              help="with --init-from: keep the weights of every layer before the Flatten "
+                   "(the convolutions and their BatchNorm scales) fixed; the dense layers "
+                   "after it train")
 @click.option("--quiet", "-q", is_flag=True, help="no progress output while training")
 def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backend, scheduler,
                    train_limit, data_dir, data, test_path, label_column, class_names, more_epochs,
