@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import nnlib as nn  # noqa: E402
 from contest.data.datasets import load_split  # noqa: E402
 from contest.data.preprocess import normalise  # noqa: E402
-from contest.robustness import iter_variants  # noqa: E402
+from contest.evaluate.variants import iter_variants  # noqa: E402
 
 
 def main():

@@ -1,0 +1,7 @@
+"""How well an ensemble does, and pictures of it.
+
+    variants     harder variants of a test set (shift, rotate, noise, ...) and the accuracy table
+    robustness   `evaluate --robustness`: members and ensemble scored on every variant
+    tta          test-time augmentation: probabilities averaged over small shifts
+    plots        PNG reports: learning curves, confusion matrix and mistakes, one prediction
+"""
