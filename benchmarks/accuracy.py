@@ -11,7 +11,7 @@ test accuracy, the robustness table of `contest evaluate --robustness` (same cod
 accuracy with and without test-time augmentation on the validation split (the last
 `validation_size` training images, never the test set) with a recommendation for `--tta`.
 """
-import argparse
+from benchargs import Parser, run_main
 import os
 import subprocess
 import sys
@@ -25,7 +25,7 @@ TTA_MIN_GAIN = 0.0005  # recommend --tta only for at least +0.05 points of valid
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = Parser(__doc__)
     ap.add_argument("--preset", default="default", help="fast | default | large")
     ap.add_argument("--n", type=int, default=5, help="number of members")
     ap.add_argument("--out", default=None, help="model directory [default: models-PRESET]")
@@ -144,4 +144,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -117,6 +117,6 @@ def test_freeze_is_described_as_it_acts():
 
     words = "every layer before the Flatten"
     help_text = " ".join(invoke(["train-ensemble", "--help"]).output.split())
-    page = " ".join((Path(__file__).parents[2] / "docs" / "own-data.md").read_text().split())
+    page = " ".join((Path(__file__).parents[3] / "docs" / "own-data.md").read_text().split())
     assert words in help_text and words in page
     assert "finetune: arch of the --init-from ensemble" in help_text

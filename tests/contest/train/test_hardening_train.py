@@ -65,7 +65,7 @@ def test_augment_parameters_out_of_range_are_refused(tmp_path, tiny_data, augmen
     ({"style": {"p_flag": 2}}, "style.p_flag must be a number in [0, 1]"),
 ])
 def test_augment_errors_list_what_the_check_accepts(augment, words):
-    from contest.augment_limits import check_augment
+    from contest.train.augment_limits import check_augment
 
     with pytest.raises(ValueError) as raised:
         check_augment(augment)
