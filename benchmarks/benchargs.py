@@ -23,4 +23,5 @@ def run_main(main):
     try:
         main()
     except (ContestError, OSError, ValueError) as exc:   # ValueError: nnlib names the bad file
-        sys.exit(f"Error: {exc}")
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(2)

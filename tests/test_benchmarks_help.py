@@ -57,3 +57,9 @@ def test_an_unknown_recipe_is_one_line():
     assert result.returncode == 2
     assert result.stderr.startswith("Error: --recipe: unknown recipe 'foo'")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_missing_input_is_one_line():
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "trial_vote.py"), "missing.npz"],
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stderr) == (2, "Error: missing.npz: no such model file\n")
