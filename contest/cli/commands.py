@@ -9,6 +9,7 @@ import click
 from contest import __version__
 from contest.cli.errors import (ContestInterrupted, ContestUsageError, NonNegativeInt,
                                 OneLineGroup, sigterm_as_interrupt)
+from contest.cli.options import VariantsOption, data_dir_option, source_data_dir_option
 from contest.errors import ContestError
 from contest.train.presets import PRESETS
 
@@ -79,10 +80,6 @@ def parse_augment(ctx, param, value):
 
 models_option = click.option("--models", "models", default="models", type=click.Path(),
                              help="model directory written by train-ensemble")
-data_dir_option = click.option("--data-dir", type=click.Path(), envvar="CONTEST_DATA_DIR",
-                               show_envvar=True, default=None,
-                               help="directory of MNIST-format IDX files (default: the bundled "
-                                    "MNIST, or the data the ensemble was trained on)")
 batch_option = click.option("--batch-size", type=click.IntRange(min=1), default=1000,
                             help="images per inference batch")
 tta_option = click.option("--tta", is_flag=True,
@@ -137,7 +134,7 @@ def _class_names(value):
                    "checkout)")
 @click.option("--train-limit", type=click.IntRange(min=20), default=None,
               help="use only the first N training images (quick runs)")
-@data_dir_option
+@source_data_dir_option
 @click.option("--data", type=click.Path(), default=None,
               help="labelled training data: a directory of IDX files, a Kaggle CSV (label column "
                    "and pixel0..), an .npz (x/y or images/labels), images.npy (+ labels.npy), a "
@@ -329,8 +326,7 @@ def predict_one(index, image, label, models, data_dir, save_png):
 @click.option("--robustness", is_flag=True,
               help="also score every member, the mean member and the ensemble on harder "
                    "variants of the images (shifted, rotated, noisy, low contrast, ...)")
-@click.option("--variants", default=None, metavar="NAME,...",
-              help="only these robustness variants (implies --robustness) [default: all]")
+@click.option("--variants", cls=VariantsOption, default=None, metavar="NAME,...")
 @click.option("--seed", type=NonNegativeInt(), default=0, help="seed of the robustness variants")
 def evaluate(models, images, labels, data_dir, batch_size, report, tta, robustness, variants,
              seed):
@@ -362,7 +358,7 @@ def score(submission, labels):
                    "test.csv (pixel0,...) for the test split [default: from --out's extension]")
 @click.option("--labels", type=click.Path(), default=None, help="also write labels (.npy)")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="only the first N")
-@data_dir_option
+@source_data_dir_option
 def export(split, out, fmt, labels, limit, data_dir):
     """Write a dataset split as contest input, to try the predict/score and the Kaggle loops."""
     from contest.cli.run import run_export
