@@ -32,7 +32,8 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="training and robustness seed")
     ap.add_argument("--train-limit", type=int, default=None, help="first N training images only")
     ap.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
-    ap.add_argument("--jobs", type=int, default=None, help="worker processes [train-ensemble's default]")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="worker processes [train-ensemble's default]")
     ap.add_argument("--skip-train", action="store_true", help="evaluate an existing --out")
     ap.add_argument("--batch-size", type=int, default=1000, help="images per inference batch")
     args = ap.parse_args(argv)

@@ -22,7 +22,8 @@ from machine import machine_facts  # noqa: E402
 def main():
     ap = Parser(__doc__)
     ap.add_argument("--epochs", type=int, default=3, help="training epochs [default: 3]")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the weights and batches [default: 0]")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="seed of the weights and batches [default: 0]")
     ap.add_argument("--threads", type=int, default=2, help="nnlib threads [default: 2]")
     args = ap.parse_args()
     print(machine_facts())

@@ -233,9 +233,11 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=128, help="images per batch (default 128)")
     parser.add_argument("--repeats", type=int, default=30, help="timed repetitions per figure")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="gzipped IDX3 image file")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random transforms [default: 0]")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random transforms [default: 0]")
     parser.add_argument("--grid", type=Path, help="also save a PNG of originals and variants")
-    parser.add_argument("--blas-threads", type=int, help="limit BLAS threads (needs threadpoolctl); "
+    parser.add_argument("--blas-threads", type=int,
+                        help="limit BLAS threads (needs threadpoolctl); "
                         "training workers run with 1")
     args = parser.parse_args(argv)
     if args.batch < 1 or args.repeats < 1:

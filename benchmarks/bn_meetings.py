@@ -74,8 +74,10 @@ def two_processes(arch, mode, steps):
 def main():
     ap = Parser(__doc__)
     ap.add_argument("--arch", default="b", help="architecture to train [default: b]")
-    ap.add_argument("--steps", type=int, default=25, help="timed training steps per set-up and round [default: 25]")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds of all set-ups in turn [default: 3]")
+    ap.add_argument("--steps", type=int, default=25,
+                    help="timed training steps per set-up and round [default: 25]")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of all set-ups in turn [default: 3]")
     a = ap.parse_args()
     from threadpoolctl import threadpool_limits
     print(machine_facts())

@@ -107,8 +107,10 @@ def copy_speeds():
 
 def main():
     ap = Parser(__doc__)
-    ap.add_argument("--arch", nargs="+", default=["a", "b"], help="architectures to time [default: a b]")
-    ap.add_argument("--repeats", type=int, default=5, help="rounds of the three contenders in turn [default: 5]")
+    ap.add_argument("--arch", nargs="+", default=["a", "b"],
+                    help="architectures to time [default: a b]")
+    ap.add_argument("--repeats", type=int, default=5,
+                    help="rounds of the three contenders in turn [default: 5]")
     a = ap.parse_args()
     print(machine_facts())
     print(f"training images/s at one thread, median of {a.repeats} rounds")

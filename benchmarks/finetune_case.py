@@ -49,7 +49,8 @@ def main():
     ap.add_argument("--tune", type=int, default=1000, help="labelled restyled images to train on")
     ap.add_argument("--n", type=int, default=5, help="members of every trained ensemble")
     ap.add_argument("--work", default="finetune-case",
-                    help="directory for the data files and ensembles it writes [default: finetune-case]")
+                    help="directory for the data files and ensembles it writes "
+                         "[default: finetune-case]")
     args = ap.parse_args()
     work = Path(args.work)
     if work.exists() and any(work.iterdir()):

@@ -93,7 +93,8 @@ def main():
     ap.add_argument("--work", default=None, help="scratch directory (default: a temp dir)")
     ap.add_argument("--train-limit", type=int, default=None,
                     help="training images for the --jobs comparison (default: all 60,000)")
-    ap.add_argument("--repeats", type=int, default=3, help="runs of each timed command [default: 3]")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="runs of each timed command [default: 3]")
     ap.add_argument("--skip-training", action="store_true", help="only the prediction figures")
     a = ap.parse_args()
     work = a.work or tempfile.mkdtemp(prefix="contest-speed-")

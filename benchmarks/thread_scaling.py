@@ -146,8 +146,10 @@ def sections(arch, steps):
 def main():
     ap = Parser(__doc__)
     ap.add_argument("--arch", default="b", help="architecture to train [default: b]")
-    ap.add_argument("--steps", type=int, default=30, help="timed training steps per set-up and round [default: 30]")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds of the three set-ups in turn [default: 3]")
+    ap.add_argument("--steps", type=int, default=30,
+                    help="timed training steps per set-up and round [default: 30]")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of the three set-ups in turn [default: 3]")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:

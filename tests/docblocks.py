@@ -4,7 +4,8 @@ Every fenced block whose info string is `sh` or `python` runs (tests/test_docs.p
 run instead of its long parts is written in the page, in HTML comments on the lines right above
 the block's opening fence (GitHub shows nothing of them):
 
-    <!-- docs-test: replace "OLD" "NEW" -->   run the block with OLD replaced by NEW (OLD must occur)
+    <!-- docs-test: replace "OLD" "NEW" -->   run the block with OLD replaced by NEW (which
+                                              must occur)
     <!-- docs-test: background URL -->        start the block, wait until URL answers; it is stopped
                                               when the page's last block has run
     <!-- docs-test: skip REASON -->           never run (a full training, an install): rare
@@ -103,8 +104,9 @@ def read_blocks(text, page):
             for body in marks:
                 _apply_mark(block, body)
             if marks and block.language not in RUN_LANGUAGES:
-                raise MarkError(f"{block.where()}: docs-test marks above a {block.language or 'plain'}"
-                                f" block, which never runs")
+                kind = block.language or "plain"
+                raise MarkError(f"{block.where()}: docs-test marks above a {kind} block, "
+                                f"which never runs")
             blocks.append(block)
             marks, index = [], end
         elif line.strip() and marks:

@@ -65,7 +65,8 @@ def docs_models(tmp_path_factory):
 
 
 def _report(block, code, output=""):
-    return f"{block.where()}: the {block.language} block failed\n--- ran:\n{code}\n--- output:\n{output}"
+    return (f"{block.where()}: the {block.language} block failed\n--- ran:\n{code}\n"
+            f"--- output:\n{output}")
 
 
 def _run_sh(block, code, env, directory):
@@ -118,7 +119,7 @@ def _stop(process):
 
 
 def run_page(page, directory, env):
-    """Run every block of `page` that runs, in `directory`, stopping background blocks at the end."""
+    """Run the blocks of `page` that run, in `directory`; background blocks stop at the end."""
     blocks = read_blocks((ROOT / page).read_text(encoding="utf-8"), page)
     for name in CHECKOUT_LINKS:
         (directory / name).symlink_to(ROOT / name)
@@ -188,3 +189,30 @@ def test_model_directory_page_lists_every_manifest_key(docs_models):
     data_row = (ROOT / "docs" / "model-directory.md").read_text().split("| `data` |")[1]
     absent = [key for key in manifest["data"] if f"`{key}`" not in data_row.split("\n")[0]]
     assert not absent, f"data keys not described: {absent}"
+
+
+def test_presets_page_gives_what_large_changes():
+    """docs/presets.md's row for `large` names each value in which it differs from `default`."""
+    from contest.train.presets import PRESETS
+
+    row = next(line for line in (ROOT / "docs" / "presets.md").read_text().splitlines()
+               if line.startswith("| `large` |"))
+    large, default = PRESETS["large"], PRESETS["default"]
+    assert large.lr != default.lr and f"{large.lr:.0e}".replace("e-0", "e-") in row
+    assert f"{large.epochs} |" in row
+    blur = large.augment["pixel"]["p_blur"]
+    assert blur != default.augment["pixel"]["p_blur"]
+    assert f"blur on {blur:.0%}".replace("%", " %") in row
+
+
+def test_readme_is_short_and_starts_with_the_two_commands():
+    """README.md stays a page for users (history and per-run figures live in docs/), and its
+    first block installs, trains and evaluates, then installs and runs the tests."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 160
+    first = read_blocks(text, "README.md")[0]
+    assert first.line <= 2 and first.language == "sh"
+    install, tests = first.code.splitlines()
+    assert "pip install ." in install and "contest train-ensemble" in install
+    assert install.endswith("contest evaluate")
+    assert 'pip install -e ".[test]"' in tests and tests.endswith("python -m pytest -q")

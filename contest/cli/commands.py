@@ -130,8 +130,8 @@ def _class_names(value):
 @click.option("--scheduler", metavar="ADDRESS|local", default=None,
               help="train the members as tasks on the Dask cluster at ADDRESS (e.g. "
                    "tcp://host:8786), or on a LocalCluster of this machine's cores for 'local'; "
-                   "ignores --jobs and --backend; needs the dask extra (pip install \".[dask]\" in a "
-                   "checkout)")
+                   "ignores --jobs and --backend; needs the dask extra (pip install "
+                   "\".[dask]\" in a checkout)")
 @click.option("--train-limit", type=click.IntRange(min=20), default=None,
               help="use only the first N training images (quick runs)")
 @source_data_dir_option

@@ -29,7 +29,8 @@ def settings_from_manifest(out_dir, manifest, jobs=None, backend="loky"):
     # run.json keeps the preset the members were started with (their run identity); the
     # manifest's follows --more-epochs
     return TrainSettings(
-        preset=Preset(**(run.get("preset") or manifest["preset"])), n=manifest["n"], seed=manifest["seed"],
+        preset=Preset(**(run.get("preset") or manifest["preset"])), n=manifest["n"],
+        seed=manifest["seed"],
         out_dir=str(out_dir), jobs=jobs, backend=backend, train_limit=data.get("train_limit"),
         normalisation=manifest["normalisation"], data_dir=data.get("dir") if idx else None,
         data=None if idx else data.get("path"), test=data.get("test"),
