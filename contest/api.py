@@ -24,7 +24,7 @@ class Ensemble:
     """A verified ensemble; predictions average the members' softmax outputs."""
 
     def __init__(self, loaded):
-        self._loaded = loaded   # contest.modeldir.ensemble.Ensemble: directory, manifest, models
+        self._loaded = loaded   # contest.modeldir.ensemble.LoadedEnsemble
         self._lock = threading.Lock()  # a network's forward pass keeps per-call state
 
     @classmethod
@@ -36,8 +36,8 @@ class Ensemble:
 
     @property
     def loaded(self):
-        """The underlying contest.modeldir.ensemble.Ensemble: directory, manifest, verified
-        models."""
+        """The underlying contest.modeldir.ensemble.LoadedEnsemble: directory, manifest,
+        verified models."""
         return self._loaded
 
     @property

@@ -4,6 +4,7 @@ Library functions raise `ContestError` with a one-line message that names the fi
 the CLI turns it into click's error output with exit status 2 (no traceback). Keeping click out of
 the library modules lets them be used from Python as well.
 """
+import numbers
 
 
 class ContestError(Exception):
@@ -17,3 +18,11 @@ class ContestInputError(ContestError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+def check_seed(seed, option="--seed"):
+    """`seed` if it is an integer >= 0 (what numpy's SeedSequence takes), else ContestError
+    naming the option; the one seed check below the command line (click checks the option)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ContestError(f"{option}: must be an integer >= 0 (received: {seed!r})")
+    return int(seed)

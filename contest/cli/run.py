@@ -13,20 +13,26 @@ from contest.data.datasets import load_split, resolve_data_dir
 from contest.data.formats import check_test_matches, load_data
 from contest.data.inputs import check_file, load_images, load_labels
 from contest.data.spec import MNIST, spec_of_manifest
-from contest.modeldir.ensemble import (MANIFEST, accuracy, confusion_matrix, load_ensemble,
-                                       read_manifest)
+from contest.modeldir.ensemble import accuracy, confusion_matrix, load_ensemble, read_manifest
+from contest.modeldir.files import MANIFEST
 from contest.fileio import atomic_open, write_npy
 from contest.data.submission import (check_submission_path, format_for, read_submission,
                                      write_submission)
 from contest.evaluate.tta import describe, probabilities
-from contest.errors import ContestError, ContestInputError
+from contest.evaluate.views import VIEWS, Evaluation, view_text
+from contest.errors import ContestError, ContestInputError, check_seed
 
 MAX_LISTED_MISTAKES = 200
 
 
-def check_output(path, suffixes=None, option="output"):
-    """Refuse an unusable output path before any work (the full rule: contest.cli.outputs)."""
-    return outputs.check_outputs([outputs.output(option, path, suffixes or ())])[0]
+def load_for_prediction(models, manifest=None):
+    """The verified ensemble of `models`, in a process whose allocator keeps big freed blocks
+    (nnlib.retain_freed_memory: faster passes). A process-wide choice, so the command makes it
+    and contest.modeldir, which a notebook user calls too, does not."""
+    import nnlib as nn
+
+    nn.retain_freed_memory()
+    return load_ensemble(models, manifest)
 
 
 def accuracy_text(fraction, correct, total):
@@ -45,7 +51,7 @@ def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_si
                           inputs=[images_path], model_dirs=[models])
     check_submission_path(output, fmt)
     images = load_images(images_path, manifest_spec(models))
-    ensemble = load_ensemble(models)
+    ensemble = load_for_prediction(models)
     adapted = prepare_for(ensemble, images, images_path, adapt)
     mean, _ = probabilities(ensemble, images, batch_size, tta)
     labels = mean.argmax(axis=1)
@@ -102,7 +108,7 @@ def run_predict_one(models, index=0, image_path=None, label=None, data_dir=None,
     spec = spec_of_manifest(manifest, Path(models) / MANIFEST)
     with ThreadPoolExecutor(1) as pool:   # the image is read (gzip, md5 free the GIL) meanwhile
         image_of = pool.submit(_one_image, image_path, index, data_dir, manifest, spec)
-        ensemble = load_ensemble(models, manifest)
+        ensemble = load_for_prediction(models, manifest)
         image, true, what = image_of.result()
     true = label if label is not None else true
     if true is not None and not 0 <= true < spec.classes:
@@ -174,11 +180,13 @@ def _evaluation_data(images_path, labels_path, data_dir, manifest, spec):
 
 
 def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batch_size=1000,
-                 report_path=None, tta=False, robustness=False, seed=0, variants=None):
-    """Evaluation text; with `robustness` or `variants` ("a,b") also the robustness table."""
+                 report_path=None, tta=False, robustness=False, seed=0, variants=None, views=()):
+    """Evaluation text; with `robustness` or `variants` ("a,b") also the robustness table, and
+    the text of every view named in `views` (contest.evaluate.views)."""
+    _check_views(views)
     names = _variant_names(robustness, variants, seed)
     _check_report(report_path, names is not None, (images_path, labels_path), (models, data_dir))
-    ensemble = load_ensemble(models)
+    ensemble = load_for_prediction(models)
     spec = ensemble.spec
     if names is not None and spec.channels != 1:
         raise ContestError(f"--robustness works on grey images; this ensemble takes "
@@ -197,17 +205,25 @@ def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batc
         table, examples = evaluate_robustness(ensemble, images, labels, seed, names, batch_size,
                                               tta, known=(mean, members))
         text += "\n" + robustness_text(table, seed, len(labels))
+    evaluation = Evaluation(ensemble, images, labels, mean, members)
+    text += "".join("\n" + view_text(name, evaluation) for name in views)
     if report_path is not None:
         text += _write_report(report_path, (matrix, images, labels, predicted), table, examples)
     return text
+
+
+def _check_views(views):
+    unknown = [name for name in views if name not in VIEWS]
+    if unknown:
+        raise ContestError(f"--view: unknown view(s) {', '.join(map(repr, unknown))}; choose "
+                           f"from {', '.join(sorted(VIEWS))}")
 
 
 def _variant_names(robustness, variants, seed):
     """The variant names to score (None: no robustness evaluation), checked before any work."""
     if not robustness and variants is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ContestError(f"--seed must be a non-negative integer (received: {seed!r})")
+    check_seed(seed)
     from contest.evaluate.robustness import check_variant_names
 
     try:

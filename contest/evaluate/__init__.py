@@ -4,4 +4,5 @@
     robustness   `evaluate --robustness`: members and ensemble scored on every variant
     tta          test-time augmentation: probabilities averaged over small shifts
     plots        PNG reports: learning curves, confusion matrix and mistakes, one prediction
+    views        the views `evaluate --view NAME` adds, by name; per_class is one
 """

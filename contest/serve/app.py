@@ -101,7 +101,9 @@ class Service:
     @staticmethod
     def answer(ensemble, pixels, members, want_csv, show_images):
         """The JSON answer, or the submission CSV text, from the (M, N, K) member probabilities."""
-        mean = np.mean(members, axis=0, dtype=np.float64).astype(np.float32)
+        from contest.modeldir.ensemble import average
+
+        mean = average(members)
         if want_csv:
             from contest.data.submission import render_submission
 
@@ -136,7 +138,7 @@ class Service:
                    for entry in manifest["members"]]
         return {"input": {"channels": channels, "height": height, "width": width,
                           "classes": ensemble.classes,
-                          "class_names": [str(c) for c in range(ensemble.classes)]},
+                          "class_names": list(ensemble.loaded.spec.class_names)},
                 "members": members, "arch": manifest.get("arch"),
                 "normalisation": manifest.get("normalisation"),
                 "preset": manifest.get("preset"),
@@ -235,6 +237,9 @@ def app_from_environment():
     while another is already serving."""
     from contest.api import Ensemble
 
+    import nnlib as nn
+
+    nn.retain_freed_memory()   # the service's choice (faster passes), not contest.Ensemble's
     settings = json.loads(os.environ[SETTINGS_VARIABLE])
     ensemble = Ensemble.load(settings["models"])
     return create_app(Service(ensemble, max_batch=settings["max_batch"],

@@ -38,11 +38,14 @@ def run_server(models, host="127.0.0.1", port=8000, workers=None, threads=None, 
     accepts the connections and shares them out evenly (contest.serve.balancer)."""
     check_installed()
     check_address(host, port)
+    import nnlib as nn
+    from nnlib.runtime.threads import available_cores
+
     from contest.api import Ensemble
-    from contest.modeldir.ensemble import available_cores
     from contest.serve.app import SETTINGS_VARIABLE, Service, create_app
     from contest.serve.balancer import serve_balanced
 
+    nn.retain_freed_memory()   # the service's choice (faster passes), not contest.Ensemble's
     ensemble = Ensemble.load(models)
     workers = workers or available_cores()
     if workers == 1:

@@ -58,3 +58,18 @@ def test_import_contest_stays_light():
             "if m in sys.modules]; print(heavy); from contest import Ensemble; print(Ensemble)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines() == ["[]", "<class 'contest.api.Ensemble'>"]
+
+
+def test_loading_leaves_malloc_alone_and_the_commands_choose_it(models, monkeypatch):
+    """retain_freed_memory changes malloc for the whole process: a notebook user who only loads
+    an ensemble keeps the allocator as it was; `contest predict-one` makes that choice itself."""
+    import nnlib
+    from contest_testutil import invoke
+
+    calls = []
+    monkeypatch.setattr(nnlib, "retain_freed_memory", lambda: calls.append(1))
+    Ensemble.load(models)
+    assert calls == []
+    result = invoke(["predict-one", "--models", models, "--index", "0"])
+    assert result.exit_code == 0, result.output
+    assert calls == [1]

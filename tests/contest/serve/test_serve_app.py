@@ -71,6 +71,20 @@ def test_health_and_info(client, ensemble, models):
     assert info["max_batch"] == MAX_BATCH
 
 
+def test_info_gives_the_class_names_of_the_ensembles_spec(ensemble):
+    from contest.data.spec import FASHION_MNIST_NAMES, MNIST
+    from contest.modeldir.ensemble import LoadedEnsemble
+
+    loaded = ensemble.loaded
+    named = MNIST.with_class_names(FASHION_MNIST_NAMES)
+    manifest = dict(loaded.manifest, input=named.to_dict())
+    service = Service(Ensemble(LoadedEnsemble(loaded.directory, manifest, loaded.models)))
+    with TestClient(create_app(service)) as named_client:
+        info = named_client.get("/info").json()
+    assert info["input"]["class_names"] == list(FASHION_MNIST_NAMES)
+    assert info["input"]["class_names"][9] == "Ankle boot"
+
+
 def test_health_is_not_ready_until_loaded(models, tmp_path):
     service = Service(models_dir=models)
     client = TestClient(create_app(service))
@@ -273,7 +287,7 @@ def test_serve_starts_one_process_per_core_unless_told(models, monkeypatch):
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(("uvicorn", 1)))
     monkeypatch.setattr(balancer, "serve_balanced",
                         lambda host, port, workers, access_log: started.append(("shared", workers)))
-    monkeypatch.setattr("contest.modeldir.ensemble.available_cores", lambda: 3)
+    monkeypatch.setattr("nnlib.runtime.threads.available_cores", lambda: 3)
     monkeypatch.setenv(SETTINGS_VARIABLE, "")   # restored after the test
     run_server(models, port=0)
     assert started[-1] == ("shared", 3)
