@@ -11,8 +11,9 @@ class ContestError(Exception):
     """A problem with the user's input or files: one line, exit status 2 on the command line."""
 
 
-class ContestInputError(ContestError):
-    """An input file (images, labels, submission, model directory) that cannot be used."""
+class ContestInputError(ContestError, ValueError):
+    """An input (a file, a request body, an array) that cannot be used. A ValueError too, so
+    code written for scikit-learn (`except ValueError`) catches it."""
 
     def __init__(self, path, problem):
         self.path = str(path)
@@ -26,3 +27,7 @@ def check_seed(seed, option="--seed"):
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ContestError(f"{option}: must be an integer >= 0 (received: {seed!r})")
     return int(seed)
+
+
+class ContestInputTooLarge(ContestInputError):
+    """An input over a size limit (bytes, images, picture pixels): 413 from the service."""

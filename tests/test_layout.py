@@ -32,8 +32,8 @@ SIZE_EXCEPTIONS = {}
 # contest's top-level modules (docs/CONTRIBUTING.md, "Layout"); a new module goes into a subpackage
 CONTEST_TOP_LEVEL = {"__init__", "__main__", "api", "errors", "fileio", "blas_threads"}
 # the only files that may know MNIST's 28x28 (784 pixels): the dataset, its spec, and the recipe
-# that centres an outside digit as MNIST's were (images.py, or decode_pictures.py in the decoder)
-MNIST_FILES = {"contest/data/datasets.py", "contest/data/spec.py", "contest/data/images.py",
+# that centres an outside digit as MNIST's were (the decoder's decode_pictures.py)
+MNIST_FILES = {"contest/data/datasets.py", "contest/data/spec.py",
                "contest/data/decode_pictures.py"}
 MNIST_NUMBERS = (28, 784)
 

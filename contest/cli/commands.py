@@ -12,6 +12,7 @@ from contest.cli.errors import ContestUsageError, OneLineGroup
 from contest.cli.options import VariantsOption, data_dir_option, source_data_dir_option
 from contest.errors import ContestError
 from contest.evaluate.views import VIEWS
+from contest.serve.options import serve_options, settings_of
 from contest.train.presets import PRESETS
 
 BACKENDS = ["loky", "multiprocessing", "threading", "sequential"]  # joblib's built-in backends
@@ -172,7 +173,7 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
 @main.command()
 @click.argument("images", type=click.Path())
 @click.option("-o", "--output", type=click.Path(), default="submissions/submission.txt",
-              help="submission file")
+              help="submission file ('-': standard output; the summary then goes to stderr)")
 @models_option
 @click.option("--format", "fmt", type=click.Choice(["txt", "csv"]), default=None,
               help="txt: one label per line; csv: Kaggle ImageId,Label (1-based) "
@@ -187,13 +188,13 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
               help="bn: re-estimate every member's BatchNorm statistics on IMAGES first (AdaBN: "
                    "no training, seconds); for a whole adapted ensemble see `contest adapt`")
 def predict(images, output, models, fmt, proba, batch_size, low_confidence, tta, adapt):
-    """Predict IMAGES (.npy (N,H,W) grey or (N,H,W,C)/(N,C,H,W) colour, or flat (N,C*H*W), of
-    the ensemble's size (MNIST: (N,28,28)/(N,784)/(N,1,28,28)), uint8 0-255 or float 0-1, or a
-    Kaggle test.csv) and write a submission."""
+    """Predict IMAGES (.npy/.npz (N,H,W) grey or (N,H,W,C)/(N,C,H,W) colour, or flat (N,C*H*W),
+    of the ensemble's size (MNIST: (N,28,28)/(N,784)/(N,1,28,28)), uint8 0-255 or float 0-1; a
+    Kaggle test.csv, JSON lists, an IDX file or a picture) and write a submission."""
     from contest.cli.run import run_predict
 
     click.echo(run_predict(images, output, models, fmt, proba, batch_size, low_confidence, tta,
-                           adapt))
+                           adapt), err=output == "-")
 
 
 @main.command()
@@ -314,23 +315,13 @@ def export(split, out, fmt, labels, limit, data_dir):
 
 @main.command()
 @models_option
-@click.option("--host", default="127.0.0.1", help="address to listen on (loopback: this "
-              "machine only; 0.0.0.0 opens it to the network)")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, help="port to listen on")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="server processes, each with its own copy of the models; connections are "
-                   "handed to them in turn [default: one per core]")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="threads per prediction [default: one per core]")
-@click.option("--max-batch", type=click.IntRange(min=1), default=10000,
-              help="most images per request; also sets the request body size limit")
-@click.option("--access-log", is_flag=True, help="print a line per request (costs throughput)")
-def serve(models, host, port, workers, threads, max_batch, access_log):
+@serve_options
+def serve(models, **options):
     """Serve the ensemble over HTTP: POST /predict, GET /health, /info, /docs, and a page at /
     to draw a digit and see every member's vote (needs pip install 'contest-cnn[serve]')."""
     from contest.serve.run import run_server
 
-    run_server(models, host, port, workers, threads, max_batch, access_log)
+    run_server(models, settings_of(options))
 
 
 if __name__ == "__main__":

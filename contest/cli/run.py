@@ -46,7 +46,10 @@ def data_dir_for(data_dir, manifest):
 
 def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_size=1000,
                 low_confidence=0.9, tta=False, adapt=None):
-    outputs.check_outputs([outputs.output("-o/--output", output),
+    """Predict and write the submission (`output` "-": to standard output, after every other
+    output is written); the summary text to print (on standard error when output is "-")."""
+    to_stdout = str(output) == "-"
+    outputs.check_outputs([outputs.output("-o/--output", None if to_stdout else output),
                            outputs.output("--proba", proba_path, (".npy",))],
                           inputs=[images_path], model_dirs=[models])
     check_submission_path(output, fmt)
@@ -56,12 +59,19 @@ def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_si
     mean, _ = probabilities(ensemble, images, batch_size, tta)
     labels = mean.argmax(axis=1)
     used = format_for(output, fmt)
-    writes = [(output, lambda tmp: write_submission(tmp, labels, used))]
+    writes = [] if to_stdout else [(output, lambda tmp: write_submission(tmp, labels, used))]
     if proba_path is not None:
         writes.append((proba_path, lambda tmp: write_npy(tmp, mean)))
     outputs.write_all(writes)
-    text = prediction_summary(mean, labels, len(ensemble), output, used, low_confidence,
-                              ensemble.spec)
+    if to_stdout:
+        import sys
+
+        from contest.data.submission import render_submission
+
+        sys.stdout.write(render_submission(labels, used))
+        sys.stdout.flush()
+    text = prediction_summary(mean, labels, len(ensemble), "standard output" if to_stdout
+                              else output, used, low_confidence, ensemble.spec)
     return text + ("\n" + describe(tta) if tta else "") + adapted
 
 
