@@ -4,5 +4,6 @@
     robustness   `evaluate --robustness`: members and ensemble scored on every variant
     tta          test-time augmentation: probabilities averaged over small shifts
     plots        PNG reports: learning curves, confusion matrix and mistakes, one prediction
+    comparison   `contest compare`'s report: table, CSV, Markdown and overlaid curves
     views        the views `evaluate --view NAME` adds, by name; per_class is one
 """
