@@ -10,7 +10,7 @@ two classes, and on the validation images under each variant of `contest evaluat
 --robustness`. With --save FILE the member is written for benchmarks/trial_vote.py, which
 scores several trial members as an ensemble on the same images.
 """
-import argparse
+from benchargs import Parser, run_main
 import dataclasses
 import json
 import os
@@ -34,16 +34,20 @@ from adapt_shift import shifted_set  # noqa: E402
 
 
 def parse_args():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--preset", default="default")
-    ap.add_argument("--arch"); ap.add_argument("--epochs", type=int); ap.add_argument("--lr", type=float)
-    ap.add_argument("--schedule"); ap.add_argument("--augment"); ap.add_argument("--optimizer")
-    ap.add_argument("--label-smoothing", type=float); ap.add_argument("--weight-decay", type=float)
-    ap.add_argument("--batch-size", type=int)
-    ap.add_argument("--normalisation", default="unit")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--train-limit", type=int, default=55000)
+    ap = Parser(__doc__)
+    ap.add_argument("--preset", default="default", choices=sorted(PRESETS),
+                    help="preset to start from [default: default]")
+    for name, kind in (("--arch", str), ("--epochs", int), ("--lr", float), ("--schedule", str),
+                       ("--augment", str), ("--optimizer", str), ("--label-smoothing", float),
+                       ("--weight-decay", float), ("--batch-size", int)):
+        ap.add_argument(name, type=kind, help=f"the preset's {name[2:].replace('-', '_')}, "
+                                              "overridden (--augment: a JSON object)")
+    ap.add_argument("--normalisation", default="unit", choices=["unit", "standardise"],
+                    help="input normalisation [default: unit]")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the member [default: 0]")
+    ap.add_argument("--threads", type=int, default=1, help="nnlib threads [default: 1]")
+    ap.add_argument("--train-limit", type=int, default=55000,
+                    help="train on the first N training images [default: 55000]")
     ap.add_argument("--save", help="write the trained member here (.npz), for trial_vote.py")
     return ap.parse_args()
 
@@ -104,4 +108,4 @@ def main():
     report_variants(model, x[55000:], yv, a.normalisation)
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

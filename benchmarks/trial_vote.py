@@ -7,7 +7,7 @@ test set), clean and under every variant of `contest evaluate --robustness`:
 An ensemble can rank recipes differently from its members (members that err on different images
 gain more from the vote), so a recipe meant for the ensemble is compared here too.
 """
-import argparse
+from benchargs import Parser, run_main
 import os
 import sys
 
@@ -21,7 +21,7 @@ from contest.evaluate.variants import iter_variants  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = Parser(__doc__)
     ap.add_argument("members", nargs="+", help="member files written by preset_trial.py --save")
     a = ap.parse_args()
     loaded = [nn.load_with_metadata(path) for path in a.members]
@@ -42,4 +42,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)
