@@ -27,8 +27,9 @@ def main():
     parser = Parser(__doc__)
     parser.add_argument("--work", default=None, help="directory for the comparison [a temp dir]")
     parser.add_argument("--train-limit", type=int, default=5000,
-                        help="training images the variants use [5000]")
-    parser.add_argument("--epochs", type=int, default=3, help="epochs of each variant [3]")
+                        help="training images of each variant [default: 5000]")
+    parser.add_argument("--epochs", type=int, default=3,
+                        help="epochs of each variant [default: 3]")
     args = parser.parse_args()
     print(machine_facts())
     with tempfile.TemporaryDirectory() as tmp:
