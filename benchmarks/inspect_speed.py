@@ -13,7 +13,6 @@
 The cache goes to a fresh temporary directory (the first image run is a cold one); outputs to
 another, removed at the end.
 """
-import argparse
 import io
 import json
 import os
@@ -28,6 +27,7 @@ import urllib.request
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchargs import Parser  # noqa: E402
 from machine import machine_facts  # noqa: E402
 
 CONTEST = [sys.executable, "-m", "contest"]
@@ -143,8 +143,7 @@ def main(args):
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__doc__)
     parser.add_argument("--models", default="models", help="model directory")
     parser.add_argument("--repeats", type=int, default=5, help="warm image runs")
     parser.add_argument("--requests", type=int, default=30, help="look-inside requests")
