@@ -187,6 +187,7 @@ def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batc
     matrix = confusion_matrix(labels, predicted, spec.classes)
     what += f"; {describe(tta)}" if tta else ""
     text = evaluation_text(ensemble, what, members, mean, labels, matrix)
+    text += _overlap_lines(members, labels, predicted)
     table = examples = None
     if names is not None:
         from contest.robustness_report import evaluate_robustness, robustness_text
@@ -197,6 +198,14 @@ def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batc
     if report_path is not None:
         text += _write_report(report_path, (matrix, images, labels, predicted), table, examples)
     return text
+
+
+def _overlap_lines(members, labels, predicted):
+    """The members' pairwise error overlap (contest.error_overlap), for two or more members."""
+    from contest.error_overlap import overlap_text
+
+    text = overlap_text(members, labels, predicted)
+    return "\n" + text if text else ""
 
 
 def _variant_names(robustness, variants, seed):
