@@ -41,7 +41,7 @@ def parse_args(argv=None):
 
 
 def train_command(args):
-    command = [sys.executable, "-m", "contest.cli", "train-ensemble", "--preset", args.preset,
+    command = [sys.executable, "-m", "contest", "train-ensemble", "--preset", args.preset,
                "--n", str(args.n), "--out", str(args.out), "--seed", str(args.seed)]
     for flag, value in (("--train-limit", args.train_limit), ("--epochs", args.epochs),
                         ("--jobs", args.jobs)):
@@ -56,7 +56,7 @@ def train(args):
         sys.exit(f"{args.out}: already holds a model directory; delete it for a from-scratch "
                  f"timing, or pass --skip-train to evaluate it")
     command = train_command(args)
-    print("$", " ".join(command[2:]).replace("contest.cli", "contest"), flush=True)
+    print("$", " ".join(command[2:]), flush=True)
     started = time.perf_counter()
     result = subprocess.run(command, check=False)
     seconds = time.perf_counter() - started
@@ -67,8 +67,8 @@ def train(args):
 
 def test_accuracies(ensemble, images, labels, batch_size):
     """Text of per-member and ensemble test accuracy; (mean, members) probabilities."""
-    from contest.display import percent, table
-    from contest.ensemble import accuracy
+    from contest.cli.display import percent, table
+    from contest.modeldir.ensemble import accuracy
 
     mean, members = ensemble.predict_proba(images, batch_size)
     rows = [[str(m), percent(accuracy(p, labels)[0])] for m, p in enumerate(members)]
@@ -92,8 +92,8 @@ def validation_split(manifest):
 
 def tta_text(ensemble, manifest, batch_size):
     """Validation accuracy without and with TTA, and whether to use --tta."""
-    from contest.ensemble import accuracy
-    from contest.tta import DEFAULT_SHIFTS, tta_probabilities
+    from contest.modeldir.ensemble import accuracy
+    from contest.evaluate.tta import DEFAULT_SHIFTS, tta_probabilities
 
     images, labels = validation_split(manifest)
     plain, plain_correct = accuracy(ensemble.predict_proba(images, batch_size)[0], labels)
@@ -115,8 +115,8 @@ def tta_text(ensemble, manifest, batch_size):
 def evaluate(args):
     """Print test accuracies, the robustness table and the TTA comparison of args.out."""
     from contest.data.datasets import load_split
-    from contest.ensemble import load_ensemble
-    from contest.robustness_report import evaluate_robustness, robustness_text
+    from contest.modeldir.ensemble import load_ensemble
+    from contest.evaluate.robustness import evaluate_robustness, robustness_text
 
     ensemble = load_ensemble(args.out)
     manifest = ensemble.manifest

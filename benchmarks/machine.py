@@ -64,7 +64,7 @@ def machine_facts():
         lines.append("bytecode cache off (PYTHONDONTWRITEBYTECODE or -B): unless the install "
                      "compiled it (pip install . does, -e does not), each new process compiles "
                      "contest's modules again, ~70 ms of a command's start")
-    from contest.blas_check import weak_kernel_note
+    from contest.cli.blas_check import weak_kernel_note
     note = weak_kernel_note()
     if note:
         lines.append(note)

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from contest.api import Ensemble  # noqa: E402
 from contest.data.datasets import train_validation_split  # noqa: E402
 from contest.data.formats import load_data  # noqa: E402
-from contest.ensemble import accuracy, average  # noqa: E402
+from contest.modeldir.ensemble import accuracy, average  # noqa: E402
 
 
 def scores(ensemble, images, labels):

@@ -25,7 +25,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import machine_facts  # noqa: E402
 
-CONTEST = [sys.executable, "-m", "contest.cli"]
+CONTEST = [sys.executable, "-m", "contest"]
 
 
 def run(args, quiet=True):

@@ -6,7 +6,7 @@ set), clean and under every variant of `contest evaluate --robustness`:
 
 An ensemble can rank recipes differently from its members (members that err on different images
 gain more from the vote), so a recipe meant for the ensemble is compared here too. The members'
-pairwise error overlap (contest.error_overlap) follows the table.
+pairwise error overlap (contest.evaluate.overlap) follows the table.
 
 The protocol for recipe choices that must see 0.05 points: members trained with
 `preset_trial.py --validation 10000` (50,000 training images, the last 10,000 held out), and two
@@ -32,8 +32,8 @@ sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
 import nnlib as nn  # noqa: E402
 from contest.data.datasets import load_split  # noqa: E402
 from contest.data.preprocess import normalise  # noqa: E402
-from contest.error_overlap import overlap_text  # noqa: E402
-from contest.robustness import iter_variants  # noqa: E402
+from contest.evaluate.overlap import overlap_text  # noqa: E402
+from contest.evaluate.variants import iter_variants  # noqa: E402
 from paired import paired_text, selection_text  # noqa: E402
 
 

@@ -1,13 +1,16 @@
-"""contest: train ensembles of NumPy CNNs on MNIST-format digits and write contest submissions.
+"""contest: train ensembles of NumPy CNNs on labelled images (MNIST first) and write contest
+submissions.
 
-Subpackages: data (datasets in every contest form and the bundled MNIST, the input spec, user
-image files, the one PNG loader, input normalisation), train (architectures, presets, one member,
-local and Dask parallel training, progress, finishing, more epochs and fine-tuning) and serve (the
-HTTP service and its page). Modules: api (`contest.Ensemble`, the Python API), ensemble (loading,
-verifying and averaging members), submission (output files), report (PNG plots), display
-(terminal art), robustness (harder test variants), outputs and modeldir (what a command may
-write), cli (the `contest` command). Importing the package imports nothing heavy, so `contest
-predict-one` starts fast: `contest.Ensemble` (contest.api) is imported on first use.
+Subpackages: cli (the `contest` command: click commands, what each does, terminal text, the
+output-path rule), data (datasets in every form and the bundled MNIST, the input spec, user image
+files, submission files, normalisation), train (architectures, presets, one member, local and Dask
+parallel training, more epochs and fine-tuning), modeldir (a model directory's files, manifest,
+loading and verifying members, the lock), evaluate (robustness variants, test-time augmentation,
+PNG reports), adapt (adapting to unlabelled contest images) and serve (the HTTP service and its
+page). Modules: api (`contest.Ensemble`, the Python API), errors (the one-line errors), fileio
+(atomic writes, hashing), blas_threads (BLAS at one thread while predicting). Importing the
+package imports nothing heavy, so `contest predict-one` starts fast: `contest.Ensemble`
+(contest.api) is imported on first use.
 """
 __version__ = "0.1.0"   # the one version: pyproject.toml reads it (tool.setuptools.dynamic)
 __all__ = ["Ensemble"]

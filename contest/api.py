@@ -24,19 +24,20 @@ class Ensemble:
     """A verified ensemble; predictions average the members' softmax outputs."""
 
     def __init__(self, loaded):
-        self._loaded = loaded          # contest.ensemble.Ensemble: directory, manifest, models
+        self._loaded = loaded   # contest.modeldir.ensemble.Ensemble: directory, manifest, models
         self._lock = threading.Lock()  # a network's forward pass keeps per-call state
 
     @classmethod
     def load(cls, directory):
         """Load and verify every member of the model directory `directory`."""
-        from contest.ensemble import load_ensemble
+        from contest.modeldir.ensemble import load_ensemble
 
         return cls(load_ensemble(directory))
 
     @property
     def loaded(self):
-        """The underlying contest.ensemble.Ensemble: directory, manifest, verified models."""
+        """The underlying contest.modeldir.ensemble.Ensemble: directory, manifest, verified
+        models."""
         return self._loaded
 
     @property
@@ -78,7 +79,7 @@ class Ensemble:
 
     def predict_proba(self, x, batch_size=1000):
         """(N, classes) float32: the mean of the members' probabilities."""
-        from contest.ensemble import average
+        from contest.modeldir.ensemble import average
 
         return average(self.member_proba(x, batch_size))
 

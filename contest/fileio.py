@@ -37,6 +37,6 @@ def sha256_file(path, chunk=1 << 20):
 
 def read_json(path):
     """A JSON file, size and nesting limited; ContestInputError (one line) if unreadable."""
-    from contest.manifest_check import load_json
+    from contest.modeldir.manifest import load_json
 
     return load_json(path)

@@ -20,7 +20,7 @@ import nnlib as nn
 import numpy as np
 
 from contest.data.preprocess import normalise
-from contest.ensemble import map_on_cores
+from contest.modeldir.ensemble import map_on_cores
 
 CHUNK_VALUES = 1 << 22   # activation values of one chunk (16 MB in float32, 32 MB in float64)
 MAX_CHUNK = 1000         # images of one chunk at most

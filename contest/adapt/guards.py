@@ -23,7 +23,7 @@ import nnlib as nn
 import numpy as np
 
 from contest.adapt.bn import adapt_models_bn
-from contest.ensemble import NUM_CLASSES, accuracy, average, models_probabilities
+from contest.modeldir.ensemble import NUM_CLASSES, accuracy, average, models_probabilities
 
 
 def class_spread(labels, num_classes=NUM_CLASSES):

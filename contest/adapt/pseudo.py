@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from contest.ensemble import average
+from contest.modeldir.ensemble import average
 
 NO_THRESHOLD = float("inf")   # no threshold reaches the precision: nothing gets a pseudo-label
 

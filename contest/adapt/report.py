@@ -1,5 +1,5 @@
 """The text `contest adapt` prints: one block per stage, then a summary of the result."""
-from contest.display import percent
+from contest.cli.display import percent
 
 SHOWN_CHANGES = 20
 

@@ -26,11 +26,11 @@ from contest.adapt.state import (check_settings, identity, open_state, save_stat
                                  stage_dir)
 from contest.data.inputs import load_images
 from contest.data.preprocess import normalise, to_unit_nchw
-from contest.ensemble import (MANIFEST, accuracy, average, load_ensemble,
+from contest.modeldir.ensemble import (MANIFEST, accuracy, average, load_ensemble,
                               models_probabilities, write_manifest)
 from contest.errors import ContestError
 from contest.fileio import atomic_open, sha256_file
-from contest.train.files import member_path
+from contest.modeldir.files import member_path
 from contest.train.plan import TrainSettings, prepare_data
 from contest.train.presets import Preset
 

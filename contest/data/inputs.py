@@ -18,7 +18,7 @@ import numpy as np
 from contest.data.images import check_values, decode_png
 from contest.data.spec import MNIST
 from contest.errors import ContestInputError
-from contest.submission import read_submission
+from contest.data.submission import read_submission
 
 IMAGE_SUFFIXES = (".npy", ".csv", ".png")
 MAX_NPY_BYTES = 4 * 2**30  # read from the header before allocating: 4 GiB is ~700x full MNIST

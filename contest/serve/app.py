@@ -103,7 +103,7 @@ class Service:
         """The JSON answer, or the submission CSV text, from the (M, N, K) member probabilities."""
         mean = np.mean(members, axis=0, dtype=np.float64).astype(np.float32)
         if want_csv:
-            from contest.submission import render_submission
+            from contest.data.submission import render_submission
 
             return render_submission(mean.argmax(axis=1), "csv")
         names = [entry["file"] for entry in ensemble.manifest["members"]]

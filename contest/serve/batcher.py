@@ -65,8 +65,8 @@ class MicroBatcher:
 
 class MemberPool:
     """(M, N, K) member probabilities of unit-float pixels, each member a task on a pool of
-    `threads` threads that lives as long as the server (`contest.ensemble.map_on_cores` on it):
-    no threads are started per request.
+    `threads` threads that lives as long as the server (`contest.modeldir.ensemble.map_on_cores`
+    on it): no threads are started per request.
 
     A batch of at least SPLIT_IMAGES images is cut into parts so that every thread gets the same
     number of member x part tasks (5 members on 2 threads: 20 tasks of a quarter batch, not 5
@@ -76,7 +76,7 @@ class MemberPool:
     SPLIT_IMAGES = 64
 
     def __init__(self, loaded, threads=None, processes=1):
-        from contest.ensemble import available_cores
+        from contest.modeldir.ensemble import available_cores
 
         self.models, self.normalisation = loaded.models, loaded.normalisation
         self.classes = loaded.spec.classes
@@ -90,7 +90,7 @@ class MemberPool:
 
     def __call__(self, pixels, batch_size=1000):
         from contest.data.preprocess import apply_normalisation
-        from contest.ensemble import map_on_cores
+        from contest.modeldir.ensemble import map_on_cores
 
         x = apply_normalisation(pixels, self.normalisation)
         out = np.empty((len(self.models), len(x), self.classes), dtype=np.float32)

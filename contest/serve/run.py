@@ -39,7 +39,7 @@ def run_server(models, host="127.0.0.1", port=8000, workers=None, threads=None, 
     check_installed()
     check_address(host, port)
     from contest.api import Ensemble
-    from contest.ensemble import available_cores
+    from contest.modeldir.ensemble import available_cores
     from contest.serve.app import SETTINGS_VARIABLE, Service, create_app
     from contest.serve.balancer import serve_balanced
 

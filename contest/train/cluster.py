@@ -18,10 +18,10 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import replace
 
-from contest.ensemble import available_cores
+from contest.modeldir.ensemble import available_cores
 from contest.errors import ContestError
 from contest.fileio import atomic_open
-from contest.train.files import checkpoint_path, member_path
+from contest.modeldir.files import checkpoint_path, member_path
 from contest.train.member import train_member
 from contest.train.plan import plan_jobs, prepare_data, run_differences
 from contest.train.recipes import describe_recipe

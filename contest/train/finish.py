@@ -1,6 +1,6 @@
 """The last stage of training: verify every member, measure validation and test accuracy, draw
 learning curves and write the manifest `ensemble.json` (atomically). The text the command prints
-about it is contest.training_report's."""
+about it is contest.cli.training_text's."""
 import json
 import time
 from pathlib import Path
@@ -8,12 +8,13 @@ from pathlib import Path
 import nnlib as nn
 
 from contest.data.preprocess import normalise
-from contest.ensemble import FORMAT, accuracy, average, models_probabilities, write_manifest
+from contest.modeldir.ensemble import (FORMAT, accuracy, average, models_probabilities,
+                                       write_manifest)
 from contest.errors import ContestError, ContestInputError
 from contest.fileio import sha256_file
-from contest.manifest_check import check_finite_model
-from contest.report import plot_learning_curves
-from contest.train.files import member_path
+from contest.modeldir.manifest import check_finite_model
+from contest.evaluate.plots import plot_learning_curves
+from contest.modeldir.files import member_path
 
 CURVES_FILE = "member-{}-curves.png"
 

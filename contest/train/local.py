@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
-from contest.modeldir import scratch_dir
+from contest.modeldir.guard import scratch_dir
 from contest.train.member import train_member
 from contest.train.plan import plan_jobs
 from contest.train.progress import ProgressMonitor, clean_progress

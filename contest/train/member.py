@@ -17,13 +17,13 @@ from augment.pixel import Compose, PixelAugmenter
 from augment.styles import StyleAugmenter
 from threadpoolctl import threadpool_limits
 
-from contest.augment_limits import check_augment
+from contest.train.augment_limits import check_augment
 from contest.data.preprocess import BatchTransform
 from contest.data.spec import MNIST, InputSpec
-from contest.modeldir import check_finite_member, orphan_guard
+from contest.modeldir.guard import check_finite_member, orphan_guard
 from contest.train.architectures import build_model, member_arch
-from contest.train.continued import prepare_start
-from contest.train.files import checkpoint_path, member_path
+from contest.train.continue_member import prepare_start
+from contest.modeldir.files import checkpoint_path, member_path
 from contest.train.progress import ProgressWriter, progress_path
 
 @dataclass(frozen=True)

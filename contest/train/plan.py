@@ -20,11 +20,11 @@ from contest.data import datasets
 from contest.data.preprocess import DEFAULT_NORMALISATION, normalise, to_unit_nchw
 from contest.data.sources import training_source
 from contest.data.spec import MNIST
-from contest.ensemble import available_cores
+from contest.modeldir.ensemble import available_cores
 from contest.errors import ContestError
 from contest.fileio import read_json, write_json
-from contest.train.continued import init_identity
-from contest.train.files import member_path
+from contest.train.continue_member import init_identity
+from contest.modeldir.files import member_path
 from contest.train.member import MemberJob
 from contest.train.recipes import choose_recipe
 
@@ -48,7 +48,7 @@ class TrainSettings:
     test: str = None               # --test PATH: a labelled test set
     label_column: str = "label"    # label column of CSV data
     class_names: tuple = None      # --class-names, else the data's own
-    init_from: str = None          # --init-from MODELS_DIR (contest.train.continued)
+    init_from: str = None          # --init-from MODELS_DIR (contest.train.continue_member)
     freeze: str = None             # --freeze features
     adapt: bool = False            # choose the recipe for the data (contest.train.recipes)
     fixed: tuple = ()              # preset fields the command line set (kept by the choice)

@@ -8,7 +8,7 @@ import sys
 import time
 from dataclasses import replace
 
-from contest.modeldir import guarded_training
+from contest.modeldir.guard import guarded_training
 from contest.train.cluster import require_dask, train_on_cluster
 from contest.train.finish import finish_ensemble
 from contest.train.local import train_locally

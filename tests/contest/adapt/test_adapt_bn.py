@@ -8,7 +8,7 @@ from contest.adapt import adapt_bn
 from contest.adapt import bn as bn_module
 from contest.adapt.bn import ChannelMoments, batchnorm_indices, prefix_forward
 from contest.data.preprocess import normalise
-from contest.ensemble import load_ensemble
+from contest.modeldir.ensemble import load_ensemble
 from contest_testutil import invoke
 
 

@@ -10,7 +10,7 @@ import pytest
 
 import contest.data.datasets as datasets
 import contest.data.inputs as inputs
-from contest.ensemble import accuracy, load_ensemble
+from contest.modeldir.ensemble import accuracy, load_ensemble
 from contest.fileio import sha256_file
 from contest_testutil import assert_refused, invoke
 

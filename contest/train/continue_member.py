@@ -18,8 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from contest.errors import ContestError, ContestInputError
-from contest.ensemble import MANIFEST, load_ensemble, read_manifest
-from contest.train.files import member_path
+from contest.modeldir.ensemble import MANIFEST, load_ensemble, read_manifest
+from contest.modeldir.files import member_path
 
 FREEZE_CHOICES = ("features",)
 

@@ -1,4 +1,4 @@
-"""The `contest` command line: thin click commands over contest.commands and contest.train.run.
+"""The `contest` command line: thin click commands over contest.cli.run and contest.train.run.
 
 Heavy modules (nnlib, joblib, matplotlib) are imported inside the commands that need them, so
 `contest predict-one` and `contest --help` start fast. Every refused input is reported as one line
@@ -7,7 +7,7 @@ Heavy modules (nnlib, joblib, matplotlib) are imported inside the commands that 
 import click
 
 from contest import __version__
-from contest.cli_errors import (ContestInterrupted, ContestUsageError, NonNegativeInt,
+from contest.cli.errors import (ContestInterrupted, ContestUsageError, NonNegativeInt,
                                 OneLineGroup, sigterm_as_interrupt)
 from contest.errors import ContestError
 from contest.train.presets import PRESETS
@@ -167,7 +167,7 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
     from contest.train.plan import TrainSettings, overridden, with_overrides
     from contest.train.progress import choose_mode
     from contest.train.run import train_ensemble as train
-    from contest.training_report import training_text
+    from contest.cli.training_text import training_text
 
     started = time.time()
     if more_epochs is not None:
@@ -184,7 +184,7 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
                              fixed=overridden(epochs=epochs, arch=arch, augment=augment))
     try:
         with sigterm_as_interrupt():
-            from contest.train.continued import finetune_settings
+            from contest.train.continue_member import finetune_settings
 
             manifest = train(finetune_settings(settings), monitor_mode=choose_mode(quiet))
     except KeyboardInterrupt:
@@ -192,7 +192,7 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
         raise ContestInterrupted(f"interrupted: finished members and per-epoch checkpoints are "
                                  f"kept in {out_dir}; rerun the same command to resume") from None
     click.echo(training_text(manifest, out_dir, time.time() - started))
-    from contest.blas_check import weak_kernel_note
+    from contest.cli.blas_check import weak_kernel_note
 
     note = weak_kernel_note()
     if note:
@@ -203,8 +203,8 @@ def _more_epochs(out_dir, more_epochs, jobs, backend, mode):
     """train-ensemble --more-epochs: continue the finished ensemble in `out_dir`."""
     import time
 
-    from contest.train.more import continue_ensemble
-    from contest.training_report import training_text
+    from contest.train.more_epochs import continue_ensemble
+    from contest.cli.training_text import training_text
 
     started = time.time()
     try:
@@ -237,7 +237,7 @@ def predict(images, output, models, fmt, proba, batch_size, low_confidence, tta,
     """Predict IMAGES (.npy (N,H,W) grey or (N,H,W,C)/(N,C,H,W) colour, or flat (N,C*H*W), of
     the ensemble's size (MNIST: (N,28,28)/(N,784)/(N,1,28,28)), uint8 0-255 or float 0-1, or a
     Kaggle test.csv) and write a submission."""
-    from contest.commands import run_predict
+    from contest.cli.run import run_predict
 
     click.echo(run_predict(images, output, models, fmt, proba, batch_size, low_confidence, tta,
                            adapt))
@@ -305,7 +305,7 @@ def adapt(models, images, out_dir, rounds, epochs, lr_scale, precision, max_val_
               help="save the image with a probability bar chart")
 def predict_one(index, image, label, models, data_dir, save_png):
     """Show one digit, the ensemble's prediction, top 3 and every member's vote."""
-    from contest.commands import run_predict_one
+    from contest.cli.run import run_predict_one
 
     click.echo(run_predict_one(models, index, image, label, data_dir, save_png))
 
@@ -331,7 +331,7 @@ def evaluate(models, images, labels, data_dir, batch_size, report, tta, robustne
              seed):
     """Accuracy of every member and of the ensemble, confusion matrix, misclassified indices;
     with --robustness, accuracy on harder variants of the images."""
-    from contest.commands import run_evaluate
+    from contest.cli.run import run_evaluate
 
     click.echo(run_evaluate(models, images, labels, data_dir, batch_size, report, tta,
                             robustness, seed, variants))
@@ -342,7 +342,7 @@ def evaluate(models, images, labels, data_dir, batch_size, report, tta, robustne
 @click.option("--labels", type=click.Path(), required=True, help="true labels (.npy)")
 def score(submission, labels):
     """Accuracy of a SUBMISSION (.txt or Kaggle .csv) against true labels."""
-    from contest.commands import run_score
+    from contest.cli.run import run_score
 
     click.echo(run_score(submission, labels))
 
@@ -360,7 +360,7 @@ def score(submission, labels):
 @data_dir_option
 def export(split, out, fmt, labels, limit, data_dir):
     """Write a dataset split as contest input, to try the predict/score and the Kaggle loops."""
-    from contest.commands import run_export
+    from contest.cli.run import run_export
 
     click.echo(run_export(split, out, labels, limit, data_dir, fmt))
 

@@ -1,5 +1,5 @@
-"""contest.blas_check: the note about OpenBLAS kernels weaker than the CPU."""
-from contest.blas_check import AVX512_FLAGS, weak_kernel_note
+"""contest.cli.blas_check: the note about OpenBLAS kernels weaker than the CPU."""
+from contest.cli.blas_check import AVX512_FLAGS, weak_kernel_note
 
 AVX2 = {"avx", "avx2", "fma"}
 

@@ -1,12 +1,12 @@
-"""Test-time augmentation (contest.tta, predict --tta, evaluate --tta) on the session ensemble:
-the average over shifted inputs computed by hand, its effect, and what it leaves untouched."""
+"""Test-time augmentation (contest.evaluate.tta, predict --tta, evaluate --tta) on the session
+ensemble: the average over shifted inputs computed by hand, its effect, and what it leaves untouched."""
 import re
 
 import numpy as np
 import pytest
 
-from contest.ensemble import accuracy, load_ensemble
-from contest.tta import DEFAULT_SHIFTS, check_shifts, tta_probabilities
+from contest.modeldir.ensemble import accuracy, load_ensemble
+from contest.evaluate.tta import DEFAULT_SHIFTS, check_shifts, tta_probabilities
 from contest_testutil import invoke
 
 

@@ -11,7 +11,7 @@ missed by one member of five are usually put right, those missed by all never.
 """
 import numpy as np
 
-from contest import display
+from contest.cli import display
 
 
 def member_mistakes(member_predictions, labels):

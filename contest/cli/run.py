@@ -7,23 +7,24 @@ from pathlib import Path
 
 import numpy as np
 
-from contest import display, outputs
+from contest.cli import display, outputs
 from contest.adapt.command import prepare_for
 from contest.data.datasets import load_split, resolve_data_dir
 from contest.data.formats import check_test_matches, load_data
 from contest.data.inputs import check_file, load_images, load_labels
 from contest.data.spec import MNIST, spec_of_manifest
-from contest.ensemble import MANIFEST, accuracy, confusion_matrix, load_ensemble, read_manifest
+from contest.modeldir.ensemble import (MANIFEST, accuracy, confusion_matrix, load_ensemble,
+                                       read_manifest)
 from contest.fileio import atomic_open, write_npy
-from contest.submission import format_for, read_submission, write_submission
-from contest.tta import describe, probabilities
+from contest.data.submission import format_for, read_submission, write_submission
+from contest.evaluate.tta import describe, probabilities
 from contest.errors import ContestError, ContestInputError
 
 MAX_LISTED_MISTAKES = 200
 
 
 def check_output(path, suffixes=None, option="output"):
-    """Refuse an unusable output path before any work (the full rule: contest.outputs)."""
+    """Refuse an unusable output path before any work (the full rule: contest.cli.outputs)."""
     return outputs.check_outputs([outputs.output(option, path, suffixes or ())])[0]
 
 
@@ -108,7 +109,7 @@ def run_predict_one(models, index=0, image_path=None, label=None, data_dir=None,
     mean, members = ensemble.predict_proba(image[None], batch_size=1)
     text = one_prediction_text(image, mean[0], members[:, 0], true, what, spec)
     if save_png is not None:
-        from contest.report import plot_prediction   # matplotlib: only --save-png pays for it
+        from contest.evaluate.plots import plot_prediction   # matplotlib: only --save-png pays
 
         title, names = f"{what}: predicted {spec.label(mean[0].argmax())}", class_names_of(spec)
         outputs.write_all([(save_png, lambda tmp: plot_prediction(image, mean[0], tmp,
@@ -190,7 +191,7 @@ def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batc
     text += _overlap_lines(members, labels, predicted)
     table = examples = None
     if names is not None:
-        from contest.robustness_report import evaluate_robustness, robustness_text
+        from contest.evaluate.robustness import evaluate_robustness, robustness_text
 
         table, examples = evaluate_robustness(ensemble, images, labels, seed, names, batch_size,
                                               tta, known=(mean, members))
@@ -201,8 +202,8 @@ def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batc
 
 
 def _overlap_lines(members, labels, predicted):
-    """The members' pairwise error overlap (contest.error_overlap), for two or more members."""
-    from contest.error_overlap import overlap_text
+    """The members' pairwise error overlap (contest.evaluate.overlap), for two or more members."""
+    from contest.evaluate.overlap import overlap_text
 
     text = overlap_text(members, labels, predicted)
     return "\n" + text if text else ""
@@ -214,7 +215,7 @@ def _variant_names(robustness, variants, seed):
         return None
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ContestError(f"--seed must be a non-negative integer (received: {seed!r})")
-    from contest.robustness_report import check_variant_names
+    from contest.evaluate.robustness import check_variant_names
 
     try:
         return check_variant_names(variants)
@@ -227,7 +228,7 @@ def _check_report(report_path, with_robustness, inputs, model_dirs):
         return
     wanted = [outputs.output("--report", report_path, (".png",))]
     if with_robustness:
-        from contest.robustness_report import variants_path
+        from contest.evaluate.robustness import variants_path
 
         wanted.append(outputs.output("--report (variants)", variants_path(report_path), (".png",)))
     outputs.check_outputs(wanted, inputs=inputs, model_dirs=model_dirs)
@@ -235,7 +236,7 @@ def _check_report(report_path, with_robustness, inputs, model_dirs):
 
 def _write_report(report_path, evaluation, table, examples):
     """Draw the PNG report (and the variant grid beside it); the lines saying where they went."""
-    from contest.report import plot_evaluation
+    from contest.evaluate.plots import plot_evaluation
 
     matrix, images, labels, predicted = evaluation
     writes = [(report_path, lambda tmp: plot_evaluation(matrix, images, labels, predicted, tmp,
@@ -243,7 +244,7 @@ def _write_report(report_path, evaluation, table, examples):
     if table is None:
         outputs.write_all(writes)
         return f"\nsaved {report_path}"
-    from contest.robustness_report import save_examples, variants_path
+    from contest.evaluate.robustness import save_examples, variants_path
 
     outputs.write_all(writes + [(variants_path(report_path),
                                  lambda tmp: save_examples(examples, tmp))])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from contest.commands import write_kaggle_csv
+from contest.cli.run import write_kaggle_csv
 from contest.data import csvdata
 from contest.data.formats import detect_format, load_data
 from contest.data.sources import training_source

@@ -79,7 +79,7 @@ def test_member_pool_gives_the_same_probabilities_whatever_share_of_the_cores_it
 
 
 def test_map_on_cores_runs_a_one_thread_job_on_the_calling_thread():
-    from contest.ensemble import map_on_cores
+    from contest.modeldir.ensemble import map_on_cores
 
     names = map_on_cores(lambda item: threading.current_thread().name, [1, 2, 3], threads=1)
     assert names == [threading.current_thread().name] * 3

@@ -1,13 +1,13 @@
-"""contest.submission, contest.fileio and contest.display."""
+"""contest.data.submission, contest.fileio and contest.cli.display."""
 import os
 
 import numpy as np
 import pytest
 
-from contest import display
+from contest.cli import display
 from contest.errors import ContestInputError
 from contest.fileio import atomic_open, write_npy
-from contest.submission import format_for, read_submission, write_submission
+from contest.data.submission import format_for, read_submission, write_submission
 
 
 def test_txt_and_csv_round_trip(tmp_path):

@@ -1,9 +1,9 @@
 """`contest evaluate --robustness`: an ensemble's accuracy on harder variants of a labelled set.
 
 Every member, the mean member and the ensemble are scored on the clean images and on each variant
-of `contest.robustness` (seeded; one variant in memory at a time), with the ensemble's own
+of `contest.evaluate.variants` (seeded; one variant in memory at a time), with the ensemble's own
 normalisation and, optionally, test-time augmentation. The result is the dict of
-`contest.robustness.robustness_table`: row name ("clean", then the variants) ->
+`contest.evaluate.variants.robustness_table`: row name ("clean", then the variants) ->
 {"members": [M fractions], "mean_member": fraction, "ensemble": fraction}.
 """
 import io
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from contest import robustness
+from contest.evaluate import variants
 from contest.fileio import atomic_open
-from contest.tta import probabilities
+from contest.evaluate.tta import probabilities
 
 GRID_EXAMPLES = 8  # images per variant in the example grid
 
@@ -32,12 +32,12 @@ def as_uint8(images):
 def check_variant_names(text):
     """Comma-separated variant names (or 'all') as a list; ValueError naming the unknown ones."""
     if text is None or str(text).strip().lower() == "all":
-        return list(robustness.VARIANTS)
+        return list(variants.VARIANTS)
     names = [name.strip() for name in str(text).split(",") if name.strip()]
-    unknown = [name for name in names if name not in robustness.VARIANTS]
+    unknown = [name for name in names if name not in variants.VARIANTS]
     if unknown or not names:
         raise ValueError(f"unknown variant(s) {', '.join(map(repr, unknown)) or repr(text)}; "
-                         f"choose from {', '.join(robustness.VARIANTS)} or 'all'")
+                         f"choose from {', '.join(variants.VARIANTS)} or 'all'")
     return names
 
 
@@ -68,7 +68,7 @@ def evaluate_robustness(ensemble, images, labels, seed=0, names=None, batch_size
         known = None  # probabilities of the float images, not of their uint8 rounding
     images = as_uint8(images)
     scorer = _Scorer(ensemble, batch_size, tta, clean=images, known=known)
-    table = robustness.robustness_table(scorer, images, np.asarray(labels), seed, names)
+    table = variants.robustness_table(scorer, images, np.asarray(labels), seed, names)
     return table, dict(zip(table, scorer.examples))
 
 
@@ -77,11 +77,11 @@ def closing_lines(table):
     behind = [name for name, row in table.items() if not row["ensemble"] > row["mean_member"]]
     verdict = ("yes" if not behind else "no (not on " + ", ".join(behind) + ")")
     lines = [f"ensemble beats its mean member on the clean set and every variant: {verdict}"]
-    variants = {name: row for name, row in table.items() if name != "clean"}
-    if variants:
-        worst = min(variants, key=lambda name: variants[name]["ensemble"])
+    harder = {name: row for name, row in table.items() if name != "clean"}
+    if harder:
+        worst = min(harder, key=lambda name: harder[name]["ensemble"])
         lines.append(f"lowest ensemble accuracy over variants: "
-                     f"{100 * variants[worst]['ensemble']:.2f} % ({worst})")
+                     f"{100 * harder[worst]['ensemble']:.2f} % ({worst})")
     return lines
 
 
@@ -89,7 +89,7 @@ def robustness_text(table, seed, n_images):
     """The table (accuracies in %) with a heading and the closing lines."""
     heading = (f"robustness (accuracy in %, {n_images} images per variant, seed {seed}; "
                f"m1..mM: members, mean: mean member):")
-    return "\n".join([heading, robustness.format_table(table), *closing_lines(table)])
+    return "\n".join([heading, variants.format_table(table), *closing_lines(table)])
 
 
 def variants_path(report_path):
@@ -103,6 +103,6 @@ def save_examples(examples, path):
     rows = dict(examples)
     clean = rows.pop("clean", None)
     buffer = io.BytesIO()
-    robustness.save_variant_grid(rows, buffer, n=GRID_EXAMPLES, original=clean)
+    variants.save_variant_grid(rows, buffer, n=GRID_EXAMPLES, original=clean)
     with atomic_open(path, "wb") as handle:
         handle.write(buffer.getvalue())

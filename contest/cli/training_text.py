@@ -1,6 +1,6 @@
 """The text `contest train-ensemble` prints when it is done: one row per member (epochs, train
 time, validation and test accuracy), the ensemble's accuracies, and where the manifest went."""
-from contest.display import percent, table
+from contest.cli.display import percent, table
 
 
 def _pct(value):

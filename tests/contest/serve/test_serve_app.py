@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from contest import Ensemble  # noqa: E402
 from contest.serve.app import Service, create_app  # noqa: E402
-from contest.submission import render_submission  # noqa: E402
+from contest.data.submission import render_submission  # noqa: E402
 from contest_testutil import invoke  # noqa: E402
 
 NPY = {"Content-Type": "application/x-npy"}
@@ -273,7 +273,7 @@ def test_serve_starts_one_process_per_core_unless_told(models, monkeypatch):
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(("uvicorn", 1)))
     monkeypatch.setattr(balancer, "serve_balanced",
                         lambda host, port, workers, access_log: started.append(("shared", workers)))
-    monkeypatch.setattr("contest.ensemble.available_cores", lambda: 3)
+    monkeypatch.setattr("contest.modeldir.ensemble.available_cores", lambda: 3)
     monkeypatch.setenv(SETTINGS_VARIABLE, "")   # restored after the test
     run_server(models, port=0)
     assert started[-1] == ("shared", 3)

@@ -1,6 +1,6 @@
-"""Tests of contest.robustness (built on augment): each variant's shape, dtype, determinism and
-severity, checked on the first 64 real MNIST test digits (a read-only array, so a variant that
-wrote into its input would raise), that the geometric ones are augment's transforms, plus
+"""Tests of contest.evaluate.variants (built on augment): each variant's shape, dtype, determinism
+and severity, checked on the first 64 real MNIST test digits (a read-only array, so a variant
+that wrote into its input would raise), that the geometric ones are augment's transforms, plus
 make_variants, robustness_table, format_table and the PNG grid."""
 import gzip
 from pathlib import Path
@@ -10,9 +10,9 @@ import pytest
 from scipy import ndimage
 
 import augment
-from contest import robustness as rob
+from contest.evaluate import variants as rob
 
-MNIST_TEST = Path(__file__).resolve().parents[2] / "contest/data/mnist/t10k-images-idx3-ubyte.gz"
+MNIST_TEST = Path(__file__).resolve().parents[3] / "contest/data/mnist/t10k-images-idx3-ubyte.gz"
 NAMES = ["shift", "rotate", "scale", "shear", "elastic", "gaussian_noise", "salt_pepper",
          "low_contrast", "blur", "thick", "thin", "line"]
 DETERMINISTIC = {"blur", "thick", "thin"}

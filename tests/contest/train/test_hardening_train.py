@@ -59,7 +59,7 @@ def test_augment_parameters_out_of_range_are_refused(tmp_path, tiny_data, augmen
 
 
 def test_presets_augmentation_is_within_the_bounds():
-    from contest.augment_limits import check_augment
+    from contest.train.augment_limits import check_augment
     from contest.train.presets import PRESETS
 
     for preset in PRESETS.values():
@@ -125,7 +125,7 @@ def _dead_pid():
 
 
 def test_leftovers_of_a_killed_run_are_cleaned(tmp_path, tiny_data, monkeypatch):
-    import contest.modeldir as modeldir
+    import contest.modeldir.guard as modeldir
 
     out, shm = tmp_path / "models", tmp_path / "shm"
     (out / ".contest-train-abc123").mkdir(parents=True)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from contest.commands import write_kaggle_csv
+from contest.cli.run import write_kaggle_csv
 from contest.errors import ContestInputError
 from contest.data.inputs import load_images, load_labels
 from contest.data.preprocess import BatchTransform, normalise, to_unit_nchw

@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 
-from contest.error_overlap import error_overlap, overlap_text
+from contest.evaluate.overlap import error_overlap, overlap_text
 from contest_testutil import invoke
 
 LABELS = np.array([0, 1, 2, 3, 4, 5])

@@ -9,7 +9,7 @@ Whether it helps is measured on the validation split by `benchmarks/accuracy.py`
 """
 import numpy as np
 
-from contest.ensemble import average
+from contest.modeldir.ensemble import average
 
 DEFAULT_SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
 MAX_SHIFT = 27  # a larger shift moves the whole 28x28 digit out of the image

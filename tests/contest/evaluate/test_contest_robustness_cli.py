@@ -1,13 +1,14 @@
 """contest evaluate --robustness / --variants / --seed on the session's tiny ensemble: the table
-equals contest.robustness computed directly, the closing lines, the PNG report, bad inputs."""
+equals contest.evaluate.variants computed directly, the closing lines, the PNG report, bad
+inputs."""
 import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from contest import robustness
-from contest.ensemble import load_ensemble
+from contest.evaluate import variants
+from contest.modeldir.ensemble import load_ensemble
 from contest_testutil import assert_refused, invoke
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -26,7 +27,7 @@ def direct_table(models, tiny_test, seed=0, names=None):
     def prob_fn(images):
         mean, members = ensemble.predict_proba(images)
         return list(members), mean
-    return robustness.robustness_table(prob_fn, *tiny_test, seed=seed, names=names)
+    return variants.robustness_table(prob_fn, *tiny_test, seed=seed, names=names)
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +41,13 @@ def test_table_has_a_row_per_variant_and_member_columns(robust_run):
     text = robust_run[0]
     header = re.search(r"^variant +m1 +m2 +mean +ensemble$", text, re.M)
     assert header, text
-    for name in ["clean", *robustness.VARIANTS]:
+    for name in ["clean", *variants.VARIANTS]:
         assert re.search(rf"^{name} +(\d+\.\d\d +){{3}}\d+\.\d\d$", text, re.M), name
 
 
 def test_table_equals_robustness_table_computed_directly(robust_run, models, tiny_test):
     table = direct_table(models, tiny_test)
-    assert robustness.format_table(table) in robust_run[0]
+    assert variants.format_table(table) in robust_run[0]
     ensemble_column = {m.group(1): float(m.group(2)) for m in
                        re.finditer(r"^(\w+) .* (\d+\.\d\d)$", robust_run[0], re.M)}
     for name, row in table.items():
@@ -58,7 +59,7 @@ def test_closing_lines(robust_run, models, tiny_test):
     behind = [n for n, row in table.items() if not row["ensemble"] > row["mean_member"]]
     verdict = "yes" if not behind else "no (not on " + ", ".join(behind) + ")"
     assert f"mean member on the clean set and every variant: {verdict}\n" in robust_run[0]
-    worst = min(robustness.VARIANTS, key=lambda n: table[n]["ensemble"])
+    worst = min(variants.VARIANTS, key=lambda n: table[n]["ensemble"])
     line = re.search(r"lowest ensemble accuracy over variants: (\d+\.\d\d) % \((\w+)\)",
                      robust_run[0])
     assert float(line.group(1)) == pytest.approx(100 * table[worst]["ensemble"], abs=0.005)
@@ -80,7 +81,7 @@ def test_report_has_the_table_and_a_variant_grid(robust_run, tmp_path, models):
 def test_variants_and_seed_select_rows_and_draws(models, tiny_test):
     text = ok(["evaluate", "--models", models, "--variants", "shift,line", "--seed", 5])
     expected = direct_table(models, tiny_test, seed=5, names=["shift", "line"])
-    assert robustness.format_table(expected) in text
+    assert variants.format_table(expected) in text
     assert not re.search(r"^rotate ", text, re.M)
 
 

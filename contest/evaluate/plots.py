@@ -75,7 +75,8 @@ def _mistake_axes(fig, images, labels, predicted, wrong, rows, cols=8):
 def plot_evaluation(matrix, images, labels, predicted, path, max_mistakes=64, title="",
                     robustness=None):
     """Confusion matrix and a grid of the first `max_mistakes` misclassified images; below them,
-    when `robustness` (a contest.robustness.robustness_table dict) is given, its table and chart."""
+    when `robustness` (a contest.evaluate.variants.robustness_table dict) is given, its table and
+    chart."""
     plt = _pyplot()
     all_wrong = np.flatnonzero(np.asarray(predicted) != np.asarray(labels))
     wrong = all_wrong[:max_mistakes]

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 from paired import (cross_fitted, fitted_weights, greedy_weights, mcnemar_p,  # noqa: E402
                     paired_comparison)
 

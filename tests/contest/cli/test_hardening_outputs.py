@@ -75,11 +75,11 @@ def test_output_fifo_is_refused(images, models, tmp_path):
 
 
 def test_unwritable_output_refused_before_any_work(images, models, tmp_path, monkeypatch):
-    import contest.commands
+    import contest.cli.run
 
     def never(*args):
         raise AssertionError("the ensemble was loaded before the output was checked")
-    monkeypatch.setattr(contest.commands, "load_ensemble", never)
+    monkeypatch.setattr(contest.cli.run, "load_ensemble", never)
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     assert_refused(_predict(images, models, "-o", blocker / "out.txt"), "not a directory")
@@ -87,12 +87,12 @@ def test_unwritable_output_refused_before_any_work(images, models, tmp_path, mon
 
 
 def test_failing_proba_write_leaves_no_submission(images, models, tmp_path, monkeypatch):
-    import contest.commands
-    from contest.commands import run_predict
+    import contest.cli.run
+    from contest.cli.run import run_predict
 
     def disk_full(path, array):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    monkeypatch.setattr(contest.commands, "write_npy", disk_full)
+    monkeypatch.setattr(contest.cli.run, "write_npy", disk_full)
     out, proba = tmp_path / "sub.txt", tmp_path / "p.npy"
     with pytest.raises(ContestError, match="No space left on device"):
         run_predict(images, out, models, proba_path=proba)

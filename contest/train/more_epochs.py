@@ -1,6 +1,6 @@
 """`train-ensemble --out DIR --more-epochs K`: every member of a finished ensemble trained K
 epochs further from its saved state, with the settings and data recorded in DIR (see
-contest.train.continued for how a member continues exactly)."""
+contest.train.continue_member for how a member continues exactly)."""
 import sys
 import time
 from dataclasses import replace
@@ -9,10 +9,10 @@ from pathlib import Path
 import nnlib as nn
 
 from contest.data.spec import spec_of_manifest
-from contest.ensemble import read_manifest
+from contest.modeldir.ensemble import read_manifest
 from contest.errors import ContestInputError
 from contest.fileio import read_json
-from contest.train.files import member_path
+from contest.modeldir.files import member_path
 from contest.train.finish import finish_ensemble
 from contest.train.local import run_jobs
 from contest.train.plan import RUN_FILE, TrainSettings, check_run, plan_jobs, prepare_data

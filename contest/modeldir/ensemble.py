@@ -21,7 +21,7 @@ from contest.errors import ContestInputError
 from contest.fileio import sha256_file, write_json
 from contest.data.preprocess import normalise
 from contest.data.spec import MNIST, spec_of_manifest
-from contest.manifest_check import check_fields, check_finite_model, check_member, load_json
+from contest.modeldir.manifest import check_fields, check_finite_model, check_member, load_json
 
 MANIFEST = "ensemble.json"
 FORMAT = "contest-ensemble-1"

@@ -180,7 +180,7 @@ def check_test_split(data_dir):
 
 def check_finite_member(model, index):
     """Refuse to save member `index` if training diverged (NaN/inf weights)."""
-    from contest.manifest_check import non_finite
+    from contest.modeldir.manifest import non_finite
 
     found = non_finite(model.state_dict().items())
     if found is not None:

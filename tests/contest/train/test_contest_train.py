@@ -151,7 +151,7 @@ def test_bad_augment_option_is_refused(tmp_path, tiny_data, value, problem):
 
 
 def test_augment_none_and_default_keywords():
-    from contest.cli import parse_augment
+    from contest.cli.commands import parse_augment
 
     assert parse_augment(None, None, "none") == {}
     assert parse_augment(None, None, "default") == PRESETS["default"].augment
