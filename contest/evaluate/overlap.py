@@ -63,11 +63,21 @@ def error_overlap(member_predictions, labels, ensemble_predicted):
             "ensemble_wrong_by_members_wrong": missed.tolist()}
 
 
+def member_overlap(member_predictions, labels, ensemble_predicted):
+    """error_overlap for two or more members, None for one (no pair to compare)."""
+    if len(member_predictions) < 2:
+        return None
+    return error_overlap(member_predictions, labels, ensemble_predicted)
+
+
 def overlap_text(member_predictions, labels, ensemble_predicted):
     """The overlap as lines of text for `contest evaluate` ("" for a single member)."""
-    if len(member_predictions) < 2:
-        return ""
-    overlap = error_overlap(member_predictions, labels, ensemble_predicted)
+    overlap = member_overlap(member_predictions, labels, ensemble_predicted)
+    return "" if overlap is None else overlap_lines(overlap)
+
+
+def overlap_lines(overlap):
+    """An error_overlap dict as lines of text: the matrix, the mean fraction, the counts."""
     shared = overlap["shared"]
     rows = [[str(a)] + [str(v) for v in row] for a, row in enumerate(shared)]
     lines = ["shared mistakes (row A, column B: how many of A's mistakes B makes too; "

@@ -67,3 +67,19 @@ def test_evaluate_prints_the_overlap_of_its_members(models, exported):
     by_count = re.search(r"^images +(\d+) +(\d+)$", block, re.M)
     # every mistake is made by one member or by both: the counts add up to the diagonal
     assert int(by_count.group(1)) + 2 * int(by_count.group(2)) == sum(diagonal)
+
+
+def test_report_draws_the_overlap_below_the_confusion_matrix(tmp_path):
+    from PIL import Image
+
+    from contest.evaluate.plots import plot_evaluation
+
+    images = np.zeros((6, 28, 28), dtype=np.uint8)
+    ensemble = np.array([9, 7, 8, 3, 4, 5])
+    matrix = np.eye(10, dtype=np.int64)
+    plot_evaluation(matrix, images, LABELS, ensemble, tmp_path / "plain.png")
+    plot_evaluation(matrix, images, LABELS, ensemble, tmp_path / "overlap.png",
+                    overlap=error_overlap(PREDICTIONS, LABELS, ensemble))
+    plain, with_overlap = (Image.open(tmp_path / name).size for name in ("plain.png",
+                                                                         "overlap.png"))
+    assert with_overlap[1] > plain[1] + 250   # a 4-inch panel at 100 dpi below the same figure
