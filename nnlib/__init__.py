@@ -12,8 +12,7 @@ from .layers import (LAYER_TYPES, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, 
                      MaxPool2D, Param, ReLU, Sigmoid, Tanh, register_layer)
 from .losses import SoftmaxCrossEntropy
 from .model import Sequential
-from .optim import (OPTIMIZERS, SGD, AdaDelta, AdaGrad, Adam, AdamW, Optimizer, RMSProp,
-                    l1_penalty, l2_penalty)
+from .optim import OPTIMIZERS, SGD, AdaDelta, AdaGrad, Adam, AdamW, Optimizer, RMSProp
 from .runtime.memory import retain_freed_memory
 from .runtime.threads import get_num_threads, set_num_threads
 from .schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, OneCycleLR, StepLR

@@ -210,13 +210,3 @@ class AdaDelta(Optimizer):
 
 
 OPTIMIZERS = {c.__name__.lower(): c for c in (SGD, Adam, AdamW, RMSProp, AdaGrad, AdaDelta)}
-
-
-def l1_penalty(params, coeff):
-    """Value of the L1 penalty coeff * sum |p| (for reporting next to the loss)."""
-    return coeff * float(sum(np.abs(p.value).sum() for p in params))
-
-
-def l2_penalty(params, coeff):
-    """Value of the L2 penalty coeff/2 * sum p^2 (its gradient is weight_decay = coeff)."""
-    return 0.5 * coeff * float(sum((p.value.astype(np.float64) ** 2).sum() for p in params))

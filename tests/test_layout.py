@@ -7,6 +7,9 @@
 - every file under 400 lines and every function under 40, in the packages, benchmarks and
   tests alike, except the ones listed in SIZE_EXCEPTIONS with their reason (and in
   CONTRIBUTING's "Exceptions to the size rules");
+- contest's top level holds only the modules of CONTEST_TOP_LEVEL (everything else lives in a
+  subpackage that says what it holds), and no 28 or 784 (MNIST's side and pixel count) appears
+  as a number in contest's code outside MNIST_FILES: everything else reads the input spec;
 - `python -m contest --help` works.
 """
 import ast
@@ -26,6 +29,13 @@ MAX_FUNCTION_LINES = 40
 # "path" (a file) or "path:qualified.function" -> the reason it may be longer; keep it in step
 # with docs/CONTRIBUTING.md. An entry that no longer applies fails too.
 SIZE_EXCEPTIONS = {}
+# contest's top-level modules (docs/CONTRIBUTING.md, "Layout"); a new module goes into a subpackage
+CONTEST_TOP_LEVEL = {"__init__", "__main__", "api", "errors", "fileio", "blas_threads"}
+# the only files that may know MNIST's 28x28 (784 pixels): the dataset, its spec, and the recipe
+# that centres an outside digit as MNIST's were (the decoder's decode_pictures.py)
+MNIST_FILES = {"contest/data/datasets.py", "contest/data/spec.py",
+               "contest/data/decode_pictures.py"}
+MNIST_NUMBERS = (28, 784)
 
 
 def source_files(package):
@@ -293,3 +303,33 @@ def test_install_hints_name_this_distribution():
                  if wrong.search(line)]
     assert offending == [], f"install hints must name {name}:\n" + "\n".join(offending)
     assert f'pip install "{name}[dask]"' in (ROOT / "docs" / "dask.md").read_text(encoding="utf-8")
+
+
+def test_contest_top_level_holds_only_the_agreed_modules():
+    found = {path.stem for path in (ROOT / "contest").glob("*.py")}
+    assert found - CONTEST_TOP_LEVEL == set(), (
+        "put new modules into a contest subpackage (or agree on them in CONTEST_TOP_LEVEL and "
+        "CONTRIBUTING's layout)")
+    assert CONTEST_TOP_LEVEL - found == set(), "drop the modules that are gone from the list"
+
+
+def mnist_numbers(path):
+    """Lines of the integer literals 28 and 784 in the file's code (not its strings)."""
+    return [node.lineno for node in ast.walk(parse(path))
+            if isinstance(node, ast.Constant) and type(node.value) is int
+            and node.value in MNIST_NUMBERS]
+
+
+def test_mnist_number_detection(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text('side = 28\ntext = "28x28, 784 pixels"\nflat = x.reshape(-1, 784)\n'
+                      'ratio = 28.5\n')
+    assert mnist_numbers(sample) == [1, 3]
+
+
+def test_no_mnist_sizes_outside_the_mnist_files():
+    offending = [f"{path.relative_to(ROOT)}:{line}" for path in source_files("contest")
+                 if path.relative_to(ROOT).as_posix() not in MNIST_FILES
+                 for line in mnist_numbers(path)]
+    assert offending == [], ("28/784 in code that takes any images (read the input spec):\n"
+                             + "\n".join(offending))

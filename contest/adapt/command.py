@@ -4,8 +4,6 @@ import time
 from contest.adapt.bn import adapt_bn
 from contest.adapt.state import warn_other_images
 
-ADAPT_CHOICES = ("none", "bn")
-
 
 def prepare_for(ensemble, images, images_path, adapt=None, stream=None):
     """Before predicting `images`: warn (stderr) if the ensemble was adapted to other images,
@@ -23,7 +21,7 @@ def prepare_for(ensemble, images, images_path, adapt=None, stream=None):
             f"({time.time() - started:.1f} s)")
 
 
-def run_adapt(settings, quiet=False):
+def adapt_and_report(settings, quiet=False):
     """Adapt, printing each stage as it ends (stderr unless quiet); the closing summary."""
     import sys
 

@@ -23,12 +23,12 @@ import nnlib as nn
 import numpy as np
 
 from contest.adapt.bn import adapt_models_bn
-from contest.modeldir.ensemble import NUM_CLASSES, accuracy, average, models_probabilities
+from contest.modeldir.ensemble import accuracy, average, models_probabilities
 
 
-def class_spread(labels, num_classes=NUM_CLASSES):
+def class_spread(labels):
     """Effective number of classes among `labels`: exp of the entropy of their histogram."""
-    p = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes) / max(1, len(labels))
+    p = np.bincount(np.asarray(labels, dtype=np.int64)) / max(1, len(labels))
     p = p[p > 0]
     return float(np.exp(-(p * np.log(p)).sum()))
 
@@ -44,9 +44,9 @@ def task_check(contest_votes, validation_votes, min_agreement, min_spread):
             "passed": bool(agreement >= min_agreement and spread >= min_spread)}
 
 
-def weights_accuracy(paths, x_val, y_val, classes=NUM_CLASSES, batch_size=1000):
+def weights_accuracy(paths, x_val, y_val, classes, batch_size=1000):
     """Validation accuracy of the members in `paths` with BatchNorm statistics re-estimated on
     the validation images x_val (model-ready)."""
     models = [nn.load(path) for path in paths]
     adapt_models_bn(models, x_val)
-    return accuracy(average(models_probabilities(models, x_val, batch_size, classes)), y_val)[0]
+    return accuracy(average(models_probabilities(models, x_val, classes, batch_size)), y_val)[0]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed
+from nnlib.runtime.threads import available_cores
 
 from contest.adapt.selftrain import RoundJob, self_train_member
 from contest.adapt.state import stage_dir
-from contest.modeldir.ensemble import available_cores
 from contest.train.plan import default_workers, member_threads
 from contest.train.progress import ProgressMonitor, clean_progress
 

@@ -26,11 +26,11 @@ from contest.adapt.state import (check_settings, identity, open_state, save_stat
                                  stage_dir)
 from contest.data.inputs import load_images
 from contest.data.preprocess import normalise, to_unit_nchw
-from contest.modeldir.ensemble import (MANIFEST, accuracy, average, load_ensemble,
-                              models_probabilities, write_manifest)
 from contest.errors import ContestError
 from contest.fileio import atomic_open, sha256_file
-from contest.modeldir.files import member_path
+from contest.modeldir.ensemble import (accuracy, average, load_ensemble, models_probabilities,
+                                       write_manifest)
+from contest.modeldir.files import MANIFEST, member_path
 from contest.train.plan import TrainSettings, prepare_data
 from contest.train.presets import Preset
 
@@ -51,8 +51,8 @@ class Context:
         self.images_sha = sha256_file(settings.images)
 
     def probabilities(self, models, x=None):
-        return models_probabilities(models, self.x if x is None else x, self.settings.batch_size,
-                                    self.spec.classes)
+        return models_probabilities(models, self.x if x is None else x, self.spec.classes,
+                                    self.settings.batch_size)
 
     def val_accuracy(self, models):
         return accuracy(average(self.probabilities(models, self.data.x_val)), self.data.y_val)[0]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import nnlib as nn
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from contest.blas_threads import worker_threads
 from contest.data.preprocess import BatchTransform
 from contest.train.member import build_augmenter, build_optimizer
 from contest.train.progress import ProgressWriter, progress_path
@@ -48,15 +48,10 @@ def checkpoint_for(target):
 
 
 def self_train_member(job, x, y):
-    """Self-train member `job.index` on 0-1 images x (N, 1, 28, 28) and labels y; writes
+    """Self-train member `job.index` on 0-1 images x (N, C, H, W) and labels y; writes
     job.target and returns its adaptation metadata."""
-    before = nn.get_num_threads()
-    nn.set_num_threads(job.threads)
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            return _self_train(job, x, y)
-    finally:
-        nn.set_num_threads(before)
+    with worker_threads(job.threads):
+        return _self_train(job, x, y)
 
 
 def _self_train(job, x, y):

@@ -12,9 +12,7 @@ from pathlib import Path
 
 from contest.errors import ContestError, ContestInputError
 from contest.fileio import read_json, sha256_file, write_json
-
-STATE_FILE = "adapt-state.json"
-STAGES_DIR = "stages"
+from contest.modeldir.files import ADAPT_STAGES_DIR, ADAPT_STATE_FILE
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ def open_state(out_dir, ident):
     """The stages finished so far in out_dir (a new state when there is none); a directory of
     another adaptation, or holding other files, is refused."""
     out_dir = Path(out_dir)
-    path = out_dir / STATE_FILE
+    path = out_dir / ADAPT_STATE_FILE
     if path.is_file():
         state = read_json(path)
         if state.get("identity") != json.loads(json.dumps(ident)):
@@ -91,11 +89,11 @@ def open_state(out_dir, ident):
 
 
 def save_state(out_dir, state):
-    write_json(Path(out_dir) / STATE_FILE, state)
+    write_json(Path(out_dir) / ADAPT_STATE_FILE, state)
 
 
 def stage_dir(out_dir, number):
-    return Path(out_dir) / STAGES_DIR / str(number)
+    return Path(out_dir) / ADAPT_STAGES_DIR / str(number)
 
 
 def other_images_warning(manifest, images_path):

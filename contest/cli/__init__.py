@@ -1,9 +1,11 @@
 """The `contest` command line.
 
-    commands     the click commands: parse options, call a run_* function, print its text
-    run          what each command does (predict, predict-one, evaluate, score, export), as plain
-                 functions that check every input before writing and return the text to print
+    commands     the click commands: parse options, call one run_* function, print its text
+    run          what the short commands do (predict, predict-one, evaluate, score, export), as
+                 plain functions that check every input before writing and return the text
+    long_runs    what the long, resumable ones do (train-ensemble, adapt), the same way
     errors       one-line errors for click's own refusals; how an interrupted command ends
+                 (interruptible)
     outputs      the one output-path rule of every command that writes, and writing all or none
     display      terminal text: image art, probability bars, histograms, tables
     training_text  the closing report of train-ensemble

@@ -1,4 +1,5 @@
-"""The `contest` command line: thin click commands over contest.cli.run and contest.train.run.
+"""The `contest` command line: thin click commands over contest.cli.run and
+contest.cli.long_runs.
 
 Heavy modules (nnlib, joblib, matplotlib) are imported inside the commands that need them, so
 `contest predict-one` and `contest --help` start fast. Every refused input is reported as one line
@@ -7,9 +8,10 @@ Heavy modules (nnlib, joblib, matplotlib) are imported inside the commands that 
 import click
 
 from contest import __version__
-from contest.cli.errors import (ContestInterrupted, ContestUsageError, NonNegativeInt,
-                                OneLineGroup, sigterm_as_interrupt)
+from contest.cli.errors import ContestUsageError, OneLineGroup
 from contest.errors import ContestError
+from contest.evaluate.views import VIEWS
+from contest.serve.options import serve_options, settings_of
 from contest.train.presets import PRESETS
 
 BACKENDS = ["loky", "multiprocessing", "threading", "sequential"]  # joblib's built-in backends
@@ -101,12 +103,6 @@ def main():
     """
 
 
-def _class_names(value):
-    from contest.data.spec import parse_class_names
-
-    return parse_class_names(value)
-
-
 @main.command("train-ensemble")
 @click.option("--n", "n", type=click.IntRange(min=1), default=5, help="number of members")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
@@ -120,7 +116,7 @@ def _class_names(value):
                    "members take in turn (e.g. d+c) [default: the preset's]")
 @click.option("--augment", callback=parse_augment, default=None, metavar="none|default|JSON",
               help=AUGMENT_HELP)
-@click.option("--seed", type=NonNegativeInt(), default=0,
+@click.option("--seed", type=click.IntRange(min=0), default=0,
               help="members use SeedSequence(seed).spawn(n)")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="models",
               help="model directory (rerun the same command to resume)")
@@ -162,64 +158,20 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
                    train_limit, data_dir, data, test_path, label_column, class_names, more_epochs,
                    init_from, freeze, quiet):
     """Train N CNNs in parallel; write OUT/ensemble.json, member files and learning curves."""
-    import time
+    from contest.cli.long_runs import run_train
 
-    from contest.train.plan import TrainSettings, overridden, with_overrides
-    from contest.train.progress import choose_mode
-    from contest.train.run import train_ensemble as train
-    from contest.cli.training_text import training_text
-
-    started = time.time()
-    if more_epochs is not None:
-        _more_epochs(out_dir, more_epochs, jobs, backend, choose_mode(quiet))
-        return
-    preset = preset or ("finetune" if init_from else "default")
-    recipe = with_overrides(PRESETS[preset], epochs=epochs, arch=arch, augment=augment)
-    settings = TrainSettings(preset=recipe, n=n, seed=seed, out_dir=out_dir, jobs=jobs,
-                             backend=backend, train_limit=train_limit, data_dir=data_dir,
-                             normalisation=recipe.normalisation, scheduler=scheduler, data=data,
-                             test=test_path, label_column=label_column,
-                             class_names=_class_names(class_names),
-                             init_from=init_from, freeze=freeze, adapt=True,
-                             fixed=overridden(epochs=epochs, arch=arch, augment=augment))
-    try:
-        with sigterm_as_interrupt():
-            from contest.train.continue_member import finetune_settings
-
-            manifest = train(finetune_settings(settings), monitor_mode=choose_mode(quiet))
-    except KeyboardInterrupt:
-        # finished members and per-epoch checkpoints are on disk: say how to go on
-        raise ContestInterrupted(f"interrupted: finished members and per-epoch checkpoints are "
-                                 f"kept in {out_dir}; rerun the same command to resume") from None
-    click.echo(training_text(manifest, out_dir, time.time() - started))
-    from contest.cli.blas_check import weak_kernel_note
-
-    note = weak_kernel_note()
-    if note:
-        click.echo(note)
-
-
-def _more_epochs(out_dir, more_epochs, jobs, backend, mode):
-    """train-ensemble --more-epochs: continue the finished ensemble in `out_dir`."""
-    import time
-
-    from contest.train.more_epochs import continue_ensemble
-    from contest.cli.training_text import training_text
-
-    started = time.time()
-    try:
-        with sigterm_as_interrupt():
-            manifest = continue_ensemble(out_dir, more_epochs, jobs, backend, mode)
-    except KeyboardInterrupt:
-        raise ContestInterrupted(f"interrupted: continued members and per-epoch checkpoints are "
-                                 f"kept in {out_dir}; rerun the same command to finish") from None
-    click.echo(training_text(manifest, out_dir, time.time() - started))
+    click.echo(run_train(
+        more_epochs=more_epochs, quiet=quiet, n=n, preset=preset, epochs=epochs, arch=arch,
+        augment=augment, seed=seed, out_dir=out_dir, jobs=jobs, backend=backend,
+        scheduler=scheduler, train_limit=train_limit, data_dir=data_dir, data=data,
+        test=test_path, label_column=label_column, class_names=class_names,
+        init_from=init_from, freeze=freeze))
 
 
 @main.command()
 @click.argument("images", type=click.Path())
 @click.option("-o", "--output", type=click.Path(), default="submissions/submission.txt",
-              help="submission file")
+              help="submission file ('-': standard output; the summary then goes to stderr)")
 @models_option
 @click.option("--format", "fmt", type=click.Choice(["txt", "csv"]), default=None,
               help="txt: one label per line; csv: Kaggle ImageId,Label (1-based) "
@@ -234,13 +186,13 @@ def _more_epochs(out_dir, more_epochs, jobs, backend, mode):
               help="bn: re-estimate every member's BatchNorm statistics on IMAGES first (AdaBN: "
                    "no training, seconds); for a whole adapted ensemble see `contest adapt`")
 def predict(images, output, models, fmt, proba, batch_size, low_confidence, tta, adapt):
-    """Predict IMAGES (.npy (N,H,W) grey or (N,H,W,C)/(N,C,H,W) colour, or flat (N,C*H*W), of
-    the ensemble's size (MNIST: (N,28,28)/(N,784)/(N,1,28,28)), uint8 0-255 or float 0-1, or a
-    Kaggle test.csv) and write a submission."""
+    """Predict IMAGES (.npy/.npz (N,H,W) grey or (N,H,W,C)/(N,C,H,W) colour, or flat (N,C*H*W),
+    of the ensemble's size (MNIST: (N,28,28)/(N,784)/(N,1,28,28)), uint8 0-255 or float 0-1; a
+    Kaggle test.csv, JSON lists, an IDX file or a picture) and write a submission."""
     from contest.cli.run import run_predict
 
     click.echo(run_predict(images, output, models, fmt, proba, batch_size, low_confidence, tta,
-                           adapt))
+                           adapt), err=output == "-")
 
 
 @main.command()
@@ -264,7 +216,7 @@ def predict(images, output, models, fmt, proba, batch_size, low_confidence, tta,
 @click.option("--min-spread", type=click.FloatRange(0, 1), default=0.5,
               help="adapt only if the predictions on the images spread over at least this "
                    "fraction of the effective number of classes they do on validation")
-@click.option("--seed", type=NonNegativeInt(), default=0, help="seed of self-training")
+@click.option("--seed", type=click.IntRange(min=0), default=0, help="seed of self-training")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="parallel workers")
 @data_dir_option
 @batch_option
@@ -273,21 +225,13 @@ def adapt(models, images, out_dir, rounds, epochs, lr_scale, precision, max_val_
           min_agreement, min_spread, seed, jobs, data_dir, batch_size, quiet):
     """Adapt an ensemble to unlabelled IMAGES: BatchNorm statistics, then self-training on the
     images all members label alike with a confidence chosen on validation. Reads no labels."""
-    from contest.adapt.command import run_adapt
-    from contest.adapt.state import AdaptSettings
+    from contest.cli.long_runs import run_adapt
 
-    settings = AdaptSettings(models=models, images=images, out_dir=out_dir, rounds=rounds,
-                             epochs=epochs, lr_scale=lr_scale, precision=precision,
-                             max_val_drop=max_val_drop, min_agreement=min_agreement,
-                             min_spread=min_spread,
-                             seed=seed, jobs=jobs,
-                             data_dir=data_dir, batch_size=batch_size)
-    try:
-        with sigterm_as_interrupt():
-            click.echo(run_adapt(settings, quiet))
-    except KeyboardInterrupt:
-        raise ContestInterrupted(f"interrupted: finished stages are kept in {out_dir}; rerun "
-                                 f"the same command to resume") from None
+    click.echo(run_adapt(quiet, models=models, images=images, out_dir=out_dir, rounds=rounds,
+                         epochs=epochs, lr_scale=lr_scale, precision=precision,
+                         max_val_drop=max_val_drop, min_agreement=min_agreement,
+                         min_spread=min_spread, seed=seed, jobs=jobs, data_dir=data_dir,
+                         batch_size=batch_size))
 
 
 @main.command("predict-one")
@@ -326,15 +270,18 @@ def predict_one(index, image, label, models, data_dir, save_png):
                    "variants of the images (shifted, rotated, noisy, low contrast, ...)")
 @click.option("--variants", default=None, metavar="NAME,...",
               help="only these robustness variants (implies --robustness) [default: all]")
-@click.option("--seed", type=NonNegativeInt(), default=0, help="seed of the robustness variants")
+@click.option("--seed", type=click.IntRange(min=0), default=0,
+              help="seed of the robustness variants")
+@click.option("--view", "views", multiple=True, type=click.Choice(sorted(VIEWS)),
+              help="also show this view (repeat for several)")
 def evaluate(models, images, labels, data_dir, batch_size, report, tta, robustness, variants,
-             seed):
+             seed, views):
     """Accuracy of every member and of the ensemble, confusion matrix, misclassified indices;
     with --robustness, accuracy on harder variants of the images."""
     from contest.cli.run import run_evaluate
 
     click.echo(run_evaluate(models, images, labels, data_dir, batch_size, report, tta,
-                            robustness, seed, variants))
+                            robustness, seed, variants, views))
 
 
 @main.command()
@@ -367,23 +314,13 @@ def export(split, out, fmt, labels, limit, data_dir):
 
 @main.command()
 @models_option
-@click.option("--host", default="127.0.0.1", help="address to listen on (loopback: this "
-              "machine only; 0.0.0.0 opens it to the network)")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, help="port to listen on")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="server processes, each with its own copy of the models; connections are "
-                   "handed to them in turn [default: one per core]")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="threads per prediction [default: one per core]")
-@click.option("--max-batch", type=click.IntRange(min=1), default=10000,
-              help="most images per request; also sets the request body size limit")
-@click.option("--access-log", is_flag=True, help="print a line per request (costs throughput)")
-def serve(models, host, port, workers, threads, max_batch, access_log):
+@serve_options
+def serve(models, **options):
     """Serve the ensemble over HTTP: POST /predict, GET /health, /info, /docs, and a page at /
     to draw a digit and see every member's vote (needs pip install 'contest-cnn[serve]')."""
     from contest.serve.run import run_server
 
-    run_server(models, host, port, workers, threads, max_batch, access_log)
+    run_server(models, settings_of(options))
 
 
 if __name__ == "__main__":

@@ -11,13 +11,12 @@ MAX_ART_WIDTH = 56
 
 
 def digit_art(image):
-    """An image (uint8 0-255 or float 0-1; (H, W), (H, W, C) colour shown by its brightness,
-    or 784 MNIST pixels) as lines of at most MAX_ART_WIDTH characters (28 for 28x28).
+    """An image (uint8 0-255 or float 0-1; (H, W) grey, or (H, W, C) colour shown by its
+    brightness) as lines of at most MAX_ART_WIDTH characters (one per pixel column up to that).
 
     Terminal cells are about twice as tall as wide, so each character shows two pixel rows.
     """
     pixels = np.asarray(image, dtype=np.float32)
-    pixels = pixels.reshape(28, 28) if pixels.ndim == 1 else pixels
     pixels = pixels.mean(axis=2) if pixels.ndim == 3 else pixels
     if np.asarray(image).dtype == np.uint8:
         pixels = pixels / 255.0
@@ -54,7 +53,7 @@ def probability_bars(proba, width=30, marked=None, names=None):
     return "\n".join(lines)
 
 
-def class_histogram(labels, num_classes=10, width=30, names=None):
+def class_histogram(labels, num_classes, width=30, names=None):
     """Count of each predicted class with a bar scaled to the largest count."""
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
     top = max(int(counts.max()), 1)

@@ -1,15 +1,16 @@
 """One-line command-line errors for click's own refusals (bad option values, unknown options,
-missing arguments), as for every other refused input: `Error: --seed: must be >= 0`, exit
-status 2, no usage banner and no "Try --help" line; and how an interrupted command ends
-(Ctrl-C or SIGTERM: one line, exit status 130).
+missing arguments), as for every other refused input: `Error: --seed: -1 is not in the range
+x>=0.`, exit status 2, no usage banner and no "Try --help" line; and how an interrupted command
+ends (Ctrl-C or SIGTERM: one line, exit status 130).
 """
 from contextlib import contextmanager
 
 import click
 
 
-class OneLineUsageError(click.ClickException):
-    """A click UsageError shown as the single line 'Error: message', exit status 2."""
+class ContestUsageError(click.ClickException):
+    """A refused input, by click or by contest (a ContestError): the single line
+    'Error: message', exit status 2."""
     exit_code = 2
 
 
@@ -31,7 +32,7 @@ class OneLineCommand(click.Command):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:
-            raise OneLineUsageError(one_line_message(exc)) from None
+            raise ContestUsageError(one_line_message(exc)) from None
 
 
 class OneLineGroup(click.Group):
@@ -42,40 +43,30 @@ class OneLineGroup(click.Group):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:
-            raise OneLineUsageError(one_line_message(exc)) from None
+            raise ContestUsageError(one_line_message(exc)) from None
 
     def resolve_command(self, ctx, args):
         try:
             return super().resolve_command(ctx, args)
         except click.UsageError as exc:
-            raise OneLineUsageError(one_line_message(exc)) from None
-
-
-class NonNegativeInt(click.ParamType):
-    """An integer >= 0 (seeds): `--seed: must be >= 0 (received: -1)`."""
-    name = "integer"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, int) and not isinstance(value, bool):
-            number = value
-        else:
-            try:
-                number = int(str(value).strip(), 10)
-            except ValueError:
-                self.fail(f"must be an integer >= 0 (received: {value!r})", param, ctx)
-        if number < 0:
-            self.fail(f"must be >= 0 (received: {value!r})", param, ctx)
-        return number
-
-
-class ContestUsageError(click.ClickException):
-    """A ContestError shown by click: 'Error: message', exit status 2."""
-    exit_code = 2
+            raise ContestUsageError(one_line_message(exc)) from None
 
 
 class ContestInterrupted(click.ClickException):
-    """Ctrl-C during training: one line, exit status 130 like any interrupted command."""
+    """Ctrl-C or SIGTERM during a long command: one line, exit status 130 like any interrupted
+    command."""
     exit_code = 130
+
+
+@contextmanager
+def interruptible(message):
+    """The one interrupt handling of the long commands: inside, Ctrl-C or SIGTERM stops the work
+    (worker processes with it); the command then ends with the line `message`, exit status 130."""
+    try:
+        with sigterm_as_interrupt():
+            yield
+    except KeyboardInterrupt:
+        raise ContestInterrupted(message) from None
 
 
 @contextmanager

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contest.errors import ContestError, ContestInputError
-
-MODEL_MARKERS = ("ensemble.json", "run.json")
+from contest.modeldir.files import MODEL_MARKERS
 
 
 @dataclass(frozen=True)

@@ -13,19 +13,25 @@ from contest.data.datasets import load_split, resolve_data_dir
 from contest.data.formats import check_test_matches, load_data
 from contest.data.inputs import check_file, load_images, load_labels
 from contest.data.spec import MNIST, spec_of_manifest
-from contest.modeldir.ensemble import (MANIFEST, accuracy, confusion_matrix, load_ensemble,
-                                       read_manifest)
+from contest.modeldir.ensemble import accuracy, confusion_matrix, load_ensemble, read_manifest
+from contest.modeldir.files import MANIFEST
 from contest.fileio import atomic_open, write_npy
 from contest.data.submission import format_for, read_submission, write_submission
 from contest.evaluate.tta import describe, probabilities
-from contest.errors import ContestError, ContestInputError
+from contest.evaluate.views import VIEWS, Evaluation, view_text
+from contest.errors import ContestError, ContestInputError, check_seed
 
 MAX_LISTED_MISTAKES = 200
 
 
-def check_output(path, suffixes=None, option="output"):
-    """Refuse an unusable output path before any work (the full rule: contest.cli.outputs)."""
-    return outputs.check_outputs([outputs.output(option, path, suffixes or ())])[0]
+def load_for_prediction(models, manifest=None):
+    """The verified ensemble of `models`, in a process whose allocator keeps big freed blocks
+    (nnlib.retain_freed_memory: faster passes). A process-wide choice, so the command makes it
+    and contest.modeldir, which a notebook user calls too, does not."""
+    import nnlib as nn
+
+    nn.retain_freed_memory()
+    return load_ensemble(models, manifest)
 
 
 def accuracy_text(fraction, correct, total):
@@ -39,21 +45,31 @@ def data_dir_for(data_dir, manifest):
 
 def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_size=1000,
                 low_confidence=0.9, tta=False, adapt=None):
-    outputs.check_outputs([outputs.output("-o/--output", output),
+    """Predict and write the submission (`output` "-": to standard output, after every other
+    output is written); the summary text to print (on standard error when output is "-")."""
+    to_stdout = str(output) == "-"
+    outputs.check_outputs([outputs.output("-o/--output", None if to_stdout else output),
                            outputs.output("--proba", proba_path, (".npy",))],
                           inputs=[images_path], model_dirs=[models])
     images = load_images(images_path, manifest_spec(models))
-    ensemble = load_ensemble(models)
+    ensemble = load_for_prediction(models)
     adapted = prepare_for(ensemble, images, images_path, adapt)
     mean, _ = probabilities(ensemble, images, batch_size, tta)
     labels = mean.argmax(axis=1)
     used = format_for(output, fmt)
-    writes = [(output, lambda tmp: write_submission(tmp, labels, used))]
+    writes = [] if to_stdout else [(output, lambda tmp: write_submission(tmp, labels, used))]
     if proba_path is not None:
         writes.append((proba_path, lambda tmp: write_npy(tmp, mean)))
     outputs.write_all(writes)
-    text = prediction_summary(mean, labels, len(ensemble), output, used, low_confidence,
-                              ensemble.spec)
+    if to_stdout:
+        import sys
+
+        from contest.data.submission import render_submission
+
+        sys.stdout.write(render_submission(labels, used))
+        sys.stdout.flush()
+    text = prediction_summary(mean, labels, len(ensemble), "standard output" if to_stdout
+                              else output, used, low_confidence, ensemble.spec)
     return text + ("\n" + describe(tta) if tta else "") + adapted
 
 
@@ -100,7 +116,7 @@ def run_predict_one(models, index=0, image_path=None, label=None, data_dir=None,
     spec = spec_of_manifest(manifest, Path(models) / MANIFEST)
     with ThreadPoolExecutor(1) as pool:   # the image is read (gzip, md5 free the GIL) meanwhile
         image_of = pool.submit(_one_image, image_path, index, data_dir, manifest, spec)
-        ensemble = load_ensemble(models, manifest)
+        ensemble = load_for_prediction(models, manifest)
         image, true, what = image_of.result()
     true = label if label is not None else true
     if true is not None and not 0 <= true < spec.classes:
@@ -172,11 +188,13 @@ def _evaluation_data(images_path, labels_path, data_dir, manifest, spec):
 
 
 def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batch_size=1000,
-                 report_path=None, tta=False, robustness=False, seed=0, variants=None):
-    """Evaluation text; with `robustness` or `variants` ("a,b") also the robustness table."""
+                 report_path=None, tta=False, robustness=False, seed=0, variants=None, views=()):
+    """Evaluation text; with `robustness` or `variants` ("a,b") also the robustness table, and
+    the text of every view named in `views` (contest.evaluate.views)."""
+    _check_views(views)
     names = _variant_names(robustness, variants, seed)
     _check_report(report_path, names is not None, (images_path, labels_path), (models, data_dir))
-    ensemble = load_ensemble(models)
+    ensemble = load_for_prediction(models)
     spec = ensemble.spec
     if names is not None and spec.channels != 1:
         raise ContestError(f"--robustness works on grey images; this ensemble takes "
@@ -197,6 +215,8 @@ def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batc
         table, examples = evaluate_robustness(ensemble, images, labels, seed, names, batch_size,
                                               tta, known=(mean, members))
         text += "\n" + robustness_text(table, seed, len(labels))
+    evaluation = Evaluation(ensemble, images, labels, mean, members)
+    text += "".join("\n" + view_text(name, evaluation) for name in views)
     if report_path is not None:
         text += _write_report(report_path, (matrix, images, labels, predicted), table, examples,
                               overlap)
@@ -212,12 +232,18 @@ def _overlap(members, labels, predicted):
     return overlap, "" if overlap is None else "\n" + overlap_lines(overlap)
 
 
+def _check_views(views):
+    unknown = [name for name in views if name not in VIEWS]
+    if unknown:
+        raise ContestError(f"--view: unknown view(s) {', '.join(map(repr, unknown))}; choose "
+                           f"from {', '.join(sorted(VIEWS))}")
+
+
 def _variant_names(robustness, variants, seed):
     """The variant names to score (None: no robustness evaluation), checked before any work."""
     if not robustness and variants is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ContestError(f"--seed must be a non-negative integer (received: {seed!r})")
+    check_seed(seed)
     from contest.evaluate.robustness import check_variant_names
 
     try:

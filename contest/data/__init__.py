@@ -1,2 +1,3 @@
-"""Data: MNIST-format datasets (the bundled copy under mnist/), the user's image files, and the
+"""Data: datasets in every form (IDX as MNIST's, with the bundled copy under mnist/, CSV, npz,
+image folders, CIFAR-10), the input spec, the user's image files, submission files, and the
 one place where images become model input (preprocess)."""

@@ -2,7 +2,7 @@
 
     IDX directory     train-images-idx3-ubyte[.gz] + train-labels-idx1-ubyte[.gz] (MNIST's layout;
                       t10k-* for the test split), gzip or not
-    Kaggle CSV        a label column (default `label`) and one column per pixel (contest.data.csvdata)
+    Kaggle CSV        a label column (default `label`) and one column per pixel (contest.data.decode_text)
     .npz              arrays x/y, images/labels or x_train/y_train (x_test/y_test: test split)
     .npy pair         images.npy + labels.npy, in a directory or given as the images file
     image folder      one sub-folder of images per class, class names = folder names, sorted
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from contest.data import datasets
-from contest.data.images import check_values
+from contest.data.decode import check_values
 from contest.data.spec import FASHION_MNIST_NAMES, spec_of_images
 from contest.errors import ContestInputError
 
@@ -103,8 +103,6 @@ def load_data(path, split="train", label_column="label"):
     if fmt == "idx":
         data = _load_idx(path if path.is_dir() else path.parent, split)
     elif fmt == "csv":
-        from contest.data.csvdata import read_labelled_csv
-
         data = LabelledData(*read_labelled_csv(path, label_column), None, fmt, path)
     elif fmt == "npz":
         data = _load_npz(path, split)
@@ -184,7 +182,7 @@ def _load_npz(path, split):
 
 
 def _load_npy_pair(path):
-    from contest.data.inputs import read_npy
+    from contest.data.decode import read_array_file as read_npy
 
     directory = path if path.is_dir() else path.parent
     images_path = path if path.is_file() else directory / "images.npy"
@@ -278,7 +276,9 @@ def check_labelled(data, training=True):
     return data
 
 
-def check_labels(labels, source, class_names=None, training=True):
+def check_labels(labels, source, class_names=None, training=True, classes=None):
+    """Integer labels (N,) int64 >= 0, below len(class_names) or `classes` when given; integral
+    floats are accepted (a CSV's label column)."""
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
@@ -287,19 +287,47 @@ def check_labels(labels, source, class_names=None, training=True):
         labels = labels.astype(np.int64)
     if labels.dtype.kind not in "ui":
         raise ContestInputError(source, f"labels must be integers, found dtype {labels.dtype}")
-    if labels.ndim != 1 or len(labels) == 0:
-        raise ContestInputError(source, f"labels of shape {labels.shape}: expected (N,), N >= 1")
+    if labels.ndim != 1:
+        raise ContestInputError(source, f"wrong dimensions {labels.shape}: expected labels of "
+                                        "shape (N,)")
+    if len(labels) == 0:
+        raise ContestInputError(source, "empty: the file contains no labels")
     labels = labels.astype(np.int64)
     if labels.min() < 0:
-        raise ContestInputError(source, f"negative label {labels.min()}")
+        raise ContestInputError(source, f"labels must be >= 0; found "
+                                        f"{labels.min()}..{labels.max()}")
     if class_names is not None and labels.max() >= len(class_names):
         raise ContestInputError(source, f"label {labels.max()} but only {len(class_names)} "
                                         "class names")
+    if classes is not None and labels.max() >= classes:
+        raise ContestInputError(source, f"labels must lie in 0..{classes - 1}; "
+                                        f"found {labels.min()}..{labels.max()}")
     present = np.unique(labels)
     if training and len(present) < 2:
         raise ContestInputError(source, f"one class only (every label is {present[0]}): "
                                         "training needs at least two")
     return labels
+
+
+def read_labelled_csv(path, label_column="label"):
+    """(images (N, S, S), labels) of a Kaggle train.csv, read by the one CSV reader of
+    contest.data.decode (floats when the text has floats); values checked by the caller."""
+    import math
+
+    from contest.data.decode import open_input
+    from contest.data.decode_payload import Limits, Payload
+    from contest.data.decode_text import read_csv_table
+
+    with open_input(path) as handle:
+        pixels, labels, count = read_csv_table(Payload(handle, path), Limits(),
+                                               label_column or "label")
+    side = math.isqrt(count)
+    if side * side != count:
+        raise ContestInputError(path, f"{count} pixel columns is not a square image "
+                                      "(784 = 28x28, 1024 = 32x32, ...)")
+    if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
+        raise ContestInputError(path, f"labels in column {label_column!r} must be integers")
+    return pixels.reshape(-1, side, side), labels
 
 
 def check_test_matches(test, spec):

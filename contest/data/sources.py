@@ -65,9 +65,3 @@ def training_source(data=None, data_dir=None, test=None, label_column="label", c
     if test_data is not None:
         check_test_matches(test_data, spec)
     return TrainingSource(train, test_data, spec, label_column)
-
-
-def evaluation_source(manifest_data):
-    """The test set an ensemble's manifest points at (LabelledData), or None."""
-    path = (manifest_data or {}).get("test")
-    return None if not path else load_data(path, "test")

@@ -170,10 +170,8 @@ def _robustness_bars(ax, table):
 
 
 def _show_image(ax, image):
-    """An image in contest's layout: (H, W) grey (784 pixels: 28x28), or (H, W, C) in colour."""
+    """An image in contest's layout: (H, W) grey, or (H, W, C) in colour."""
     image = np.asarray(image)
-    if image.ndim == 1:
-        image = image.reshape(28, 28)
     if image.ndim == 3 and image.shape[2] != 1:
         ax.imshow(image if image.dtype == np.uint8 else np.clip(image, 0, 1))
     else:

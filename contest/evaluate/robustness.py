@@ -18,11 +18,11 @@ from contest.evaluate.tta import probabilities
 GRID_EXAMPLES = 8  # images per variant in the example grid
 
 
-def as_uint8(images):
-    """(N, H, W) uint8 grey images (the variants work on 0-255 pixels); floats 0-1 are rounded.
-    Flat MNIST rows (N, 784) become (N, 28, 28)."""
+def as_uint8(images, spec):
+    """(N, H, W) uint8 grey images (the variants work on 0-255 pixels) of any layout of the
+    InputSpec `spec` (flat rows, (N, 1, H, W)); floats 0-1 are rounded."""
     images = np.asarray(images)
-    shape = images.shape if images.ndim == 3 else (len(images), 28, 28)
+    shape = (len(images),) + spec.image_shape
     if images.dtype == np.uint8:
         return images.reshape(shape)
     scaled = np.rint(images.astype(np.float32) * np.float32(255.0))
@@ -30,15 +30,15 @@ def as_uint8(images):
 
 
 def check_variant_names(text):
-    """Comma-separated variant names (or 'all') as a list; ValueError naming the unknown ones."""
+    """Comma-separated variant names (or 'all') as a list; ValueError naming the unknown ones
+    (contest.evaluate.variants.check_names)."""
     if text is None or str(text).strip().lower() == "all":
-        return list(variants.VARIANTS)
+        return variants.check_names(None)
     names = [name.strip() for name in str(text).split(",") if name.strip()]
-    unknown = [name for name in names if name not in variants.VARIANTS]
-    if unknown or not names:
-        raise ValueError(f"unknown variant(s) {', '.join(map(repr, unknown)) or repr(text)}; "
-                         f"choose from {', '.join(variants.VARIANTS)} or 'all'")
-    return names
+    if not names:
+        raise ValueError(f"no variant named in {text!r}; name some of "
+                         f"{', '.join(variants.VARIANTS)}, or 'all'")
+    return variants.check_names(names)
 
 
 class _Scorer:
@@ -66,7 +66,7 @@ def evaluate_robustness(ensemble, images, labels, seed=0, names=None, batch_size
     (mean, members) probabilities of the clean images if already computed, spares one pass."""
     if np.asarray(images).dtype != np.uint8:
         known = None  # probabilities of the float images, not of their uint8 rounding
-    images = as_uint8(images)
+    images = as_uint8(images, ensemble.spec)
     scorer = _Scorer(ensemble, batch_size, tta, clean=images, known=known)
     table = variants.robustness_table(scorer, images, np.asarray(labels), seed, names)
     return table, dict(zip(table, scorer.examples))

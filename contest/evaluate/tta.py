@@ -12,11 +12,12 @@ import numpy as np
 from contest.modeldir.ensemble import average
 
 DEFAULT_SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
-MAX_SHIFT = 27  # a larger shift moves the whole 28x28 digit out of the image
 
 
-def check_shifts(shifts):
-    """`shifts` as a tuple of (dy, dx) integer pairs; ValueError naming the bad entry."""
+def check_shifts(shifts, image_size):
+    """`shifts` as a tuple of (dy, dx) integer pairs; ValueError naming the bad entry, or one
+    that moves the whole image out of its frame (`image_size`: (height, width))."""
+    height, width = image_size
     shifts = tuple(shifts)
     if not shifts:
         raise ValueError("shifts must name at least one (dy, dx) offset (received: ())")
@@ -29,33 +30,35 @@ def check_shifts(shifts):
                              f"(received: {offset!r})") from None
         if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (dy, dx)):
             raise ValueError(f"shifts[{i}] must be whole pixels (received: {offset!r})")
-        if max(abs(int(dy)), abs(int(dx))) > MAX_SHIFT:
-            raise ValueError(f"shifts[{i}] moves the digit out of the image (received: {offset!r})")
+        if abs(int(dy)) >= height or abs(int(dx)) >= width:
+            raise ValueError(f"shifts[{i}] moves the whole {height}x{width} image out of its frame "
+                             f"(received: {offset!r})")
         checked.append((int(dy), int(dx)))
     return tuple(checked)
 
 
 def shifted(images, dy, dx):
-    """`images` (N, H, W), colour (N, H, W, C) (or MNIST's (N, 784), (N, 1, 28, 28)) moved by
-    (dy, dx), same dtype."""
+    """`images` in contest's layout, (N, H, W) grey or (N, H, W, C) colour, moved by (dy, dx),
+    same dtype."""
     from augment import shift  # augment loads SciPy (~0.3 s): only --tta pays for it
 
-    images = np.asarray(images)
     if (dy, dx) == (0, 0):
         return images
-    if images.ndim == 4 and images.shape[1] != 1:   # colour: shift each channel plane
+    if images.ndim == 4:   # colour: shift each channel plane
         planes = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
         return np.ascontiguousarray(shift(planes, dy, dx).transpose(0, 2, 3, 1))
-    square = images.reshape(len(images), 28, 28) if images.ndim == 2 else \
-        images.reshape((len(images),) + images.shape[-2:])
-    return shift(square, dy, dx).reshape(images.shape)
+    return shift(images, dy, dx)
 
 
 def tta_probabilities(ensemble, images, shifts=DEFAULT_SHIFTS, batch_size=1000):
-    """(mean (N, 10) float32, members (M, N, 10) float32): like `Ensemble.predict_proba`, with
-    every member's probabilities averaged over the shifted copies of `images` (one in memory at
-    a time). The ensemble's own normalisation is applied to each shifted copy."""
-    shifts = check_shifts(shifts)
+    """(mean (N, K) float32, members (M, N, K) float32): like `LoadedEnsemble.predict_proba`,
+    with every member's probabilities averaged over the shifted copies of `images` (one in
+    memory at a time), in any layout the ensemble's spec accepts (flat rows too). The ensemble's
+    own normalisation is applied to each shifted copy."""
+    spec = ensemble.spec
+    shifts = check_shifts(shifts, (spec.height, spec.width))
+    images = np.asarray(images)
+    images = images.reshape((len(images),) + spec.image_shape)   # contest's layout
     total = None
     for dy, dx in shifts:
         members = ensemble.member_probabilities(shifted(images, dy, dx), batch_size)

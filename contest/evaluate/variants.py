@@ -1,6 +1,6 @@
-"""Harder variants of a digit test set, and per-member / ensemble accuracy on each of them.
+"""Harder variants of a grey test set (digits first), and per-member / ensemble accuracy on each.
 
-Images are uint8 batches of shape (N, 28, 28) (any (N, H, W) works), 0 = background, 255 = ink.
+Images are uint8 batches of shape (N, H, W) (MNIST: (N, 28, 28)), 0 = background, 255 = ink.
 Every variant is a function ``fn(images, rng) -> images`` of the same shape and dtype that never
 modifies its input and draws every random number from the `numpy.random.Generator` it is given
 (deterministic variants ignore it). `VARIANTS` lists them in report order:
@@ -104,7 +104,9 @@ def _check_images(images):
     return images
 
 
-def _check_names(names):
+def check_names(names):
+    """The variant names to make (None: all of them, in report order); ValueError naming the
+    unknown ones."""
     if names is None:
         return list(VARIANTS)
     names = [names] if isinstance(names, str) else list(names)
@@ -124,7 +126,7 @@ def _rngs(seed):
 def iter_variants(images, seed=0, names=None):
     """Yield (name, variant images) one at a time, in registry order (one variant in memory)."""
     images = _check_images(images)
-    names = _check_names(names)
+    names = check_names(names)
     rngs = _rngs(seed)
     for name in VARIANTS:
         if name in names:

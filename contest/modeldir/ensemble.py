@@ -1,32 +1,26 @@
 """A trained ensemble on disk, loaded strictly, and the average of its members' softmax outputs.
 
-Layout of a model directory:
-    ensemble.json        manifest: settings, data checksums, members with sha256, accuracies, times
-    member-K.npz         nnlib model files (metadata: seed, history, preset, normalisation, ...)
-    member-K-curves.png  learning curves
-A member file that is missing, modified since training (sha256 mismatch), unreadable or
-incompatible (architecture or input shape) makes loading fail with one line naming the file.
+The files of a model directory are listed in contest.modeldir.files. A member file that is
+missing, modified since training (sha256 mismatch), unreadable or incompatible (architecture or
+input shape) makes loading fail with one line naming the file.
 """
-import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from nnlib.runtime.threads import available_cores  # noqa: F401  (contest's users import it here)
+from nnlib.runtime.threads import available_cores
 
 from contest.blas_threads import one_blas_thread
 from contest.errors import ContestInputError
 from contest.fileio import sha256_file, write_json
 from contest.data.preprocess import normalise
-from contest.data.spec import MNIST, spec_of_manifest
+from contest.data.spec import spec_of_manifest
+from contest.modeldir.files import MANIFEST
 from contest.modeldir.manifest import check_fields, check_finite_model, check_member, load_json
 
-MANIFEST = "ensemble.json"
 FORMAT = "contest-ensemble-1"
-INPUT_SHAPE = MNIST.model_shape    # of ensembles without an "input" entry in the manifest
-NUM_CLASSES = MNIST.classes
 _REQUIRED = ("format", "arch", "normalisation", "members")
 CHUNK = 10000  # images normalised at a time, bounding memory for large prediction sets
 
@@ -69,12 +63,11 @@ def _check_manifest(manifest, path):
             raise ContestInputError(path, "member entry without 'file' and 'sha256'")
 
 
-def load_member(directory, entry, arch, spec=MNIST, manifest=None):
+def load_member(directory, entry, arch, spec, manifest=None):
     """The nnlib model of one manifest entry, verified: present, untampered, compatible, finite
     and (given the manifest) matching it."""
     import nnlib as nn
 
-    nn.retain_freed_memory()   # for prediction speed: keep big freed blocks in the heap
     path = Path(directory) / entry["file"]
     if Path(entry["file"]).name != entry["file"]:
         raise ContestInputError(path, "member file must lie inside the model directory")
@@ -117,7 +110,7 @@ def _strip(exc, path):
     return str(exc).replace(f"{path}: ", "")
 
 
-def _check_compatible(model, meta, arch, path, spec=MNIST):
+def _check_compatible(model, meta, arch, path, spec):
     if meta.get("arch") != arch:
         raise ContestInputError(path, f"incompatible member: architecture {meta.get('arch')!r}, "
                                       f"the ensemble's is {arch!r}")
@@ -133,8 +126,9 @@ def _check_compatible(model, meta, arch, path, spec=MNIST):
 
 
 @dataclass
-class Ensemble:
-    """Members of one model directory; predict_proba averages their softmax outputs."""
+class LoadedEnsemble:
+    """Members of one model directory; predict_proba averages their softmax outputs. The
+    internal form of the public `contest.Ensemble` (contest.api), which wraps it."""
     directory: Path
     manifest: dict
     models: list
@@ -159,8 +153,8 @@ class Ensemble:
         out = np.empty((len(self.models), len(images), spec.classes), dtype=np.float32)
         for start in range(0, len(images), CHUNK):
             x = normalise(images[start:start + CHUNK], self.normalisation, spec)
-            out[:, start:start + len(x)] = models_probabilities(self.models, x, batch_size,
-                                                                spec.classes, threads)
+            out[:, start:start + len(x)] = models_probabilities(self.models, x, spec.classes,
+                                                                batch_size, threads)
         return out
 
     def predict_proba(self, images, batch_size=1000):
@@ -169,7 +163,7 @@ class Ensemble:
         return average(members), members
 
 
-def models_probabilities(models, x, batch_size=1000, classes=NUM_CLASSES, threads=None):
+def models_probabilities(models, x, classes, batch_size=1000, threads=None):
     """(M, N, classes) float32 softmax outputs of `models` for model-ready input x (N, C, H, W).
 
     Work is split into member x batch tasks (`map_on_cores`): small tasks keep every core busy
@@ -225,7 +219,7 @@ def load_ensemble(directory, manifest=None):
     with one_blas_thread():   # the members' checks run one image each
         models = [load_member(directory, entry, manifest["arch"], spec, manifest)
                   for entry in manifest["members"]]
-    return Ensemble(directory, manifest, models)
+    return LoadedEnsemble(directory, manifest, models)
 
 
 def accuracy(predicted, labels):
@@ -237,7 +231,7 @@ def accuracy(predicted, labels):
     return correct / len(labels), correct
 
 
-def confusion_matrix(labels, predicted, num_classes=NUM_CLASSES):
+def confusion_matrix(labels, predicted, num_classes):
     """(num_classes, num_classes) counts; rows are true labels, columns predictions."""
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (np.asarray(labels), np.asarray(predicted)), 1)

@@ -18,21 +18,12 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from contest.errors import ContestError
+from contest.errors import ContestError, check_seed
+from contest.modeldir.files import (LOCK_FILE, OWNER_FILE, PROGRESS_DIR, SCRATCH_PREFIX,
+                                    TOOL_NAMES)
 
-LOCK_FILE = ".lock"
-OWNER_FILE = ".owner"           # pid of the run holding the lock (for the semaphore clean-up)
-PROGRESS_DIR = ".progress"
-SCRATCH_PREFIX = ".contest-train-"
 SEMAPHORE_DIR = Path("/dev/shm")
-_TOOL_NAMES = re.compile(r"(ensemble|run)\.json|member-\d+(\.ckpt)?\.npz|member-\d+-curves\.png"
-                         r"|\.lock|\.owner|\.progress")
 _ATOMIC_TEMP = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.tmp")
-
-
-def check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ContestError(f"--seed: must be >= 0 (received: {seed!r})")
 
 
 def refuse_links(out_dir):
@@ -40,7 +31,7 @@ def refuse_links(out_dir):
     out_dir = Path(out_dir)
     for entry in _entries(out_dir) + _entries(out_dir / PROGRESS_DIR):
         mode = entry.lstat().st_mode
-        owned = _TOOL_NAMES.fullmatch(entry.name) or entry.parent.name == PROGRESS_DIR
+        owned = TOOL_NAMES.fullmatch(entry.name) or entry.parent.name == PROGRESS_DIR
         if owned and stat.S_ISLNK(mode):
             raise ContestError(f"{entry}: is a symbolic link; a model directory holds only "
                                "regular files and directories of its own (remove the link)")
@@ -132,7 +123,6 @@ def guarded_training(train):
             with locked(out_dir):
                 refuse_links(out_dir)
                 clean_leftovers(out_dir)
-                check_test_split(settings.data_dir)
                 (out_dir / OWNER_FILE).write_text(f"{os.getpid()}\n")
                 return train(settings, *args, **kwargs)
         except BaseException:
@@ -158,24 +148,6 @@ def _remove_if_unused(out_dir):
     (a refused run leaves nothing behind)."""
     if {p.name for p in out_dir.iterdir()} <= {LOCK_FILE, OWNER_FILE, PROGRESS_DIR}:
         shutil.rmtree(out_dir, ignore_errors=True)
-
-
-def has_test_split(data_dir):
-    """True if the data directory holds test files (a training-only directory has none)."""
-    from contest.data import datasets
-
-    directory = datasets.resolve_data_dir(data_dir)
-    return any((directory / (stem + suffix)).exists() for stem in datasets.FILES["test"]
-               for suffix in ("", ".gz"))
-
-
-def check_test_split(data_dir):
-    """Load the test split if there is one, so that a corrupt one stops the run before training
-    (ContestInputError naming the file) instead of being skipped."""
-    if has_test_split(data_dir):
-        from contest.data import datasets
-
-        datasets.load_split("test", data_dir)
 
 
 def check_finite_member(model, index):

@@ -11,8 +11,7 @@ Bad requests get a 4xx JSON {"error": "..."} naming the problem; nothing is writ
 Prediction runs in chunks of `chunk` images, so a large request's memory stays bounded.
 """
 import asyncio
-import json
-import os
+import logging
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,18 +24,23 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
-from contest.data.images import DEFAULT_SHAPE
+from contest.data.preprocess import to_unit_nchw
+from contest.data.spec import MNIST
 from contest.errors import ContestError
 from contest.serve import bodies
 from contest.serve.bodies import RequestProblem
+from contest.serve.guard import RETRY_AFTER_SECONDS, Admission, RequestGuard
+from contest.serve.memory import trim_heap
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_BATCH = 10000
 CHUNK = 1000
+BULK_IMAGES = 64   # requests of this many images or more are predicted apart from small ones
 SMALL_BODY = 1 << 16   # bytes; smaller bodies (but PNG) are answered on the event loop
 MAX_SHOWN_IMAGES = 64
-SETTINGS_VARIABLE = "CONTEST_SERVE_SETTINGS"  # settings of worker processes (--workers > 1)
+LOG = logging.getLogger("uvicorn.error")
 PREDICT_BODY = {"requestBody": {"required": True, "content": {
     "application/x-npy": {"schema": {"type": "string", "format": "binary"}},
     "text/csv": {"schema": {"type": "string"}},
@@ -48,11 +52,13 @@ class Service:
     """The ensemble (once loaded) and the request limits."""
 
     def __init__(self, ensemble=None, models_dir=None, max_batch=DEFAULT_MAX_BATCH, threads=None,
-                 chunk=CHUNK, processes=1):
+                 chunk=CHUNK, processes=1, admission=None, hosts=None, token=None):
         self.ensemble, self.models_dir, self.load_error = ensemble, models_dir, None
         self.max_batch, self.threads, self.chunk = max_batch, threads, chunk
         self.processes = processes   # server processes sharing the cores (--workers)
-        self._batcher, self._batcher_lock = None, threading.Lock()
+        self.admission = admission or Admission()
+        self.hosts, self.token = hosts, token   # None: any Host header, no token
+        self._batchers, self._batcher_lock = {}, threading.Lock()
 
     def load(self):
         """Load and verify the models of `models_dir` (run in a thread at start-up)."""
@@ -71,8 +77,8 @@ class Service:
 
     @property
     def body_limit(self):
-        shape = self.ensemble.input_shape if self.ensemble else DEFAULT_SHAPE
-        return bodies.body_limit(self.max_batch, shape)
+        spec = self.ensemble.loaded.spec if self.ensemble else MNIST
+        return bodies.body_limit(self.max_batch, spec.pixels)
 
     def predict(self, data, fmt, want_csv, show_images):
         """Response for a request body: JSON answer or submission CSV text."""
@@ -85,14 +91,14 @@ class Service:
         answering a few images costs less than handing them to a worker thread, and the loop
         waits for the forward pass without holding a thread."""
         ensemble, pixels = self.pixels(data, fmt, show_images)
-        members = await asyncio.wrap_future(self.batcher(ensemble).submit(pixels))
+        unit = to_unit_nchw(pixels, ensemble.loaded.spec)
+        members = await asyncio.wrap_future(self.batcher(ensemble).submit(unit))
         return self.answer(ensemble, pixels, members, want_csv, show_images)
 
     def pixels(self, data, fmt, show_images):
-        """(the ensemble, the checked pixels of the body)."""
+        """(the ensemble, the checked images of the body in contest's layout)."""
         ensemble = self.ready()
-        pixels = bodies.check_batch(bodies.parse_body(data, fmt, ensemble.input_shape),
-                                    self.max_batch)
+        pixels = bodies.parse_body(data, fmt, ensemble.loaded.spec, self.max_batch)
         if show_images and len(pixels) > MAX_SHOWN_IMAGES:
             raise RequestProblem(400, f"images=true shows at most {MAX_SHOWN_IMAGES} images; "
                                       f"this request has {len(pixels)}")
@@ -101,7 +107,9 @@ class Service:
     @staticmethod
     def answer(ensemble, pixels, members, want_csv, show_images):
         """The JSON answer, or the submission CSV text, from the (M, N, K) member probabilities."""
-        mean = np.mean(members, axis=0, dtype=np.float64).astype(np.float32)
+        from contest.modeldir.ensemble import average
+
+        mean = average(members)
         if want_csv:
             from contest.data.submission import render_submission
 
@@ -112,21 +120,30 @@ class Service:
 
     def member_proba(self, ensemble, pixels):
         """(M, N, K) member probabilities, computed `chunk` images at a time; small concurrent
-        requests share forward passes (MicroBatcher)."""
+        requests share forward passes (MicroBatcher). Batches of BULK_IMAGES or more go to a
+        batcher of their own (with its own copy of the members), so that single images are
+        never queued behind a chunk of a 10,000-image request."""
+        bulk = len(pixels) >= BULK_IMAGES
         out = np.empty((len(ensemble), len(pixels), ensemble.classes), dtype=np.float32)
         for start in range(0, len(pixels), self.chunk):
-            part = pixels[start:start + self.chunk]
-            out[:, start:start + len(part)] = self.batcher(ensemble).submit(part).result()
+            part = to_unit_nchw(pixels[start:start + self.chunk], ensemble.loaded.spec)
+            out[:, start:start + len(part)] = self.batcher(ensemble, bulk).submit(part).result()
         return out
 
-    def batcher(self, ensemble):
+    def batcher(self, ensemble, bulk=False):
         with self._batcher_lock:
-            if self._batcher is None:
+            if bulk not in self._batchers:
                 from contest.serve.batcher import MemberPool, MicroBatcher
 
-                members = MemberPool(ensemble.loaded, self.threads, self.processes)
-                self._batcher = MicroBatcher(members, self.chunk)
-            return self._batcher
+                loaded = ensemble.loaded
+                if bulk:   # a network's forward pass keeps per-call state: its own copies
+                    import copy
+
+                    loaded = copy.copy(loaded)
+                    loaded.models = copy.deepcopy(loaded.models)
+                members = MemberPool(loaded, self.threads, self.processes)
+                self._batchers[bulk] = MicroBatcher(members, self.chunk)
+            return self._batchers[bulk]
 
     def info(self):
         ensemble = self.ready()
@@ -136,7 +153,7 @@ class Service:
                    for entry in manifest["members"]]
         return {"input": {"channels": channels, "height": height, "width": width,
                           "classes": ensemble.classes,
-                          "class_names": [str(c) for c in range(ensemble.classes)]},
+                          "class_names": list(ensemble.loaded.spec.class_names)},
                 "members": members, "arch": manifest.get("arch"),
                 "normalisation": manifest.get("normalisation"),
                 "preset": manifest.get("preset"),
@@ -159,13 +176,21 @@ def create_app(service):
     app.add_exception_handler(RequestProblem, _problem_response)
     app.add_exception_handler(HTTPException, _http_error_response)
     app.add_exception_handler(RequestValidationError, _validation_error_response)
+    app.add_exception_handler(Exception, _unexpected_error_response)
+    app.add_middleware(RequestGuard, hosts=service.hosts, token=service.token)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_routes(app, service)
     return app
 
 
 async def _problem_response(request, exc):
-    return JSONResponse({"error": exc.message}, status_code=exc.status)
+    return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+
+
+async def _unexpected_error_response(request, exc):
+    """A bug or an exhausted resource: one log line, not a traceback per request."""
+    LOG.error("%s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+    return JSONResponse({"error": f"internal error ({type(exc).__name__})"}, status_code=500)
 
 
 async def _http_error_response(request, exc):
@@ -201,16 +226,47 @@ def _add_routes(app, service):
     async def predict(request: Request, images: bool = False):
         """Predict a batch of images; JSON answer, or Kaggle CSV with `Accept: text/csv`."""
         service.ready()
-        fmt = bodies.body_format(request.headers.get("content-type"))
-        data = await _read_body(request, service.body_limit, service.max_batch)
-        want_csv = "text/csv" in request.headers.get("accept", "")
-        if len(data) <= SMALL_BODY and fmt != "png":
-            answer = await service.predict_small(data, fmt, want_csv, images)
-        else:   # large bodies and PNG decoding would hold up the loop: a worker thread
-            answer = await run_in_threadpool(service.predict, data, fmt, want_csv, images)
+        content_type = request.headers.get("content-type")
+        form = bodies.body_format(content_type)   # 415 before reading a body no form reads
+        ticket = _admit(service, form, request.headers.get("content-length", ""))
+        try:
+            answer, want_csv = await _predict(service, request, content_type, images)
+        finally:
+            _release(service.admission, ticket)
         if want_csv:
             return PlainTextResponse(answer, media_type="text/csv")
         return JSONResponse(answer)  # plain lists: skip FastAPI's slower jsonable_encoder
+
+
+def _admit(service, form, declared):
+    """An admission ticket for a body of `declared` bytes (the size limit when not declared);
+    503 with Retry-After when this process is decoding all it may."""
+    length = int(declared) if declared.isdigit() else service.body_limit
+    ticket = service.admission.admit(form, min(length, service.body_limit))
+    if ticket is None:
+        raise RequestProblem(503, "busy: this server process is decoding as many large "
+                                  "requests as its memory bound allows; retry shortly",
+                             {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return ticket
+
+
+def _release(admission, ticket):
+    """Release an admission ticket; after the last large request in flight, give the freed
+    memory back to the system (in a thread: the loop goes on meanwhile)."""
+    admission.release(ticket)
+    if ticket and admission.decodes == 0:
+        asyncio.get_running_loop().run_in_executor(None, trim_heap)
+
+
+async def _predict(service, request, content_type, images):
+    """(the answer, whether it is CSV) for the request's body."""
+    data = await _read_body(request, service.body_limit, service.max_batch)
+    fmt = bodies.body_format(content_type, data[:8])
+    want_csv = "text/csv" in request.headers.get("accept", "")
+    if len(data) <= SMALL_BODY and fmt != "picture":
+        return await service.predict_small(data, fmt, want_csv, images), want_csv
+    # large bodies and pictures would hold up the loop: a worker thread
+    return await run_in_threadpool(service.predict, data, fmt, want_csv, images), want_csv
 
 
 async def _read_body(request, limit, max_batch):
@@ -221,21 +277,15 @@ async def _read_body(request, limit, max_batch):
     if declared.isdigit() and int(declared) > limit:
         raise too_big
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_big
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_big
+            chunks.append(chunk)
+    except ClientDisconnect:
+        client = request.client
+        LOG.info("%s: client went away after %d bytes of the request body",
+                 f"{client.host}:{client.port}" if client else "client", size)
+        raise RequestProblem(400, "request body not received in full") from None
     return b"".join(chunks)
-
-
-def app_from_environment():
-    """App factory for uvicorn worker processes: settings from $CONTEST_SERVE_SETTINGS. Each
-    worker loads the models before it accepts a connection, so no worker answers 'loading'
-    while another is already serving."""
-    from contest.api import Ensemble
-
-    settings = json.loads(os.environ[SETTINGS_VARIABLE])
-    ensemble = Ensemble.load(settings["models"])
-    return create_app(Service(ensemble, max_batch=settings["max_batch"],
-                              threads=settings["threads"], processes=settings["workers"]))

@@ -8,10 +8,10 @@ throughput, twice the latency; docs/serve.md). Handing the connected sockets ove
 Unix socket per process, contest.serve.worker on the other end) makes the share deterministic.
 """
 import errno
+import os
+import selectors
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import click
@@ -21,51 +21,98 @@ from contest.errors import ContestError
 STOP_SECONDS = 15   # a stopping server process gets this long to finish its requests
 SHORTAGES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 SHORTAGE_PAUSE = 0.1   # seconds
+SILENT_SECONDS = 5.0   # a server process without a heartbeat for this long is replaced
+LATE_SECONDS = 1.5     # ... and is handed no new connection after this long
 
 
 class ServerProcess:
-    """One `python -m contest.serve.worker` process and our end of its channel."""
+    """One forked server process (contest.serve.worker) and our end of its channel."""
 
-    def __init__(self, number, access_log):
-        self.number, self.access_log = number, access_log
-        self.process, self.channel = None, None
+    def __init__(self, number, serve, close_in_child):
+        self.number, self.serve, self.close_in_child = number, serve, close_in_child
+        self.pid, self.channel, self.last_beat = None, None, 0.0
 
     def start(self):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        with theirs:
-            command = [sys.executable, "-m", "contest.serve.worker", str(theirs.fileno()),
-                       "1" if self.access_log else "0"]
-            # its own session: a Ctrl+C reaches this process only, which stops the others once
-            self.process = subprocess.Popen(command, pass_fds=[theirs.fileno()],
-                                            start_new_session=True)
-        self.channel = ours
+        pid = os.fork()
+        if pid == 0:   # the child: its own session (a Ctrl+C reaches the parent only)
+            code = 1
+            try:
+                os.setsid()
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    signal.signal(sig, signal.SIG_DFL)
+                ours.close()
+                self.close_in_child()
+                self.serve(theirs)
+                code = 0
+            finally:
+                os._exit(code)
+        theirs.close()
+        ours.setblocking(False)
+        self.pid, self.channel, self.last_beat = pid, ours, time.monotonic()
 
-    def hand(self, connection):
-        """Pass `connection` to this process; False if it cannot take it (it has exited)."""
+    def hand(self, connection, strict=True):
+        """Pass `connection` to this process; False if it cannot take it now (or, `strict`,
+        its last heartbeat is late)."""
+        if strict and time.monotonic() - self.last_beat > LATE_SECONDS:
+            return False
         try:
             socket.send_fds(self.channel, [b"c"], [connection.fileno()])
             return True
         except OSError:
             return False
 
-    def restart_if_exited(self):
-        code = self.process.poll()
-        if code is not None:
-            log(f"server process {self.number} exited (status {code}); starting a new one")
-            self.channel.close()
-            self.start()
+    def exit_status(self):
+        """The process's exit status once it has ended, else None."""
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return -1
+        return None if pid == 0 else os.waitstatus_to_exitcode(status)
+
+    def read_beats(self):
+        """Note the heartbeats waiting on the channel; False at its end of file."""
+        while True:
+            try:
+                message = self.channel.recv(16)
+            except (BlockingIOError, InterruptedError):
+                return True
+            except OSError:
+                return False
+            if not message:
+                return False
+            self.last_beat = time.monotonic()
+
+    def supervise(self):
+        """Start the process again if it has exited or has sent no heartbeat for a while."""
+        alive = self.read_beats()
+        status = self.exit_status()
+        silent = time.monotonic() - self.last_beat
+        if status is None and alive and silent <= SILENT_SECONDS:
+            return
+        if status is None:
+            log(f"server process {self.number} stopped answering (no heartbeat for "
+                f"{silent:.0f} s); replacing it")
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        else:
+            log(f"server process {self.number} exited (status {status}); starting a new one")
+        self.channel.close()
+        self.start()
 
     def stop(self):
         self.channel.close()   # end of file on the channel: it stops taking connections
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        if self.exit_status() is None:
+            os.kill(self.pid, signal.SIGTERM)
 
     def wait_or_kill(self, deadline):
-        try:
-            self.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        while time.monotonic() < deadline:
+            if self.exit_status() is not None:
+                return
+            time.sleep(0.05)
+        if self.exit_status() is None:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
 
 
 def log(message):
@@ -101,11 +148,18 @@ def raise_stop(signum, frame):
     raise Stop
 
 
-def serve_balanced(host, port, workers, access_log=False):
+def serve_balanced(host, port, workers, serve):
     """Accept connections on host:port until SIGTERM or Ctrl+C, handing each to the next of
-    `workers` server processes (their settings in the environment, see contest.serve.worker)."""
+    `workers` forked server processes; `serve(channel)` runs in each (contest.serve.worker)."""
     listener = open_listener(host, port)
-    processes = [ServerProcess(number, access_log) for number in range(workers)]
+    processes = []
+
+    def close_in_child():
+        listener.close()
+        for other in processes:
+            if other.channel is not None:
+                other.channel.close()
+    processes += [ServerProcess(number, serve, close_in_child) for number in range(workers)]
     previous = {sig: signal.signal(sig, raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         for process in processes:
@@ -126,20 +180,31 @@ def serve_balanced(host, port, workers, access_log=False):
 
 
 def hand_out(listener, processes):
-    """Give each accepted connection to the next process in turn (skipping one that has exited,
-    which is started again)."""
+    """Give each accepted connection to the next live process in turn; between connections (and
+    at least every half second) replace any process that has exited or stopped answering."""
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
     turn = 0
     while True:
-        connection = accept(listener)
-        if connection is None:
-            continue
-        with connection:
-            for _ in processes:
-                process = processes[turn]
-                turn = (turn + 1) % len(processes)
-                if process.hand(connection):
-                    break
-                process.restart_if_exited()
+        if selector.select(timeout=0.5):
+            connection = accept(listener)
+            if connection is not None:
+                with connection:
+                    turn = hand_to_next(connection, processes, turn)
+        for process in processes:
+            process.supervise()
+
+
+def hand_to_next(connection, processes, turn):
+    """Hand `connection` to the next process in turn that takes it (one whose heartbeat is on
+    time first); the next turn."""
+    for strict in (True, False):
+        for _ in processes:
+            process = processes[turn]
+            turn = (turn + 1) % len(processes)
+            if process.hand(connection, strict):
+                return turn
+    return turn
 
 
 def accept(listener):
@@ -161,9 +226,9 @@ def accept(listener):
 
 def stop_all(processes):
     for process in processes:
-        if process.process is not None:
+        if process.pid is not None:
             process.stop()
     deadline = time.monotonic() + STOP_SECONDS
     for process in processes:
-        if process.process is not None:
+        if process.pid is not None:
             process.wait_or_kill(deadline)

@@ -76,7 +76,7 @@ class MemberPool:
     SPLIT_IMAGES = 64
 
     def __init__(self, loaded, threads=None, processes=1):
-        from contest.modeldir.ensemble import available_cores
+        from nnlib.runtime.threads import available_cores
 
         self.models, self.normalisation = loaded.models, loaded.normalisation
         self.classes = loaded.spec.classes

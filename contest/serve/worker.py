@@ -1,22 +1,20 @@
-"""One server process of `contest serve` with several processes: it serves the connections that
-its parent process hands it, and has no listening socket of its own.
+"""One server process of `contest serve` with several processes: a fork of the parent, which
+loaded and verified the models once (the children share them, copy-on-write), serving the
+connections that the parent hands it; it has no listening socket of its own.
 
 The parent (contest.serve.balancer) accepts every connection and passes the connected socket to
 its processes in turn over a Unix socket, so each process gets an even share. When processes
 accept from one shared listening socket instead, the one that wakes first can take most of a
-burst of new connections while the other idles (docs/serve.md).
-
-    python -m contest.serve.worker CHANNEL_FD ACCESS_LOG
-
-with the service's settings in $CONTEST_SERVE_SETTINGS (contest.serve.app.app_from_environment).
+burst of new connections while the other idles (docs/serve.md). Over the same socket the process
+sends a heartbeat every HEARTBEAT_SECONDS, so that the parent can replace a process that stopped
+answering (stopped, or stuck).
 """
 import asyncio
 import socket
-import sys
 
 import uvicorn
 
-APP_FACTORY = "contest.serve.app:app_from_environment"
+HEARTBEAT_SECONDS = 0.5
 
 
 class HandedConnectionsServer(uvicorn.Server):
@@ -32,6 +30,17 @@ class HandedConnectionsServer(uvicorn.Server):
         loop = asyncio.get_running_loop()
         self.channel.setblocking(False)
         loop.add_reader(self.channel.fileno(), self._take_connections, loop)
+        self._beat(loop)
+
+    def _beat(self, loop):
+        """Tell the parent this process's event loop is alive, again and again."""
+        try:
+            self.channel.send(b"h")
+        except (BlockingIOError, InterruptedError):
+            pass   # the parent is busy: the next beat will do
+        except OSError:
+            return   # the parent is gone; the channel's end of file stops the server
+        loop.call_later(HEARTBEAT_SECONDS, self._beat, loop)
 
     async def shutdown(self, sockets=None):
         asyncio.get_running_loop().remove_reader(self.channel.fileno())
@@ -65,12 +74,10 @@ class HandedConnectionsServer(uvicorn.Server):
                                                app_state=self.lifespan.state, _loop=loop)
 
 
-def main(argv):
-    channel = socket.socket(fileno=int(argv[1]))
-    config = uvicorn.Config(APP_FACTORY, factory=True, log_level="info",
-                            access_log=argv[2] == "1")
+def serve_handed(channel, app, access_log=False):
+    """Run `app` (an ASGI app) on the connections handed over `channel` until it closes."""
+    from contest.serve.protocol import BoundedHttpProtocol
+
+    config = uvicorn.Config(app, log_level="info", access_log=access_log,
+                            http=BoundedHttpProtocol)
     HandedConnectionsServer(config, channel).run()
-
-
-if __name__ == "__main__":
-    main(sys.argv)

@@ -1,16 +1,17 @@
 """Allowed ranges of every training-augmentation parameter (`--augment` and presets).
 
 augment.Augmenter only refuses values that make no sense for any image (negative, NaN); these
-ranges refuse values that destroy a 28x28 digit, such as `{"shift": 1e9}` (every image moved out
+ranges refuse values that destroy the images, such as `{"shift": 1e9}` (every image moved out
 of the frame: the members then train on blank images). Each bound is generous: about twice the
-largest value any preset or the literature on MNIST augmentation uses.
+largest value any preset or the literature on MNIST augmentation uses. The shift's bound is a
+share of the images' shorter side, so it is known once the data (its input spec) is.
 """
 import numbers
 
-IMAGE_SIDE = 28
+SHIFT_SHARE = 0.25   # of the shorter side, per axis: 7 px of 28 leaves most of a centred digit in
 GEOMETRIC = {                       # name: (low, high), both inclusive
     "rotation": (0.0, 180.0),       # degrees
-    "shift": (0.0, IMAGE_SIDE / 4),  # pixels per axis: 7 leaves most of a centred digit inside
+    "shift": (0.0, float("inf")),   # pixels per axis; bounded by shift_limit(spec) in check_augment
     "zoom": (0.0, 0.5),             # relative scale change
     "shear": (0.0, 1.0),            # horizontal shear factor
     "elastic_alpha": (0.0, 100.0),  # displacement scale (Simard et al. 2003: 34)
@@ -45,12 +46,19 @@ def _check(where, values, limits):
                              f"(received: {value!r})")
 
 
-def check_augment(kwargs):
-    """Raise ValueError naming the parameter and its allowed range for any value outside it."""
+def shift_limit(spec):
+    """The largest shift (pixels per axis) allowed for images of the InputSpec `spec`."""
+    return SHIFT_SHARE * min(spec.height, spec.width)
+
+
+def check_augment(kwargs, spec=None):
+    """Raise ValueError naming the parameter and its allowed range for any value outside it;
+    `spec`: the input spec of the images, which bounds the shift (None: not known yet)."""
     geometric = dict(kwargs)
     pixel = geometric.pop("pixel", None)
     style = geometric.pop("style", None)
-    _check("", geometric, GEOMETRIC)
+    limits = GEOMETRIC if spec is None else {**GEOMETRIC, "shift": (0.0, shift_limit(spec))}
+    _check("", geometric, limits)
     if pixel is not None:
         _check("pixel.", pixel, PIXEL)
     if style is not None:

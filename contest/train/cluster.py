@@ -18,7 +18,8 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import replace
 
-from contest.modeldir.ensemble import available_cores
+from nnlib.runtime.threads import available_cores
+
 from contest.errors import ContestError
 from contest.fileio import atomic_open
 from contest.modeldir.files import checkpoint_path, member_path

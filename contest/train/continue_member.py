@@ -18,10 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from contest.errors import ContestError, ContestInputError
-from contest.modeldir.ensemble import MANIFEST, load_ensemble, read_manifest
-from contest.modeldir.files import member_path
-
-FREEZE_CHOICES = ("features",)
+from contest.modeldir.ensemble import load_ensemble, read_manifest
+from contest.modeldir.files import MANIFEST, member_path
 
 
 def continuation_lr(preset):

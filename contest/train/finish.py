@@ -14,9 +14,7 @@ from contest.errors import ContestError, ContestInputError
 from contest.fileio import sha256_file
 from contest.modeldir.manifest import check_finite_model
 from contest.evaluate.plots import plot_learning_curves
-from contest.modeldir.files import member_path
-
-CURVES_FILE = "member-{}-curves.png"
+from contest.modeldir.files import CURVES_FILE, member_path
 
 
 def load_trained(out_dir, index, run):
@@ -41,11 +39,11 @@ def load_test_set(data):
 def evaluate_members(models, data, test):
     """Per-member probabilities on the validation set and (if any) the test set."""
     spec = data.source.spec
-    val = models_probabilities(models, data.x_val, classes=spec.classes)
+    val = models_probabilities(models, data.x_val, spec.classes)
     if test is None:
         return val, None
     x_test = normalise(test[0], data.run["normalisation"], spec)
-    return val, models_probabilities(models, x_test, classes=spec.classes)
+    return val, models_probabilities(models, x_test, spec.classes)
 
 
 def member_entry(out_dir, index, meta, val_acc, test_acc):

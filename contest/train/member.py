@@ -15,15 +15,15 @@ import numpy as np
 from augment import Augmenter
 from augment.pixel import Compose, PixelAugmenter
 from augment.styles import StyleAugmenter
-from threadpoolctl import threadpool_limits
 
-from contest.train.augment_limits import check_augment
+from contest.blas_threads import worker_threads
 from contest.data.preprocess import BatchTransform
 from contest.data.spec import MNIST, InputSpec
+from contest.modeldir.files import checkpoint_path, member_path
 from contest.modeldir.guard import check_finite_member, orphan_guard
 from contest.train.architectures import build_model, member_arch
+from contest.train.augment_limits import check_augment
 from contest.train.continue_member import prepare_start
-from contest.modeldir.files import checkpoint_path, member_path
 from contest.train.progress import ProgressWriter, progress_path
 
 @dataclass(frozen=True)
@@ -103,13 +103,8 @@ def train_member(job, x_train, y_train, x_val, y_val, callbacks=()):
     `callbacks`: further nnlib callbacks, after the one writing the progress report.
     """
     nn.retain_freed_memory()   # keep big freed blocks in the heap: faster steps
-    before = nn.get_num_threads()
-    nn.set_num_threads(job.threads)
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            return _train_member(job, x_train, y_train, x_val, y_val, callbacks)
-    finally:
-        nn.set_num_threads(before)
+    with worker_threads(job.threads):
+        return _train_member(job, x_train, y_train, x_val, y_val, callbacks)
 
 
 def _train_member(job, x_train, y_train, x_val, y_val, callbacks):

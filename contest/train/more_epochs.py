@@ -12,10 +12,10 @@ from contest.data.spec import spec_of_manifest
 from contest.modeldir.ensemble import read_manifest
 from contest.errors import ContestInputError
 from contest.fileio import read_json
-from contest.modeldir.files import member_path
+from contest.modeldir.files import RUN_FILE, member_path
 from contest.train.finish import finish_ensemble
 from contest.train.local import run_jobs
-from contest.train.plan import RUN_FILE, TrainSettings, check_run, plan_jobs, prepare_data
+from contest.train.plan import TrainSettings, check_run, plan_jobs, prepare_data
 from contest.train.presets import Preset
 from contest.train.progress import ProgressMonitor, clean_progress
 

@@ -15,20 +15,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from nnlib.runtime.threads import available_cores
 
 from contest.data import datasets
 from contest.data.preprocess import DEFAULT_NORMALISATION, normalise, to_unit_nchw
 from contest.data.sources import training_source
 from contest.data.spec import MNIST
-from contest.modeldir.ensemble import available_cores
 from contest.errors import ContestError
 from contest.fileio import read_json, write_json
+from contest.train.augment_limits import check_augment
 from contest.train.continue_member import init_identity
-from contest.modeldir.files import member_path
+from contest.modeldir.files import RUN_FILE, member_path
 from contest.train.member import MemberJob
 from contest.train.recipes import choose_recipe
-
-RUN_FILE = "run.json"
 
 
 @dataclass(frozen=True)
@@ -91,6 +90,7 @@ def prepare_data(settings):
     preset, recipe = settings.preset, settings.recipe
     if settings.adapt:
         preset, recipe = choose_recipe(settings.preset, spec, settings.fixed)
+    check_augment_for(preset, spec)
     run = {"seed": settings.seed, "preset": preset.to_dict(),
            "normalisation": settings.normalisation, "train_limit": limit,
            "train_size": len(xt), "validation_size": val_size,
@@ -103,6 +103,15 @@ def prepare_data(settings):
         run["init_from"], run["freeze"] = init_identity(settings.init_from, spec), settings.freeze
     return TrainingData(to_unit_nchw(xt, spec), yt, normalise(xv, settings.normalisation, spec),
                         yv, run, source, preset, recipe)
+
+
+def check_augment_for(preset, spec):
+    """Refuse the preset's augmentation if it is out of range for images of `spec` (the shift's
+    bound depends on their size, which the command line does not know)."""
+    try:
+        check_augment(preset.augment, spec)
+    except ValueError as exc:
+        raise ContestError(f"--augment: {exc}") from None
 
 
 def start_run(settings):

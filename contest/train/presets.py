@@ -1,4 +1,6 @@
-"""Training presets: everything that decides how one ensemble member is trained.
+"""Training presets: everything that decides how one ensemble member is trained, by name
+(`--preset`). A preset is fixed; contest.train.recipes adapts the default one to the data it is
+given (the digit recipe for digits, a general one for other images).
 
 Values were chosen on a validation split carved from the training set (the last 5,000 training
 images), never on the test set: `benchmarks/preset_trial.py` compared, at equal wall time, arch e

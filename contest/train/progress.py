@@ -16,10 +16,10 @@ import nnlib as nn
 from tqdm import tqdm
 
 from contest.fileio import write_json
+from contest.modeldir.files import PROGRESS_DIR
 
 MODES = ("bars", "lines", "quiet")
 STEPS = 1000  # bar steps per epoch
-PROGRESS_DIR = ".progress"
 
 
 def progress_path(out_dir, index):

@@ -1,5 +1,8 @@
 """The training recipe follows the data: digits keep the digit recipe, other images get a general one.
 
+A recipe is the preset (contest.train.presets) as the data makes it: the named preset is the
+starting point, this module changes what does not suit the data, unless an option fixed it.
+
 The default preset was tuned for handwritten digits: rotations up to 15 degrees, shears, and
 thicker, thinner, blurred and crossed strokes. Those corrupt clothes or photographs into images
 the data never holds, and they never mirror, though a mirrored shoe is still a shoe. So the

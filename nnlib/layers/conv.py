@@ -44,15 +44,17 @@ class Conv2D(Layer):
         self.cache = (xp, x_nhwc.shape) if training else None
         return as_nchw(y)
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
+        """dx; with need_dx=False only the parameters' gradients (the first layer's input is
+        data, whose gradient nobody reads), and None."""
         if self.cache is None:
             raise RuntimeError("Conv2D.backward needs a forward pass with training=True first")
         (xp, x_shape), self.cache = self.cache, None
         dx, dw, db = conv2d_backward(to_nhwc(dy), xp, self.params["W"].value, x_shape,
-                                     self.stride, self.padding)
+                                     self.stride, self.padding, need_dx)
         self.params["W"].grad[...] = dw
         self.params["b"].grad[...] = db
-        return as_nchw(dx)
+        return as_nchw(dx) if need_dx else None
 
     def get_config(self):
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,

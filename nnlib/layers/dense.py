@@ -36,12 +36,14 @@ class Dense(Layer):
         self.x = x if training else None
         return dense_forward(x, self.params["W"].value, self.params["b"].value)
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
+        """dx; with need_dx=False only the parameters' gradients (the first layer's input is
+        data, whose gradient nobody reads), and None."""
         if self.x is None:
             raise RuntimeError("Dense.backward needs a forward pass with training=True first")
         w, b = self.params["W"], self.params["b"]
         x, self.x = self.x, None
-        return dense_backward(x, dy, w.value, w.grad, b.grad)
+        return dense_backward(x, dy, w.value, w.grad, b.grad, need_dx)
 
     def get_config(self):
         return {"in_features": self.in_features, "out_features": self.out_features,

@@ -19,7 +19,7 @@ from ..layers import BatchNorm, Conv2D, Dense, MaxPool2D, ReLU, layer_info
 from .blas import one_blas_thread
 from .blocks import BlockTrainer
 from .constants import BLOCK
-from .steps import ConvStep, DenseStep, LayerStep, eval_conv, relu_in_place
+from .steps import ConvPoolStep, LayerStep, ParamLayerStep, eval_conv, relu_in_place
 from .threads import get_num_threads
 
 
@@ -50,16 +50,16 @@ def _training_step(layers, order, k, x_shape):
     many positions it covers."""
     layer = layers[order[k]]
     if type(layer) is Dense:
-        return DenseStep(layer), 1
+        return ParamLayerStep(layer), 1
     if type(layer) is not Conv2D:
         return LayerStep(layer), 1
-    valid = len(x_shape) == 4 and x_shape[1] == layer.in_channels   # else let ConvStep report
+    valid = len(x_shape) == 4 and x_shape[1] == layer.in_channels   # else Conv2D reports it
     # a too small output is left to MaxPool2D to report
     if not (valid and k + 1 < len(order) and _is_pool2x2(layers[order[k + 1]])
             and _pools_fully(layer, x_shape)):
-        return ConvStep(layer), 1
+        return ParamLayerStep(layer), 1
     relu = k + 2 < len(order) and type(layers[order[k + 2]]) is ReLU
-    return ConvStep(layer, pool=True, relu=relu), 2 + relu
+    return ConvPoolStep(layer, relu=relu), 2 + relu
 
 
 def train_forward(layers, x):

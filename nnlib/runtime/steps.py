@@ -1,12 +1,11 @@
 """The steps a plan is made of (`nnlib.runtime.plan`): each runs one layer, or a convolution
 fused with what follows it, through `forward(x)` and `backward(dy, need_dx=True)`.
 
-Steps hold what their backward needs; the layers' parameters receive the gradients. The
-fused steps call the kernels of `nnlib.ops` directly, so layers keep one forward and one
-backward each.
+A step of one layer runs the layer's own forward and backward; only the fused steps call the
+kernels of `nnlib.ops` directly (a layer has no fused forward), and hold what their backward
+needs. The layers' parameters receive the gradients.
 """
-from ..ops.conv import conv2d_backward, conv2d_forward
-from ..ops.dense import dense_backward, dense_forward
+from ..ops.conv import conv2d_forward
 from ..ops.elementwise import relu
 from ..ops.fused import conv_pool_backward, conv_pool_forward, fold_batchnorm
 from ..ops.layout import as_nchw, to_nhwc
@@ -25,42 +24,27 @@ class LayerStep:
         return self.layer.backward(dy)
 
 
-class DenseStep:
-    """A Dense layer whose backward may skip the input gradient (the first layer's)."""
-
-    def __init__(self, dense):
-        self.dense, self.x = dense, None
-
-    def forward(self, x):
-        self.dense.check_input(x)
-        self.x = x
-        return dense_forward(x, self.dense.params["W"].value, self.dense.params["b"].value)
+class ParamLayerStep(LayerStep):
+    """A Dense or Conv2D run on its own, whose backward may skip the input gradient (the first
+    layer's)."""
 
     def backward(self, dy, need_dx=True):
-        if self.x is None:
-            raise RuntimeError("Dense.backward needs a forward pass with training=True first")
-        w, b = self.dense.params["W"], self.dense.params["b"]
-        x, self.x = self.x, None
-        return dense_backward(x, dy, w.value, w.grad, b.grad, need_dx)
+        return self.layer.backward(dy, need_dx=need_dx)
 
 
-class ConvStep:
-    """A Conv2D in training, alone or (pool=True) fused with the 2x2/2 MaxPool2D after it and
-    (relu=True) the ReLU after that; backward takes the gradient of the step's output."""
+class ConvPoolStep:
+    """A Conv2D in training fused with the 2x2/2 MaxPool2D after it and (relu=True) the ReLU
+    after that; backward takes the gradient of the step's output."""
 
-    def __init__(self, conv, pool=False, relu=False):
-        self.conv, self.pool, self.relu, self.cache = conv, pool, relu, None
+    def __init__(self, conv, relu=False):
+        self.conv, self.relu, self.cache = conv, relu, None
 
     def forward(self, x):
         conv = self.conv
         conv.check_input(x)
         x_nhwc = to_nhwc(x)
-        w, b = conv.params["W"].value, conv.params["b"].value
-        if self.pool:
-            y, cache = conv_pool_forward(x_nhwc, w, b, conv.stride, conv.padding, self.relu,
-                                         training=True)
-        else:
-            y, cache = conv2d_forward(x_nhwc, w, b, conv.stride, conv.padding)
+        y, cache = conv_pool_forward(x_nhwc, conv.params["W"].value, conv.params["b"].value,
+                                     conv.stride, conv.padding, self.relu, training=True)
         self.cache = (cache, x_nhwc.shape)
         return as_nchw(y)
 
@@ -69,9 +53,8 @@ class ConvStep:
             raise RuntimeError("Conv2D.backward needs a forward pass with training=True first")
         conv, (cache, x_shape) = self.conv, self.cache
         self.cache = None
-        backward = conv_pool_backward if self.pool else conv2d_backward
-        dx, dw, db = backward(to_nhwc(dy), cache, conv.params["W"].value, x_shape,
-                              conv.stride, conv.padding, need_dx)
+        dx, dw, db = conv_pool_backward(to_nhwc(dy), cache, conv.params["W"].value, x_shape,
+                                        conv.stride, conv.padding, need_dx)
         conv.params["W"].grad[...] = dw
         conv.params["b"].grad[...] = db
         return as_nchw(dx) if need_dx else None

@@ -58,3 +58,38 @@ def test_import_contest_stays_light():
             "if m in sys.modules]; print(heavy); from contest import Ensemble; print(Ensemble)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines() == ["[]", "<class 'contest.api.Ensemble'>"]
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, "10"])
+def test_a_bad_batch_size_is_refused_as_a_value_error(ensemble, digits, batch_size):
+    with pytest.raises(ValueError, match=r"batch_size: must be a positive integer"):
+        ensemble.predict(digits, batch_size=batch_size)
+
+
+def test_ragged_lists_are_refused_with_a_clear_message(ensemble):
+    with pytest.raises(ValueError, match="ragged lists: every image must have the same shape"):
+        ensemble.predict([[0] * 784, [0] * 10])
+
+
+def test_input_errors_are_caught_by_scikit_learn_style_code(ensemble, digits):
+    try:
+        ensemble.predict(digits.astype(np.float64))
+    except ValueError as exc:
+        assert isinstance(exc, ContestInputError)
+    else:
+        pytest.fail("float 0..255 images were accepted")
+
+
+def test_loading_leaves_malloc_alone_and_the_commands_choose_it(models, monkeypatch):
+    """retain_freed_memory changes malloc for the whole process: a notebook user who only loads
+    an ensemble keeps the allocator as it was; `contest predict-one` makes that choice itself."""
+    import nnlib
+    from contest_testutil import invoke
+
+    calls = []
+    monkeypatch.setattr(nnlib, "retain_freed_memory", lambda: calls.append(1))
+    Ensemble.load(models)
+    assert calls == []
+    result = invoke(["predict-one", "--models", models, "--index", "0"])
+    assert result.exit_code == 0, result.output
+    assert calls == [1]

@@ -237,3 +237,22 @@ def test_init_is_reproducible_from_the_generator():
     c = nn.Conv2D(3, 4, 3, rng=np.random.default_rng(6)).params["W"].value
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda rng: nn.Dense(12, 5, rng=rng), (4, 12)),
+    (lambda rng: nn.Conv2D(2, 3, 3, padding=1, rng=rng), (4, 2, 6, 6)),
+])
+def test_backward_without_input_gradient_fills_the_same_parameter_gradients(make, shape):
+    """need_dx=False (the first layer's step in training) skips dx only."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    grads = []
+    for need_dx in (True, False):
+        layer = make(np.random.default_rng(1))
+        y = layer.forward(x, training=True)
+        dx = layer.backward(np.ones_like(y), need_dx=need_dx)
+        assert (dx is None) == (not need_dx) and (dx is None or dx.shape == x.shape)
+        grads.append([layer.params[name].grad.copy() for name in ("W", "b")])
+    for with_dx, without in zip(*grads):
+        np.testing.assert_array_equal(with_dx, without)

@@ -66,8 +66,8 @@ IMAGE_CASES = {  # kind: (file name, writer, expected problem)
     "png-blank": ("big.png", lambda p: Image.fromarray(np.zeros((20, 30), np.uint8)).save(p),
                   "blank image: no ink"),
     "png-corrupt": ("bad.png", lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\nbroken"),
-                    "not a readable PNG"),
-    "unsupported-type": ("x.bmp", lambda p: p.write_bytes(b"BM...."), "unsupported file type"),
+                    "not a readable picture"),
+    "unsupported-type": ("x.xyz", lambda p: p.write_bytes(b"BM...."), "unsupported file type"),
 }
 
 

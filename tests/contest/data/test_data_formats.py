@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from contest.cli.run import write_kaggle_csv
-from contest.data import csvdata
+from contest.data import decode_text as csvdata
 from contest.data.formats import detect_format, load_data
 from contest.data.sources import training_source
 from contest.data.spec import (FASHION_MNIST_NAMES, MNIST, InputSpec, parse_class_names,

@@ -61,7 +61,14 @@ def test_tta_of_float_images_equals_tta_of_uint8(ensemble, tiny_test):
 @pytest.mark.parametrize("shifts", [[], [(0.5, 0)], [(1,)], [(30, 0)], [(True, 0)], [None]])
 def test_bad_shifts_raise_value_error(shifts):
     with pytest.raises(ValueError, match="shifts"):
-        check_shifts(shifts)
+        check_shifts(shifts, (28, 28))
+
+
+def test_the_shift_bound_follows_the_image_size():
+    assert check_shifts([(20, -27)], (28, 28)) == ((20, -27),)
+    with pytest.raises(ValueError, match="16x16 image out of its frame"):
+        check_shifts([(0, 20)], (16, 16))
+    assert check_shifts([(0, 20)], (16, 32)) == ((0, 20),)
 
 
 def test_evaluate_tta_reports_the_hand_computed_accuracy(models, tiny_test, by_hand):

@@ -26,6 +26,13 @@ def npy_bytes(array, allow_pickle=False):
     return buffer.getvalue()
 
 
+def npy_with_header(descr, shape, payload=b""):
+    """.npy bytes with a hand-written header (shapes and dtypes np.save never writes)."""
+    header = f"{{'descr': {descr}, 'fortran_order': False, 'shape': {shape}, }}".encode()
+    header += b" " * (64 - (10 + len(header) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + payload
+
+
 def png_bytes(array):
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
@@ -69,6 +76,20 @@ def test_health_and_info(client, ensemble, models):
     assert [m["val_acc"] for m in info["members"]] == [m["val_acc"] for m in manifest["members"]]
     assert info["preset"]["name"] == manifest["preset"]["name"]
     assert info["max_batch"] == MAX_BATCH
+
+
+def test_info_gives_the_class_names_of_the_ensembles_spec(ensemble):
+    from contest.data.spec import FASHION_MNIST_NAMES, MNIST
+    from contest.modeldir.ensemble import LoadedEnsemble
+
+    loaded = ensemble.loaded
+    named = MNIST.with_class_names(FASHION_MNIST_NAMES)
+    manifest = dict(loaded.manifest, input=named.to_dict())
+    service = Service(Ensemble(LoadedEnsemble(loaded.directory, manifest, loaded.models)))
+    with TestClient(create_app(service)) as named_client:
+        info = named_client.get("/info").json()
+    assert info["input"]["class_names"] == list(FASHION_MNIST_NAMES)
+    assert info["input"]["class_names"][9] == "Ankle boot"
 
 
 def test_health_is_not_ready_until_loaded(models, tmp_path):
@@ -118,6 +139,16 @@ def test_predict_every_body_format_matches_the_python_api(client, ensemble, digi
     votes = members.argmax(axis=2)
     assert [m["labels"] for m in answer["members"]] == votes.tolist()
     assert answer["disagree"] == (votes != votes[0]).any(axis=0).tolist()
+
+
+def test_a_csv_with_a_byte_order_mark_and_an_id_column_is_read_as_the_cli_reads_it(client,
+                                                                                  ensemble,
+                                                                                  digits):
+    rows = [f"{k + 1}," + ",".join(map(str, d.ravel())) for k, d in enumerate(digits)]
+    body = "\ufeffImageId," + HEADER + "\r\n" + "\r\n".join(rows) + "\r\n"
+    answer = client.post("/predict", content=body.encode(), headers={"Content-Type": "text/csv"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["labels"] == ensemble.predict(digits).tolist()
 
 
 def test_predict_png_of_any_size_and_shows_the_preprocessed_image(client, ensemble):
@@ -173,14 +204,24 @@ BAD_REQUESTS = {
                "object (pickled) array refused"),
     "not-npy": (400, {"content": b"garbage", "headers": NPY}, "not a valid .npy"),
     "corrupt-png": (400, {"content": b"\x89PNG\r\n\x1a\nbroken",
-                          "headers": {"Content-Type": "image/png"}}, "not a readable PNG"),
+                          "headers": {"Content-Type": "image/png"}}, "not a readable picture"),
     "blank-png": (400, {"content": png_bytes(np.full((60, 60), 255, np.uint8)),
                         "headers": {"Content-Type": "image/png"}}, "blank image"),
     "csv-header": (400, {"content": "a,b\n1,2\n", "headers": {"Content-Type": "text/csv"}},
                    "Kaggle CSV header"),
     "bad-json": (400, {"content": b"[1, 2", "headers": {"Content-Type": "application/json"}},
                  "not valid JSON"),
-    "ragged-json": (400, {"json": [[0] * 784, [0] * 10]}, "ragged JSON lists"),
+    "negative-shape-npy": (400, {"content": npy_with_header("'<u1'", "(-1, 784)", bytes(784)),
+                                 "headers": NPY}, "bad array header: shape (-1, 784)"),
+    "huge-shape-npy": (413, {"content": npy_with_header("'<u1'", "(4294967296, 4294967296, 784)"),
+                             "headers": NPY}, "refused: the limit is"),
+    "void-npy": (400, {"content": npy_with_header("'|V0'", "(1, 784)"), "headers": NPY},
+                 "non-numeric dtype"),
+    "subarray-npy": (400, {"content": npy_with_header("('|u1', (784,))", "(1,)", bytes(784)),
+                           "headers": NPY}, "non-numeric dtype"),
+    "deep-json": (400, {"content": b"[" * 3000 + b"]" * 3000,
+                        "headers": {"Content-Type": "application/json"}}, "nested 3000 deep"),
+    "ragged-json": (400, {"json": [[0] * 784, [0] * 10]}, "ragged or malformed JSON lists"),
 }
 
 
@@ -236,18 +277,6 @@ def test_serve_refuses_a_bad_model_directory_before_opening_a_port(tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_worker_processes_load_their_models_before_serving(models, digits, monkeypatch):
-    from contest.serve.app import SETTINGS_VARIABLE, app_from_environment
-
-    monkeypatch.setenv(SETTINGS_VARIABLE, json.dumps({"models": str(models), "max_batch": 5,
-                                                      "threads": 1, "workers": 2}))
-    client = TestClient(app_from_environment())
-    assert client.get("/health").json()["status"] == "ready"
-    good_request_answered(client, digits)
-    too_many = client.post("/predict", content=npy_bytes(digits[:6]), headers=NPY)
-    assert too_many.status_code == 413
-
-
 def test_serve_refuses_a_port_in_use(models):
     import socket
 
@@ -261,22 +290,17 @@ def test_serve_refuses_a_port_in_use(models):
 
 
 def test_serve_starts_one_process_per_core_unless_told(models, monkeypatch):
-    import os
-
     import uvicorn
 
     from contest.serve import balancer
-    from contest.serve.app import SETTINGS_VARIABLE
-    from contest.serve.run import run_server
+    from contest.serve.run import ServeSettings, run_server
 
     started = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(("uvicorn", 1)))
     monkeypatch.setattr(balancer, "serve_balanced",
-                        lambda host, port, workers, access_log: started.append(("shared", workers)))
-    monkeypatch.setattr("contest.modeldir.ensemble.available_cores", lambda: 3)
-    monkeypatch.setenv(SETTINGS_VARIABLE, "")   # restored after the test
-    run_server(models, port=0)
+                        lambda host, port, workers, serve: started.append(("shared", workers)))
+    monkeypatch.setattr("nnlib.runtime.threads.available_cores", lambda: 3)
+    run_server(models, ServeSettings(port=0))
     assert started[-1] == ("shared", 3)
-    assert json.loads(os.environ[SETTINGS_VARIABLE])["workers"] == 3
-    run_server(models, port=0, workers=1)   # one process: the app itself, no worker settings
+    run_server(models, ServeSettings(port=0, workers=1))   # one process: the app itself
     assert started[-1] == ("uvicorn", 1)

@@ -52,20 +52,25 @@ def health(connection):
 
 
 class Server:
-    def __init__(self, models):
+    def __init__(self, models, *options):
         self.port = free_port()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "contest", "serve", "--models", str(models), "--port",
-             str(self.port), "--workers", "2", "--threads", "1"],
+             str(self.port), "--workers", "2", "--threads", "1", *map(str, options)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_for(self.answers, what="server ready")
-        wait_for(lambda: len(children(self.process.pid)) == 2, what="two server processes")
+        try:
+            wait_for(self.answers, what="server ready")
+            wait_for(lambda: len(children(self.process.pid)) == 2, what="two server processes")
+        except BaseException:
+            self.close()   # no server left running after a failed start
+            raise
 
     def answers(self):
         assert self.process.poll() is None, self.process.stderr.read().decode(errors="replace")
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
-                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             b"Connection: close\r\n\r\n")
                 return sock.recv(64).startswith(b"HTTP/1.1 200")
         except OSError:
             return False

@@ -19,7 +19,7 @@ def test_negative_seed_is_one_line_and_leaves_nothing(tmp_path, tiny_data):
     out = tmp_path / "models"
     result = train(out, tiny_data, "--seed", "-1")
     assert result.exit_code == 2, result.output
-    assert result.output.strip() == "Error: --seed: must be >= 0 (received: '-1')"
+    assert result.output.strip() == "Error: --seed: -1 is not in the range x>=0."
     assert not out.exists()
     assert train(out, tiny_data, *QUICK, "--seed", "0").exit_code == 0
 
