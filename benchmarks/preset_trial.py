@@ -29,7 +29,8 @@ from contest.data.datasets import load_split  # noqa: E402
 from contest.train.presets import PRESETS  # noqa: E402
 from contest.data.preprocess import BatchTransform, normalise, to_unit_nchw  # noqa: E402
 from contest.evaluate.variants import iter_variants  # noqa: E402
-from contest.train.member import build_augmenter, build_optimizer, build_scheduler  # noqa: E402
+from contest.train.member import build_augmenter, build_scheduler  # noqa: E402
+from contest.train.options import build_optimizer  # noqa: E402
 from adapt_shift import shifted_set  # noqa: E402
 
 

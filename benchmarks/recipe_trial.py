@@ -23,7 +23,8 @@ import nnlib as nn  # noqa: E402
 from contest.data.formats import load_data  # noqa: E402
 from contest.data.preprocess import BatchTransform, normalise, to_unit_nchw  # noqa: E402
 from contest.train.architectures import build_model  # noqa: E402
-from contest.train.member import build_augmenter, build_optimizer, build_scheduler  # noqa: E402
+from contest.train.member import build_augmenter, build_scheduler  # noqa: E402
+from contest.train.options import build_optimizer  # noqa: E402
 from contest.train.presets import PRESETS  # noqa: E402
 from contest.train.recipes import AUGMENT_FAMILIES  # noqa: E402
 

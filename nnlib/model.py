@@ -5,7 +5,7 @@ A plain container: how the layers run (fusion, threads, blocks) is the planner's
 """
 import numpy as np
 
-from .layers import layer_class, layer_info
+from .layers import Layer, Softmax, layer_class, layer_info
 from .ops.softmax import softmax
 from .runtime.plan import Plan
 
@@ -17,6 +17,13 @@ class Sequential:
             raise ValueError("Sequential needs at least one layer (received: layers=[])")
         self.input_shape = None if input_shape is None else tuple(int(s) for s in input_shape)
         self._plan = Plan()
+
+    def add(self, layer):
+        """Append `layer` (Keras' Sequential.add); returns the model."""
+        if not isinstance(layer, Layer):
+            raise ValueError(f"add expects a Layer (received: {type(layer).__name__})")
+        self.layers.append(layer)
+        return self
 
     def forward(self, x, training=False):
         return self._plan.forward(self.layers, x, training)
@@ -70,12 +77,15 @@ class Sequential:
             self.layers[int(i)].rng.bit_generator.state = state
 
     def predict_proba(self, x, batch_size=1000):
-        """Softmax probabilities (N, K) in eval mode, computed in batches (bounded memory)."""
+        """Softmax probabilities (N, K) in eval mode, computed in batches (bounded memory); a
+        model ending in a Softmax layer already gives them."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 (received: batch_size={batch_size})")
         out = None
         for start in range(0, len(x), batch_size):
-            p = softmax(self.forward(x[start:start + batch_size], training=False))
+            p = self.forward(x[start:start + batch_size], training=False)
+            if not isinstance(self.layers[-1], Softmax):
+                p = softmax(p)
             if out is None:
                 out = np.empty((len(x), p.shape[1]), dtype=p.dtype)
             out[start:start + len(p)] = p
@@ -104,19 +114,24 @@ class Sequential:
         return cls(layers, config.get("input_shape"))
 
     def summary(self, input_shape=None):
-        """Keras-style table: layer, output shape, parameter count, and the totals."""
+        """Keras-style table: layer, output shape, parameter count, and the totals, trainable
+        and non-trainable (frozen parameters; BatchNorm's running statistics are buffers, not
+        parameters, and are not counted)."""
         shape = input_shape or self.input_shape
         rows = [("Layer", "Output shape", "Params")]
-        total = 0
         for i, layer in enumerate(self.layers):
             shape = layer.output_shape(shape) if shape is not None else None
             count = sum(p.value.size for p in layer.params.values())
-            total += count
             out = "(None, " + ", ".join(map(str, shape)) + ")" if shape is not None else "?"
             rows.append((f"{i}: {type(layer).__name__}", out, f"{count:,}"))
         widths = [max(len(r[c]) for r in rows) for c in range(3)]
         line = "-" * (sum(widths) + 6)
         fmt = lambda r: f"{r[0]:<{widths[0]}}   {r[1]:<{widths[1]}}   {r[2]:>{widths[2]}}"
         body = [fmt(rows[0]), line] + [fmt(r) for r in rows[1:]] + [line]
-        body.append(f"Total params: {total:,}  (trainable: {total:,})")
+        params = self.parameters()
+        total = sum(p.value.size for p in params)
+        frozen = sum(p.value.size for p in params if p.frozen)
+        body.append(f"Total params: {total:,}")
+        body.append(f"Trainable params: {total - frozen:,}")
+        body.append(f"Non-trainable params: {frozen:,}")
         return "\n".join(body)

@@ -52,7 +52,7 @@ class Optimizer:
             if getattr(p, "frozen", False):
                 continue
             if self.state[i] is None:
-                self.state[i] = {name: np.zeros_like(p.value) for name in self.state_names}
+                self.state[i] = self._initial_state(p)
             g, state = self._grad(p, l2=not self.decoupled), self.state[i]
             if (p.value.size < ELEMENTWISE_MIN or get_num_threads() == 1
                     or not (p.value.flags.c_contiguous and g.flags.c_contiguous)):
@@ -63,6 +63,10 @@ class Optimizer:
                     {k: v.reshape(-1)[a:b] for k, v in state.items()}), p.value.size)
 
     decoupled = False
+
+    def _initial_state(self, p):
+        """A parameter's state before its first step: zeros (AdaGrad may start otherwise)."""
+        return {name: np.zeros_like(p.value) for name in self.state_names}
 
     def _update(self, p, g, state):
         raise NotImplementedError
@@ -177,12 +181,26 @@ class RMSProp(Optimizer):
 
 
 class AdaGrad(Optimizer):
+    """PyTorch's Adagrad (without lr_decay): the sum of squared gradients starts at
+    `initial_accumulator_value`."""
     state_names = ("sum",)
 
-    def __init__(self, params, lr=1e-2, eps=1e-10, weight_decay=0.0, l1=0.0):
+    def __init__(self, params, lr=1e-2, eps=1e-10, weight_decay=0.0, l1=0.0,
+                 initial_accumulator_value=0.0):
         super().__init__(params, lr, weight_decay, l1)
         _check(eps >= 0, "eps", eps, ">= 0")
+        _check(isinstance(initial_accumulator_value, (int, float)) and
+               initial_accumulator_value >= 0, "initial_accumulator_value",
+               initial_accumulator_value, ">= 0")
         self.eps = float(eps)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+
+    def _initial_state(self, p):
+        return {"sum": np.full_like(p.value, self.initial_accumulator_value)}
+
+    def hyperparameters(self):
+        return {**super().hyperparameters(),
+                "initial_accumulator_value": self.initial_accumulator_value}
 
     def _update(self, p, g, state):
         s = state["sum"]

@@ -183,6 +183,8 @@ def _layer_parameters(config):
     kernel = config.get("kernel_size", 1)
     if "in_channels" in config and isinstance(kernel, int) and not isinstance(kernel, bool):
         count *= kernel * kernel
+    elif "in_channels" in config and isinstance(kernel, list) and len(kernel) == 2:
+        count *= int(np.prod([k for k in kernel if isinstance(k, int) and k > 0]))
     return count
 
 

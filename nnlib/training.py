@@ -166,26 +166,44 @@ def _run_epoch(model, loss, optimizer, x, y, batch_size, rng, augment, scheduler
     return total_loss / n, correct / n
 
 
-def _check_fit_arguments(x, y, batch_size, rng):
+def _epoch_logs(model, tr_loss, tr_acc, lr, validation_data):
+    logs = {"loss": tr_loss, "acc": tr_acc, "val_loss": None, "val_acc": None, "lr": lr}
+    if validation_data is not None:
+        logs["val_loss"], logs["val_acc"] = evaluate(model, *validation_data)
+    return logs
+
+
+def _validates(epoch, epochs, validation_freq):
+    """Whether validation runs after `epoch` (0-based): every `validation_freq` epochs (Keras'
+    rule: epochs validation_freq, 2 * validation_freq, ... counting from one), and the last."""
+    return (epoch + 1) % validation_freq == 0 or epoch + 1 == epochs
+
+
+def _check_fit_arguments(x, y, batch_size, rng, validation_freq=1):
     if rng is None:
         raise ValueError("fit needs rng=numpy.random.Generator (every random draw is seeded)")
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"x and y must be non-empty and of equal length (got {len(x)} and {len(y)})")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 (received: batch_size={batch_size})")
+    if isinstance(validation_freq, bool) or not isinstance(validation_freq, int) or \
+            validation_freq < 1:
+        raise ValueError(f"validation_freq must be a positive integer "
+                         f"(received: validation_freq={validation_freq!r})")
 
 
 def fit(model, loss, optimizer, x, y, epochs, batch_size=128, rng=None, validation_data=None,
-        augment=None, scheduler=None, callbacks=(), checkpoint=None):
+        augment=None, scheduler=None, callbacks=(), checkpoint=None, validation_freq=1):
     """Train `model` on (x, y) and return a History. See docs/nnlib-api.md.
 
     x: (N, ...) float array, y: (N,) int labels; every epoch is a fresh permutation (no
     replacement); `augment(batch, rng)` transforms each batch (called with `labels=` the batch's
     labels when `augment.uses_labels` is true); `checkpoint` is a path saved after
-    every epoch and resumed from if it exists when fit starts. For speed, an application may
-    call `nnlib.retain_freed_memory()` once before training (fit does not: it is process-wide).
+    every epoch and resumed from if it exists when fit starts; `validation_freq` N validates
+    after every N-th epoch and the last (the others log val_* = None). For speed, call
+    `nnlib.retain_freed_memory()` once before training (fit does not: it is process-wide).
     """
-    _check_fit_arguments(x, y, batch_size, rng)
+    _check_fit_arguments(x, y, batch_size, rng, validation_freq)
     history, start = History(), 0
     if checkpoint is not None and os.path.exists(checkpoint):
         start, history = _restore(checkpoint, model, optimizer, scheduler, rng)
@@ -201,9 +219,8 @@ def fit(model, loss, optimizer, x, y, epochs, batch_size=128, rng=None, validati
                                      scheduler, callbacks)
         if scheduler is not None and not scheduler.per_batch:
             scheduler.step()
-        logs = {"loss": tr_loss, "acc": tr_acc, "val_loss": None, "val_acc": None, "lr": lr}
-        if validation_data is not None:
-            logs["val_loss"], logs["val_acc"] = evaluate(model, *validation_data)
+        logs = _epoch_logs(model, tr_loss, tr_acc, lr,
+                           validation_data if _validates(epoch, epochs, validation_freq) else None)
         history.append(epoch, logs)
         if checkpoint is not None:
             _save_checkpoint(checkpoint, model, optimizer, scheduler, rng, epoch + 1, history)

@@ -16,7 +16,8 @@ import numpy as np
 
 from contest.blas_threads import worker_threads
 from contest.data.preprocess import BatchTransform
-from contest.train.member import build_augmenter, build_optimizer
+from contest.train.member import build_augmenter
+from contest.train.options import build_optimizer
 from contest.train.progress import ProgressWriter, progress_path
 
 ADAPT_KEY = 7919   # keeps self-training's random streams apart from training's (index,)

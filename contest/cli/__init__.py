@@ -4,6 +4,7 @@
     run          what the short commands do (predict, predict-one, evaluate, score, export), as
                  plain functions that check every input before writing and return the text
     long_runs    what the long, resumable ones do (train-ensemble, adapt), the same way
+    compare      the `contest compare` command (registered on the group in commands)
     errors       one-line errors for click's own refusals; how an interrupted command ends
                  (interruptible)
     outputs      the one output-path rule of every command that writes, and writing all or none

@@ -8,10 +8,12 @@ Heavy modules (nnlib, joblib, matplotlib) are imported inside the commands that 
 import click
 
 from contest import __version__
+from contest.cli.compare import compare
 from contest.cli.errors import ContestUsageError, OneLineGroup
 from contest.errors import ContestError
 from contest.evaluate.views import VIEWS
 from contest.serve.options import serve_options, settings_of
+from contest.train.options import recipe_changes, recipe_options
 from contest.train.presets import PRESETS
 
 BACKENDS = ["loky", "multiprocessing", "threading", "sequential"]  # joblib's built-in backends
@@ -41,7 +43,7 @@ class ArchSpec(click.ParamType):
     def get_metavar(self, param, ctx=None):
         from contest.train.architectures import ARCHITECTURES
 
-        return "[" + "|".join(sorted(ARCHITECTURES)) + "][+...]"
+        return "[" + "|".join(sorted(ARCHITECTURES)) + "|mlp:WxW...][+...]"
 
     def convert(self, value, param, ctx):
         from contest.train.architectures import member_arch
@@ -112,8 +114,9 @@ def main():
                 "--init-from]")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="[default: the preset's]")
 @click.option("--arch", type=ArchSpec(), default=None,
-              help="architecture (contest/train/architectures.py), or several joined by '+' that the "
-                   "members take in turn (e.g. d+c) [default: the preset's]")
+              help="architecture (contest/train/architectures.py), a fully connected network "
+                   "mlp:100x100 (hidden widths), or several joined by '+' that the members "
+                   "take in turn (e.g. d+c) [default: the preset's]")
 @click.option("--augment", callback=parse_augment, default=None, metavar="none|default|JSON",
               help=AUGMENT_HELP)
 @click.option("--seed", type=click.IntRange(min=0), default=0,
@@ -134,11 +137,12 @@ def main():
 @click.option("--data", type=click.Path(), default=None,
               help="labelled training data: a directory of IDX files, a Kaggle CSV (label column "
                    "and pixel0..), an .npz (x/y or images/labels), images.npy (+ labels.npy), a "
-                   "folder of images with one sub-folder per class, or CIFAR-10 binary batches "
-                   "[default: --data-dir, else the bundled MNIST]")
+                   "folder of images with one sub-folder per class, or CIFAR-10 binary or "
+                   "python (cifar-10-batches-py) batches [default: --data-dir, else the bundled "
+                   "MNIST]")
 @click.option("--test", "test_path", type=click.Path(), default=None,
               help="labelled test set, in the same forms [default: the data's own test split "
-                   "if it has one (IDX t10k files, CIFAR-10 test_batch.bin), else none]")
+                   "if it has one (IDX t10k files, CIFAR-10 test_batch[.bin]), else none]")
 @click.option("--label-column", default="label", help="label column of CSV data")
 @click.option("--class-names", default=None, metavar="A,B,...|FILE.txt|NAME",
               help="class names: comma-separated, a .txt file (one per line) or fashion-mnist / "
@@ -153,10 +157,11 @@ def main():
                    "channels and size; a new last layer when the classes differ)")
 @click.option("--freeze", type=click.Choice(["features"]), default=None,
               help="with --init-from: keep the convolution layers' weights fixed")
+@recipe_options
 @click.option("--quiet", "-q", is_flag=True, help="no progress output while training")
 def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backend, scheduler,
                    train_limit, data_dir, data, test_path, label_column, class_names, more_epochs,
-                   init_from, freeze, quiet):
+                   init_from, freeze, quiet, **recipe):
     """Train N CNNs in parallel; write OUT/ensemble.json, member files and learning curves."""
     from contest.cli.long_runs import run_train
 
@@ -165,7 +170,7 @@ def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backen
         augment=augment, seed=seed, out_dir=out_dir, jobs=jobs, backend=backend,
         scheduler=scheduler, train_limit=train_limit, data_dir=data_dir, data=data,
         test=test_path, label_column=label_column, class_names=class_names,
-        init_from=init_from, freeze=freeze))
+        init_from=init_from, freeze=freeze, recipe=recipe_changes(recipe)))
 
 
 @main.command()
@@ -322,6 +327,8 @@ def serve(models, **options):
 
     run_server(models, settings_of(options))
 
+
+main.add_command(compare)
 
 if __name__ == "__main__":
     main()

@@ -9,19 +9,21 @@ import time
 from contest.cli.errors import interruptible
 
 
-def train_settings(preset, epochs, arch, augment, class_names, init_from, **options):
+def train_settings(preset, epochs, arch, augment, class_names, init_from, recipe=None,
+                   **options):
     """contest.train.plan.TrainSettings of the train-ensemble options: the named preset (default:
-    "default", "finetune" with --init-from) with --epochs/--arch/--augment over it."""
+    "default", "finetune" with --init-from) with --epochs/--arch/--augment and the recipe options
+    (`recipe`: Preset fields, contest.train.options.recipe_changes) over it."""
     from contest.data.spec import parse_class_names
     from contest.train.plan import TrainSettings, overridden, with_overrides
     from contest.train.presets import PRESETS
 
     preset = preset or ("finetune" if init_from else "default")
-    recipe = with_overrides(PRESETS[preset], epochs=epochs, arch=arch, augment=augment)
-    return TrainSettings(preset=recipe, normalisation=recipe.normalisation,
+    given = dict(epochs=epochs, arch=arch, augment=augment, **(recipe or {}))
+    chosen = with_overrides(PRESETS[preset], **given)
+    return TrainSettings(preset=chosen, normalisation=chosen.normalisation,
                          class_names=parse_class_names(class_names), init_from=init_from,
-                         adapt=True, fixed=overridden(epochs=epochs, arch=arch, augment=augment),
-                         **options)
+                         adapt=True, fixed=overridden(**given), **options)
 
 
 def run_train(more_epochs=None, quiet=False, **options):

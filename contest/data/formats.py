@@ -9,7 +9,9 @@
                       (contest.data.imagefolder); the images in a fixed shuffled order
     CIFAR-10 binary   data_batch_*.bin (train) / test_batch.bin (test) of 3,073-byte records (one
                       label byte, then 1,024 red, 1,024 green and 1,024 blue bytes, row by row),
-                      class names from batches.meta.txt; the pickled Python version is never read
+                      class names from batches.meta.txt
+    CIFAR-10 python   cifar-10-batches-py: data_batch_1..5 / test_batch pickles, read by a
+                      restricted unpickler of plain data only (contest.data.cifar_pickle)
 
 Images of shape (N, H, W), (N, H, W, C) or (N, C, H, W) come back in contest's layout ((N, H, W)
 grey, (N, H, W, C) colour), uint8 or float32 0-1; labels as int64 0..classes-1. Anything unusable
@@ -29,7 +31,8 @@ from contest.errors import ContestInputError
 
 FORMAT_NAMES = {"idx": "IDX directory", "csv": "Kaggle CSV", "npz": ".npz arrays",
                 "npy": "images.npy + labels.npy", "folder": "image folder (one sub-folder per "
-                "class)", "cifar10": "CIFAR-10 binary"}
+                "class)", "cifar10": "CIFAR-10 binary",
+                "cifar10py": "CIFAR-10 python batches"}
 NPZ_KEYS = {"train": (("x", "y"), ("images", "labels"), ("x_train", "y_train")),
             "test": (("x_test", "y_test"), ("x", "y"), ("images", "labels"))}
 IDX_STEMS = {"train": datasets.FILES["train"], "test": datasets.FILES["test"]}
@@ -77,6 +80,8 @@ def detect_format(path):
         return "idx"
     if any(re.fullmatch(r"(data_batch_\d+|test_batch)\.bin", name) for name in names):
         return "cifar10"
+    if names & {"data_batch_1", "test_batch"}:
+        return "cifar10py"
     if {"images.npy", "labels.npy"} <= names:
         return "npy"
     if any(child.is_dir() and not child.name.startswith(".") for child in path.iterdir()):
@@ -108,6 +113,8 @@ def load_data(path, split="train", label_column="label"):
         data = _load_npz(path, split)
     elif fmt == "npy":
         data = _load_npy_pair(path)
+    elif fmt == "cifar10py":
+        data = _load_cifar_python(path, split)
     elif fmt == "folder":
         from contest.data.imagefolder import read_image_folder
 
@@ -125,7 +132,8 @@ def has_test_split(path):
     fmt = detect_format(path)
     if fmt == "idx":
         return all(_idx_file(path, stem, required=False) for stem in IDX_STEMS["test"])
-    return fmt == "cifar10" and (path / "test_batch.bin").is_file()
+    return ((fmt == "cifar10" and (path / "test_batch.bin").is_file())
+            or (fmt == "cifar10py" and (path / "test_batch").is_file()))
 
 
 def shuffled(data, seed=0):
@@ -264,6 +272,15 @@ def _load_cifar(path, split):
     images = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
     labels = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
     return LabelledData(images, labels, read_cifar_names(directory), "cifar10", path)
+
+
+def _load_cifar_python(path, split):
+    from contest.data.cifar_pickle import python_batch_files, read_python_batch, read_python_names
+
+    parts = [read_python_batch(f) for f in python_batch_files(path, split)]
+    images = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+    labels = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+    return LabelledData(images, labels, read_python_names(path), "cifar10py", path)
 
 
 # ---- checks common to every format --------------------------------------------------------------

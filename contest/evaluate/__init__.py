@@ -5,5 +5,6 @@
     overlap      the members' pairwise error overlap: how many of member A's mistakes B makes too
     tta          test-time augmentation: probabilities averaged over small shifts
     plots        PNG reports: learning curves, confusion matrix and mistakes, one prediction
+    comparison   `contest compare`'s report: table, CSV, Markdown and overlaid curves
     views        the views `evaluate --view NAME` adds, by name; per_class is one
 """

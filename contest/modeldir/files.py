@@ -6,6 +6,8 @@
                            same command must match it
     member-K.npz           MEMBER_FILE: member K, an nnlib model file with its metadata
     member-K.ckpt.npz      CHECKPOINT_FILE: member K's last epoch while it trains (resumable)
+    member-K.best.npz      BEST_FILE: member K's best epoch so far while it trains with
+                           --restore-best
     member-K-curves.png    CURVES_FILE: member K's learning curves
     .lock, .owner          LOCK_FILE (one run at a time), OWNER_FILE (the pid holding it)
     .progress/             PROGRESS_DIR: the members' progress reports while they train
@@ -20,6 +22,7 @@ MANIFEST = "ensemble.json"
 RUN_FILE = "run.json"
 MEMBER_FILE = "member-{}.npz"
 CHECKPOINT_FILE = "member-{}.ckpt.npz"
+BEST_FILE = "member-{}.best.npz"
 CURVES_FILE = "member-{}-curves.png"
 LOCK_FILE = ".lock"
 OWNER_FILE = ".owner"
@@ -30,8 +33,8 @@ ADAPT_STAGES_DIR = "stages"
 MODEL_MARKERS = (MANIFEST, RUN_FILE)   # a directory holding one is a model directory
 # the names train-ensemble writes at the top of --out (member K for any K)
 TOOL_NAMES = re.compile("|".join(re.escape(name).replace(r"\{\}", r"\d+") for name in (
-    MANIFEST, RUN_FILE, MEMBER_FILE, CHECKPOINT_FILE, CURVES_FILE, LOCK_FILE, OWNER_FILE,
-    PROGRESS_DIR)))
+    MANIFEST, RUN_FILE, MEMBER_FILE, CHECKPOINT_FILE, BEST_FILE, CURVES_FILE, LOCK_FILE,
+    OWNER_FILE, PROGRESS_DIR)))
 
 
 def member_path(out_dir, index):
@@ -40,3 +43,7 @@ def member_path(out_dir, index):
 
 def checkpoint_path(out_dir, index):
     return Path(out_dir) / CHECKPOINT_FILE.format(index)
+
+
+def best_path(out_dir, index):
+    return Path(out_dir) / BEST_FILE.format(index)

@@ -11,6 +11,7 @@ so the head stays small whatever the image size.
 import nnlib as nn
 
 from contest.data.spec import MNIST
+from contest.train.network import build_mlp, mlp_widths
 
 HEAD_POSITIONS = 64  # at most 8x8 positions reach the head
 
@@ -131,14 +132,19 @@ def member_arch(spec, index):
     of different architectures make fewer of the same mistakes than members of one."""
     names = spec.split("+")
     for name in names:
-        if name not in ARCHITECTURES:
+        if name not in ARCHITECTURES and mlp_widths(name) is None:
             raise ValueError(f"unknown architecture {name!r} in {spec!r}; choose from "
-                             f"{sorted(ARCHITECTURES)}, several joined by '+'")
+                             f"{sorted(ARCHITECTURES)} or mlp:WIDTHxWIDTH..., several joined "
+                             f"by '+'")
     return names[index % len(names)]
 
 
 def build_model(name, rng, dtype=None, spec=MNIST):
-    """Build architecture `name` (a key of ARCHITECTURES) for `spec` with weights from `rng`."""
+    """Build architecture `name` (a key of ARCHITECTURES, or mlp:WIDTHx...) for `spec` with
+    weights from `rng`."""
+    widths = mlp_widths(name)
+    if widths is not None:
+        return build_mlp(widths, rng, spec)
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)}")
     return ARCHITECTURES[name](rng, dtype, spec)

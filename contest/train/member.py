@@ -19,11 +19,14 @@ from augment.styles import StyleAugmenter
 from contest.blas_threads import worker_threads
 from contest.data.preprocess import BatchTransform
 from contest.data.spec import MNIST, InputSpec
-from contest.modeldir.files import checkpoint_path, member_path
+from contest.modeldir.files import best_path, checkpoint_path, member_path
 from contest.modeldir.guard import check_finite_member, orphan_guard
 from contest.train.architectures import build_model, member_arch
 from contest.train.augment_limits import check_augment
+from contest.train.best import RestoreBest
 from contest.train.continue_member import prepare_start
+from contest.train.network import apply_recipe
+from contest.train.options import build_optimizer
 from contest.train.progress import ProgressWriter, progress_path
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class MemberJob:
     threads: int
     run: dict               # the run identity, stored in the member's metadata
     continue_to: int = None  # --more-epochs: train the finished member on to this many epochs
+    stream: int = None       # the seed's stream to draw from [None: index]; compare's variants
+                             # all draw from stream 0, so they start alike
 
 
 def member_rngs(seed, index):
@@ -45,20 +50,13 @@ def member_rngs(seed, index):
     return np.random.default_rng(init_seq), np.random.default_rng(train_seq)
 
 
+def seed_stream(job):
+    return job.index if job.stream is None else job.stream
+
+
 def spec_of_run(run):
     """The InputSpec a run trains for (recorded in its identity; absent: MNIST's)."""
     return InputSpec.from_dict(run["input"]) if "input" in run else MNIST
-
-
-def build_optimizer(preset, params):
-    if preset.optimizer == "adam":
-        return nn.Adam(params, lr=preset.lr, weight_decay=preset.weight_decay)
-    if preset.optimizer == "adamw":
-        return nn.AdamW(params, lr=preset.lr, weight_decay=preset.weight_decay)
-    if preset.optimizer == "sgd":
-        return nn.SGD(params, lr=preset.lr, momentum=0.9, nesterov=True,
-                      weight_decay=preset.weight_decay)
-    raise ValueError(f"unknown optimizer {preset.optimizer!r} in preset {preset.name!r}")
 
 
 def build_scheduler(preset, optimizer, batches_per_epoch):
@@ -109,9 +107,9 @@ def train_member(job, x_train, y_train, x_val, y_val, callbacks=()):
 
 def _train_member(job, x_train, y_train, x_val, y_val, callbacks):
     preset, started = job.preset, time.time()
-    init_rng, train_rng = member_rngs(job.seed, job.index)
+    init_rng, train_rng = member_rngs(job.seed, seed_stream(job))
     arch = member_arch(preset.arch, job.index)
-    model = build_model(arch, init_rng, spec=spec_of_run(job.run))
+    model = apply_recipe(build_model(arch, init_rng, spec=spec_of_run(job.run)), preset, init_rng)
     optimizer = build_optimizer(preset, model.parameters())
     batches = -(-len(x_train) // preset.batch_size)
     scheduler = build_scheduler(preset, optimizer, batches)
@@ -121,17 +119,22 @@ def _train_member(job, x_train, y_train, x_val, y_val, callbacks):
     epochs = preset.epochs
     if job.continue_to is not None or "init_from" in job.run:
         epochs, scheduler = prepare_start(job, model, optimizer, scheduler, checkpoint)
+    best = RestoreBest(best_path(job.out_dir, job.index)) if preset.restore_best else None
     history = nn.fit(model, nn.SoftmaxCrossEntropy(label_smoothing=preset.label_smoothing),
                      optimizer, x_train, y_train, epochs=epochs,
                      batch_size=preset.batch_size, rng=train_rng, validation_data=(x_val, y_val),
                      augment=None if transform.is_identity else transform, scheduler=scheduler,
-                     callbacks=[progress_writer(job, epochs), orphan_guard(job.out_dir), *callbacks],
+                     callbacks=[progress_writer(job, epochs), orphan_guard(job.out_dir),
+                                *([best] if best else []), *callbacks],
                      checkpoint=str(checkpoint))
     meta = _metadata(job, arch, history, time.time() - started, resumed)
     meta["train_rng"] = train_rng.bit_generator.state  # with the optimizer: training can go on
+    if best is not None:
+        meta.update(best_epoch=best.best_epoch, val_acc=best.best_acc)
     check_finite_member(model, job.index)
     nn.save(model, member_path(job.out_dir, job.index), metadata=meta, optimizer=optimizer)
     checkpoint.unlink(missing_ok=True)
+    best_path(job.out_dir, job.index).unlink(missing_ok=True)
     return meta
 
 
@@ -142,7 +145,7 @@ def progress_writer(job, epochs):
 def _metadata(job, arch, history, seconds, resumed):
     hist = history.to_dict()
     val_acc = hist["history"]["val_acc"]
-    return {"index": job.index, "seed": job.seed, "spawn_key": [job.index],
+    return {"index": job.index, "seed": job.seed, "spawn_key": [seed_stream(job)],
             "arch": arch, "preset": job.preset.to_dict(),
             "normalisation": job.normalisation, "history": hist,
             "val_acc": val_acc[-1] if val_acc else None, "train_seconds": round(seconds, 2),

@@ -66,10 +66,12 @@ class TrainingData:
     recipe: dict = None            # the record of its choice (contest.train.recipes)
 
 
-def with_overrides(preset, epochs=None, arch=None, augment=None):
-    """`preset` with the command-line values that were given."""
+def with_overrides(preset, epochs=None, arch=None, augment=None, **options):
+    """`preset` with the command-line values that were given (options: Preset fields set by
+    contest.train.options)."""
     changes = {key: value for key, value in
-               (("epochs", epochs), ("arch", arch), ("augment", augment)) if value is not None}
+               (("epochs", epochs), ("arch", arch), ("augment", augment), *options.items())
+               if value is not None}
     return replace(preset, **changes)
 
 

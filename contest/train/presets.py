@@ -24,7 +24,7 @@ class Preset:
     arch: str
     epochs: int
     batch_size: int = 128
-    optimizer: str = "adam"          # adam | adamw | sgd
+    optimizer: str = "adam"          # contest.train.options.OPTIMIZERS
     lr: float = 1e-3
     weight_decay: float = 0.0
     schedule: str = "none"           # none | cosine | onecycle | step
@@ -32,9 +32,30 @@ class Preset:
     augment: dict = field(default_factory=dict)   # Augmenter kwargs (+ "pixel"); {} = none
     normalisation: str = "unit"      # contest.data.preprocess.NORMALISATIONS
     validation_size: int = 5000
+    # the options of contest.train.options; their defaults keep the architectures' own choices,
+    # and to_dict leaves them out then, so ensembles recorded before they existed still match
+    momentum: float = None           # SGD/RMSProp momentum [None: 0.9 momentum/nesterov, else 0]
+    beta1: float = None              # Adam/AdamW betas [None: 0.9, 0.999]
+    beta2: float = None
+    decay: float = None              # RMSProp's alpha, AdaDelta's rho [None: 0.99, 0.9]
+    l1: float = 0.0
+    dropout: float = None            # every Dropout's rate (one added before the last layer)
+    init: str = None                 # nnlib initialiser of every weight layer
+    init_std: float = None           # the "gaussian" initialiser's std
+    activation: str = None           # relu | sigmoid | tanh instead of every ReLU
+    restore_best: bool = False       # keep the epoch of best validation accuracy
 
     def to_dict(self):
-        return asdict(self)
+        record = asdict(self)
+        for name in OPTION_FIELDS:
+            if record[name] == OPTION_DEFAULTS[name]:
+                del record[name]
+        return record
+
+
+OPTION_FIELDS = ("momentum", "beta1", "beta2", "decay", "l1", "dropout", "init", "init_std",
+                 "activation", "restore_best")
+OPTION_DEFAULTS = {name: Preset.__dataclass_fields__[name].default for name in OPTION_FIELDS}
 
 
 ROBUST_PIXEL = {"p_noise": 0.08, "noise_sigma": 0.3, "p_salt_pepper": 0.06,

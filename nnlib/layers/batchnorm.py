@@ -5,7 +5,10 @@ taken by a float32 BLAS matrix-vector product (blocked, so accurate to ~1e-6): p
 over ~100k values per channel were measured to flip ReLU/pool decisions and leave ~1 % gradient
 error. The work is split over nnlib's threads (`nnlib.runtime.threads`). Running statistics are
 buffers (saved with the model, never trained), updated as PyTorch does:
-running = (1 - momentum) * running + momentum * batch_stat, with the unbiased batch variance.
+running = (1 - momentum) * running + momentum * batch_stat, with the unbiased batch variance;
+with momentum=None, as PyTorch, the cumulative average of every batch's statistics so far
+(running += (batch_stat - running) / batches, the count kept as the buffer
+`num_batches_tracked`).
 """
 import numpy as np
 
@@ -26,15 +29,19 @@ class BatchNorm(Layer):
     def __init__(self, num_features, momentum=0.1, eps=1e-5, dtype=np.float32):
         super().__init__()
         check_positive_int("num_features", num_features)
-        check(isinstance(momentum, (int, float)) and 0 <= momentum <= 1, "momentum", momentum,
-               "in [0, 1]")
+        check(momentum is None or isinstance(momentum, (int, float)) and 0 <= momentum <= 1,
+              "momentum", momentum, "in [0, 1], or None for the cumulative average")
         check(isinstance(eps, (int, float)) and eps > 0, "eps", eps, "> 0")
-        self.num_features, self.momentum, self.eps = num_features, float(momentum), float(eps)
+        self.num_features, self.eps = num_features, float(eps)
+        self.momentum = None if momentum is None else float(momentum)
         self.dtype = np.dtype(dtype)
         self.params = {"gamma": Param(np.ones(num_features, dtype=dtype)),
                        "beta": Param(np.zeros(num_features, dtype=dtype))}
         self.running_mean = np.zeros(num_features, dtype=dtype)
         self.running_var = np.ones(num_features, dtype=dtype)
+        if self.momentum is None:   # the cumulative average needs the count, saved with it
+            self.buffers = BatchNorm.buffers + ("num_batches_tracked",)
+            self.num_batches_tracked = np.zeros((), dtype=np.float64)
 
     def _as_matrix(self, x):
         """(N, C) or (N, C, H, W) -> contiguous (M, C), rows per image, and a function mapping
@@ -83,6 +90,9 @@ class BatchNorm(Layer):
 
     def _update_running(self, mean, var, m):
         mom = self.momentum
+        if mom is None:
+            self.num_batches_tracked += 1
+            mom = 1.0 / float(self.num_batches_tracked)
         unbiased = var * (m / max(m - 1, 1))
         self.running_mean[...] = (1 - mom) * self.running_mean + mom * mean
         self.running_var[...] = (1 - mom) * self.running_var + mom * unbiased

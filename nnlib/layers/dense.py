@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..checks import check, check_positive_int
-from ..init import INITS, initial_weights
+from ..init import DEFAULT_STD, INITS, initial_weights
 from ..ops.dense import dense_backward, dense_forward
 from ..runtime.constants import DENSE_THREAD_MIN_MACS, ROWS
 from .base import Layer, Param
@@ -15,15 +15,19 @@ class Dense(Layer):
     ROWS = ROWS                               # rows per GEMM (nnlib.runtime.constants)
     THREAD_MIN_MACS = DENSE_THREAD_MIN_MACS   # smaller batches stay on the calling thread
 
-    def __init__(self, in_features, out_features, init="he", rng=None, dtype=np.float32):
+    def __init__(self, in_features, out_features, init="he", rng=None, dtype=np.float32,
+                 init_std=DEFAULT_STD):
         super().__init__()
         check_positive_int("in_features", in_features)
         check_positive_int("out_features", out_features)
         check(init in INITS, "init", init, f"one of {INITS}")
+        check(isinstance(init_std, (int, float)) and init_std > 0, "init_std", init_std, "> 0")
         self.in_features, self.out_features, self.init = in_features, out_features, init
+        self.init_std = float(init_std)
         self.dtype = np.dtype(dtype)
         rng = np.random.default_rng() if rng is None else rng
-        w = initial_weights((in_features, out_features), in_features, out_features, init, rng, dtype)
+        w = initial_weights((in_features, out_features), in_features, out_features, init, rng,
+                            dtype, self.init_std)
         self.params = {"W": Param(w), "b": Param(np.zeros(out_features, dtype=dtype))}
         self.x = None
 
@@ -46,8 +50,11 @@ class Dense(Layer):
         return dense_backward(x, dy, w.value, w.grad, b.grad, need_dx)
 
     def get_config(self):
-        return {"in_features": self.in_features, "out_features": self.out_features,
-                "init": self.init, "dtype": self.dtype.name}
+        config = {"in_features": self.in_features, "out_features": self.out_features,
+                  "init": self.init, "dtype": self.dtype.name}
+        if self.init == "gaussian":
+            config["init_std"] = self.init_std
+        return config
 
     def output_shape(self, input_shape):
         return (self.out_features,)

@@ -6,14 +6,20 @@ three boolean "which half won" masks as the training cache. The fused conv-pool-
 (`nnlib.ops.fused`) uses them too.
 """
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from ..runtime.threads import run_sharded
-from .layout import out_size, windows
+from .layout import out_size
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, (int, np.integer)) else (int(v[0]), int(v[1]))
 
 
 def is_2x2(k, s):
-    """Whether a pooling window k with stride s is the 2x2/2 case with its own kernels."""
-    return k == 2 and s == 2
+    """Whether a pooling window k with stride s (ints or pairs) is the 2x2/2 case with its own
+    kernels."""
+    return _pair(k) == (2, 2) and _pair(s) == (2, 2)
 
 
 def maxpool2x2_into(x_nhwc, out):
@@ -51,17 +57,35 @@ def unpool2x2_into(dy_nhwc, wins, dx):
     np.multiply(dbottom, ~left_bottom, out=dv[:, :, 1, :, 1])
 
 
+def _pool_windows(x_nhwc, kh, kw, sh, sw):
+    """Strided view (N, Ho, Wo, kh*kw, C) of every pooling window (a copy only for kh*kw > 1
+    windows that overlap: reshape needs it)."""
+    n, h, w, c = x_nhwc.shape
+    ho, wo = out_size(h, kh, sh), out_size(w, kw, sw)
+    sn, s_h, s_w, sc = x_nhwc.strides
+    win = as_strided(x_nhwc, (n, ho, wo, kh, kw, c), (sn, s_h * sh, s_w * sw, s_h, s_w, sc),
+                     writeable=False)
+    return win.reshape(n, ho, wo, kh * kw, c)
+
+
+def _window_slices(i, j, ho, wo, sh, sw):
+    """The input positions that kernel offset (i, j) of every window covers, as slices."""
+    return (slice(None), slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw))
+
+
 def maxpool_forward(x_nhwc, k, s, training=True):
-    """Max pooling of NHWC input, windows k x k, stride s, no padding (floor, like PyTorch).
+    """Max pooling of NHWC input, windows k (int or (kh, kw)), stride s (int or pair), no
+    padding (floor, like PyTorch; a padded pool pads its input first, with -inf).
 
     Returns (y (N, Ho, Wo, C), cache for the backward pass or None when not training). 2x2/2 is
     done with four strided views, on shards of the batch in parallel; its cache is three boolean
     "which half won" arrays, so backward needs no comparisons.
     """
     n, h, w, c = x_nhwc.shape
-    ho, wo = out_size(h, k, s), out_size(w, k, s)
+    (kh, kw), (sh, sw) = _pair(k), _pair(s)
+    ho, wo = out_size(h, kh, sh), out_size(w, kw, sw)
     if not is_2x2(k, s):
-        win = windows(x_nhwc, k, k, s).reshape(n, ho, wo, k * k, c)
+        win = _pool_windows(x_nhwc, kh, kw, sh, sw)
         arg = win.argmax(axis=3)
         y = np.take_along_axis(win, arg[:, :, :, None, :], axis=3)[:, :, :, 0, :]
         return y, arg.astype(np.int16)
@@ -85,17 +109,19 @@ def maxpool_backward(dy_nhwc, x_shape, cache, k, s):
         run_sharded(lambda a, b: unpool2x2_into(dy_nhwc[a:b], [m[a:b] for m in cache], dx[a:b]),
                     n)
         return dx
-    for i in range(k):
-        for j in range(k):
-            hit = cache == i * k + j
-            dx[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] += dy_nhwc * hit
+    (kh, kw), (sh, sw) = _pair(k), _pair(s)
+    for i in range(kh):
+        for j in range(kw):
+            hit = cache == i * kw + j
+            dx[_window_slices(i, j, ho, wo, sh, sw)] += dy_nhwc * hit
     return dx
 
 
 def avgpool_forward(x_nhwc, k, s):
-    """Average pooling of NHWC input, windows k x k, stride s, no padding."""
+    """Average pooling of NHWC input, windows k, stride s (ints or pairs), no padding."""
     n, h, w, c = x_nhwc.shape
-    ho, wo = out_size(h, k, s), out_size(w, k, s)
+    (kh, kw), (sh, sw) = _pair(k), _pair(s)
+    ho, wo = out_size(h, kh, sh), out_size(w, kw, sw)
     if is_2x2(k, s):
         v = x_nhwc[:, :2 * ho, :2 * wo, :].reshape(n, ho, 2, wo, 2, c)
         y = v[:, :, 0, :, 0] + v[:, :, 0, :, 1]
@@ -104,18 +130,19 @@ def avgpool_forward(x_nhwc, k, s):
         y *= 0.25
         return y
     y = np.zeros((n, ho, wo, c), dtype=x_nhwc.dtype)
-    for i in range(k):
-        for j in range(k):
-            y += x_nhwc[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :]
-    y *= 1.0 / (k * k)
+    for i in range(kh):
+        for j in range(kw):
+            y += x_nhwc[_window_slices(i, j, ho, wo, sh, sw)]
+    y *= 1.0 / (kh * kw)
     return y
 
 
 def avgpool_backward(dy_nhwc, x_shape, k, s):
+    (kh, kw), (sh, sw) = _pair(k), _pair(s)
     ho, wo = dy_nhwc.shape[1], dy_nhwc.shape[2]
     dx = np.zeros(x_shape, dtype=dy_nhwc.dtype)
-    share = dy_nhwc * (1.0 / (k * k))
-    for i in range(k):
-        for j in range(k):
-            dx[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] += share
+    share = dy_nhwc * (1.0 / (kh * kw))
+    for i in range(kh):
+        for j in range(kw):
+            dx[_window_slices(i, j, ho, wo, sh, sw)] += share
     return dx

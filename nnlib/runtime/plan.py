@@ -37,7 +37,8 @@ def execution_order(layers):
 
 
 def _is_pool2x2(layer):
-    return type(layer) is MaxPool2D and layer.kernel_size == 2 and layer.stride == 2
+    return (type(layer) is MaxPool2D and layer.kernel_size == 2 and layer.stride == 2
+            and layer.padding == 0)
 
 
 def _pools_fully(conv, x_shape):
@@ -51,7 +52,7 @@ def _training_step(layers, order, k, x_shape):
     layer = layers[order[k]]
     if type(layer) is Dense:
         return ParamLayerStep(layer), 1
-    if type(layer) is not Conv2D:
+    if type(layer) is not Conv2D or not layer.square_stride:
         return LayerStep(layer), 1
     valid = len(x_shape) == 4 and x_shape[1] == layer.in_channels   # else Conv2D reports it
     # a too small output is left to MaxPool2D to report
@@ -113,7 +114,7 @@ def infer(layers, x):
     owned, i = False, 0   # owned: x is a fresh array no one else holds, free to overwrite
     while i < len(layers):
         layer = layers[i]
-        if type(layer) is Conv2D:
+        if type(layer) is Conv2D and layer.square_stride:
             layer.check_input(x)
             bn, relu, pool, pooled, i = _eval_fusion(layers, i, x.shape)
             x, owned = eval_conv(layer, x, bn, relu, pool, pooled), True
