@@ -1,5 +1,5 @@
 """The members' pairwise error overlap: a synthetic case counted by hand, and `contest evaluate`'s
-lines on the session ensemble checked against its own member accuracies."""
+lines on the tests' shared tiny ensemble checked against its own member accuracies."""
 import re
 
 import numpy as np
