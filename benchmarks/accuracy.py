@@ -11,7 +11,7 @@ test accuracy, the robustness table of `contest evaluate --robustness` (same cod
 accuracy with and without test-time augmentation on the validation split (the last
 `validation_size` training images, never the test set) with a recommendation for `--tta`.
 """
-import argparse
+from benchargs import Parser, run_main
 import os
 import subprocess
 import sys
@@ -25,14 +25,15 @@ TTA_MIN_GAIN = 0.0005  # recommend --tta only for at least +0.05 points of valid
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = Parser(__doc__)
     ap.add_argument("--preset", default="default", help="fast | default | large")
     ap.add_argument("--n", type=int, default=5, help="number of members")
     ap.add_argument("--out", default=None, help="model directory [default: models-PRESET]")
     ap.add_argument("--seed", type=int, default=0, help="training and robustness seed")
     ap.add_argument("--train-limit", type=int, default=None, help="first N training images only")
     ap.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
-    ap.add_argument("--jobs", type=int, default=None, help="worker processes [train-ensemble's default]")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="worker processes [train-ensemble's default]")
     ap.add_argument("--skip-train", action="store_true", help="evaluate an existing --out")
     ap.add_argument("--batch-size", type=int, default=1000, help="images per inference batch")
     args = ap.parse_args(argv)
@@ -144,4 +145,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

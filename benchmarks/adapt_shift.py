@@ -16,7 +16,7 @@ often draw them; drawn with wider ranges than the default preset's training styl
 set is not the training distribution itself). The labels are used to draw the continental styles
 and to score: `contest adapt` is given the images alone.
 """
-import argparse
+from benchargs import Parser, run_main
 import re
 import subprocess
 import sys
@@ -123,9 +123,11 @@ def load_test(dataset, limit):
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = Parser(__doc__)
     ap.add_argument("--models", required=True, help="model directory of the ensemble")
-    ap.add_argument("--dataset", choices=["mnist", "fashion"], default="mnist")
+    ap.add_argument("--dataset", choices=["mnist", "fashion"], default="mnist",
+                    help="test set to shift: MNIST (bundled) or Fashion-MNIST (Debian's "
+                         "dataset-fashion-mnist) [default: mnist]")
     ap.add_argument("--sets", default=",".join(SETS), help="comma-separated shifted sets")
     ap.add_argument("--limit", type=int, default=None, help="first N test images only")
     ap.add_argument("--rounds", type=int, default=2, help="self-training rounds of `adapt`")
@@ -160,4 +162,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -4,7 +4,7 @@ and wall time. PyTorch with the same recipe on this machine reached 98.88 %.
 
     python benchmarks/arch_a_accuracy.py [--epochs 3] [--seed 0] [--threads 2]
 """
-import argparse
+from benchargs import Parser
 import os
 import sys
 import time
@@ -20,10 +20,11 @@ from machine import machine_facts  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
+    ap = Parser(__doc__)
+    ap.add_argument("--epochs", type=int, default=3, help="training epochs [default: 3]")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="seed of the weights and batches [default: 0]")
+    ap.add_argument("--threads", type=int, default=2, help="nnlib threads [default: 2]")
     args = ap.parse_args()
     print(machine_facts())
     xtr, ytr = load_split("train")

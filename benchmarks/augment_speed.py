@@ -11,7 +11,7 @@ arch-A training step (forward + backward + Adam), measured interleaved as a trai
 `--grid out.png` also saves originals next to augmented variants, to check the digits by eye.
 Run it alone: the machine's other jobs show up in the timings.
 """
-import argparse
+from benchargs import Parser
 import contextlib
 import gzip
 import os
@@ -229,13 +229,15 @@ def save_grid(path, x, labels, seed, n_digits=8):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(__doc__)
     parser.add_argument("--batch", type=int, default=128, help="images per batch (default 128)")
     parser.add_argument("--repeats", type=int, default=30, help="timed repetitions per figure")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="gzipped IDX3 image file")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random transforms [default: 0]")
     parser.add_argument("--grid", type=Path, help="also save a PNG of originals and variants")
-    parser.add_argument("--blas-threads", type=int, help="limit BLAS threads (needs threadpoolctl); "
+    parser.add_argument("--blas-threads", type=int,
+                        help="limit BLAS threads (needs threadpoolctl); "
                         "training workers run with 1")
     args = parser.parse_args(argv)
     if args.batch < 1 or args.repeats < 1:

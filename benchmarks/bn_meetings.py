@@ -12,7 +12,7 @@ exchanged, so this measures the meetings alone: a block trainer would add the we
 gradient copies and the parent's serial Adam. "threads": one process, two nnlib threads, the
 whole 128-image batch.
 """
-import argparse
+from benchargs import Parser
 import os
 import sys
 
@@ -72,10 +72,12 @@ def two_processes(arch, mode, steps):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--arch", default="b")
-    ap.add_argument("--steps", type=int, default=25)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap = Parser(__doc__)
+    ap.add_argument("--arch", default="b", help="architecture to train [default: b]")
+    ap.add_argument("--steps", type=int, default=25,
+                    help="timed training steps per set-up and round [default: 25]")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of all set-ups in turn [default: 3]")
     a = ap.parse_args()
     from threadpoolctl import threadpool_limits
     print(machine_facts())

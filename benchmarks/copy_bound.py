@@ -12,7 +12,7 @@ processes forked once, which would keep whichever im2col they were forked with.
 Then how fast im2col copies against a plain contiguous copy of as many bytes, for one chunk
 of each of these networks' convolutions (what a faster copy could gain at most).
 """
-import argparse
+from benchargs import Parser
 import os
 import sys
 import time
@@ -106,9 +106,11 @@ def copy_speeds():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--arch", nargs="+", default=["a", "b"])
-    ap.add_argument("--repeats", type=int, default=5)
+    ap = Parser(__doc__)
+    ap.add_argument("--arch", nargs="+", default=["a", "b"],
+                    help="architectures to time [default: a b]")
+    ap.add_argument("--repeats", type=int, default=5,
+                    help="rounds of the three contenders in turn [default: 5]")
     a = ap.parse_args()
     print(machine_facts())
     print(f"training images/s at one thread, median of {a.repeats} rounds")

@@ -11,7 +11,7 @@ for validation); the other images are only scored (rest.npz). Printed: the sourc
 rest, then the ensembles fine-tuned with `--init-from` (features frozen, and every layer trained)
 and one trained from scratch on the same images with the default preset, all with --n members.
 """
-import argparse
+from benchargs import Parser, run_main
 import json
 import sys
 from pathlib import Path
@@ -42,12 +42,15 @@ def trained(work, name, extra, members):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = Parser(__doc__)
     ap.add_argument("--models", required=True, help="the source (MNIST) ensemble")
-    ap.add_argument("--shift", choices=SETS, default="mixed")
+    ap.add_argument("--shift", choices=SETS, default="mixed",
+                    help="the restyled set (a shift of adapt_shift.py) [default: mixed]")
     ap.add_argument("--tune", type=int, default=1000, help="labelled restyled images to train on")
     ap.add_argument("--n", type=int, default=5, help="members of every trained ensemble")
-    ap.add_argument("--work", default="finetune-case")
+    ap.add_argument("--work", default="finetune-case",
+                    help="directory for the data files and ensembles it writes "
+                         "[default: finetune-case]")
     args = ap.parse_args()
     work = Path(args.work)
     if work.exists() and any(work.iterdir()):
@@ -71,4 +74,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

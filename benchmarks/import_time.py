@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+from benchargs import Parser
 from machine import machine_facts
 
 PROBE = ("import sys, time; before = set(sys.modules); t = time.perf_counter(); import nnlib; "
@@ -16,6 +17,7 @@ PROBE = ("import sys, time; before = set(sys.modules); t = time.perf_counter(); 
 
 
 def main():
+    Parser(__doc__).parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     times, mods = [], None
     for _ in range(7):

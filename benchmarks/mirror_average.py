@@ -8,7 +8,7 @@ The validation split is the one `train-ensemble` held out: the last `validation_
 the training data recorded in the manifest. Prints, for both splits, the ensemble's accuracy with
 and without mirror averaging and the members' accuracies both ways.
 """
-import argparse
+from benchargs import Parser, run_main
 import json
 import sys
 from pathlib import Path
@@ -35,8 +35,8 @@ def scores(ensemble, images, labels):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", required=True)
+    ap = Parser(__doc__)
+    ap.add_argument("--models", required=True, help="model directory of the ensemble to score")
     ap.add_argument("--data", required=True, help="the training data (with its test split)")
     args = ap.parse_args()
     ensemble = Ensemble.load(args.models)
@@ -55,4 +55,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

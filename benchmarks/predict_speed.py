@@ -14,7 +14,7 @@ without it, a 5-member default-preset ensemble is trained on 600 images for 1 ep
 costs the same however well it was trained). Wall times are medians of --repeats runs of a fresh
 `contest` process.
 """
-import argparse
+from benchargs import Parser, run_main
 import os
 import shutil
 import subprocess
@@ -88,12 +88,13 @@ def train(out, n, jobs, limit):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Parser(__doc__)
     ap.add_argument("--models", default=None, help="model directory to time (default: train one)")
     ap.add_argument("--work", default=None, help="scratch directory (default: a temp dir)")
     ap.add_argument("--train-limit", type=int, default=None,
                     help="training images for the --jobs comparison (default: all 60,000)")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="runs of each timed command [default: 3]")
     ap.add_argument("--skip-training", action="store_true", help="only the prediction figures")
     a = ap.parse_args()
     work = a.work or tempfile.mkdtemp(prefix="contest-speed-")
@@ -125,4 +126,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

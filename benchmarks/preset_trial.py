@@ -11,7 +11,7 @@ two classes, and on the validation images under each variant of `contest evaluat
 --robustness`. With --save FILE the member is written for benchmarks/trial_vote.py, which
 scores several trial members as an ensemble on the same images.
 """
-import argparse
+from benchargs import Parser, run_main
 import dataclasses
 import json
 import os
@@ -35,18 +35,21 @@ from adapt_shift import shifted_set  # noqa: E402
 
 
 def parse_args():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--preset", default="default")
-    ap.add_argument("--arch"); ap.add_argument("--epochs", type=int); ap.add_argument("--lr", type=float)
-    ap.add_argument("--schedule"); ap.add_argument("--augment"); ap.add_argument("--optimizer")
-    ap.add_argument("--label-smoothing", type=float); ap.add_argument("--weight-decay", type=float)
-    ap.add_argument("--batch-size", type=int)
-    ap.add_argument("--normalisation", default="unit")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
+    ap = Parser(__doc__)
+    ap.add_argument("--preset", default="default", choices=sorted(PRESETS),
+                    help="preset to start from [default: default]")
+    for name, kind in (("--arch", str), ("--epochs", int), ("--lr", float), ("--schedule", str),
+                       ("--augment", str), ("--optimizer", str), ("--label-smoothing", float),
+                       ("--weight-decay", float), ("--batch-size", int)):
+        ap.add_argument(name, type=kind, help=f"the preset's {name[2:].replace('-', '_')}, "
+                                              "overridden (--augment: a JSON object)")
+    ap.add_argument("--normalisation", default="unit", choices=["unit", "standardise"],
+                    help="input normalisation [default: unit]")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the member [default: 0]")
+    ap.add_argument("--threads", type=int, default=1, help="nnlib threads [default: 1]")
     ap.add_argument("--validation", type=int, default=5000,
                     help="hold out the last N training images for validation (10000: the "
-                         "protocol of trial_vote.py --validation 10000)")
+                         "protocol of trial_vote.py --versus) [default: 5000]")
     ap.add_argument("--train-limit", type=int, default=None,
                     help="train on the first N images [default: all before the validation part]")
     ap.add_argument("--bootstrap", action="store_true",
@@ -123,4 +126,4 @@ def training_indices(a, start):
     return np.sort(np.random.default_rng([a.seed, 1]).integers(0, n, size=n))
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -8,7 +8,7 @@ images (the slice never reaches them); prints the validation accuracy and the wa
 names an augmentation family of contest.train.recipes ("digit" = the default preset's) or is a
 JSON augment dict.
 """
-import argparse
+from benchargs import Parser, run_main
 import dataclasses
 import json
 import os
@@ -32,18 +32,28 @@ VALIDATION = 5000
 
 
 def parse_args():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--slice", type=int, default=15000)
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--arch", default="d")
-    ap.add_argument("--recipe", default="general")
-    ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--label-smoothing", type=float, default=0.0)
-    ap.add_argument("--normalisation", default="standardise")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
-    return ap.parse_args()
+    ap = Parser(__doc__)
+    ap.add_argument("--data", required=True, help="labelled data in any form of --data of "
+                                                  "`contest train-ensemble`")
+    ap.add_argument("--slice", type=int, default=15000,
+                    help="train on the first N training images [default: 15000]")
+    ap.add_argument("--epochs", type=int, default=2, help="training epochs [default: 2]")
+    ap.add_argument("--arch", default="d", help="architecture [default: d]")
+    ap.add_argument("--recipe", default="general",
+                    help=f"augmentation: one of {', '.join(sorted(AUGMENT_FAMILIES))}, or a JSON "
+                         "object of augment.Augmenter arguments [default: general]")
+    ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate [default: 3e-3]")
+    ap.add_argument("--label-smoothing", type=float, default=0.0,
+                    help="label smoothing of the loss [default: 0]")
+    ap.add_argument("--normalisation", default="standardise", choices=["unit", "standardise"],
+                    help="input normalisation [default: standardise]")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the member [default: 0]")
+    ap.add_argument("--threads", type=int, default=1, help="nnlib threads [default: 1]")
+    args = ap.parse_args()
+    if not args.recipe.startswith("{") and args.recipe not in AUGMENT_FAMILIES:
+        ap.error(f"--recipe: unknown recipe {args.recipe!r}; known: "
+                 f"{', '.join(sorted(AUGMENT_FAMILIES))}, or a JSON object")
+    return args
 
 
 def main():
@@ -77,4 +87,4 @@ def main():
                       "seconds": round(time.perf_counter() - started, 1)}), flush=True)
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

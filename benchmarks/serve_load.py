@@ -19,7 +19,7 @@ Only loopback is used; the server is started here on a free port and stopped at 
 load generator (one asyncio loop on raw sockets, kept-alive connections) shares the machine's
 cores with the server, so figures are a lower bound.
 """
-import argparse
+from benchargs import Parser
 import asyncio
 import http.client
 import io
@@ -296,15 +296,20 @@ def main(args):
 
 
 def parse():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(__doc__)
     parser.add_argument("--models", required=True, help="model directory to serve")
-    parser.add_argument("--singles", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--batches", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=10000)
+    parser.add_argument("--singles", type=int, default=2000,
+                        help="single-image requests of the concurrent phase [default: 2000]")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="connections sending them at once [default: 16]")
+    parser.add_argument("--batches", type=int, default=20,
+                        help="large requests of the batch phase [default: 20]")
+    parser.add_argument("--batch-size", type=int, default=10000,
+                        help="images per large request [default: 10000]")
     parser.add_argument("--workers", type=int, default=None,
                         help="server processes [default: the server's, one per core]")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="the server's --threads [default: the server's default]")
     parser.add_argument("--compare-cli", action="store_true",
                         help="also time `contest predict` on the same batch")
     return parser.parse_args()

@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchargs import Parser, run_main  # noqa: E402
 from machine import machine_facts  # noqa: E402
 from serve_load import MemorySampler, free_port, npy_bytes, start_server, tree_rss  # noqa: E402
 
@@ -197,8 +198,7 @@ def report(tally, rss, args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__doc__)
     parser.add_argument("--models", required=True, help="model directory to serve")
     parser.add_argument("--duration", type=float, default=300, help="seconds of load [300]")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients [16]")
@@ -240,4 +240,4 @@ def run_soak(server, port, bodies, args):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -13,7 +13,6 @@ shared machine. The runs use Python's bytecode cache, as an installed contest do
 compiles contest's modules again. On a busy machine the wall times wait for a core; the CPU
 times do not.
 """
-import argparse
 import os
 import resource
 import statistics
@@ -21,6 +20,7 @@ import subprocess
 import sys
 import time
 
+from benchargs import Parser, run_main
 from machine import machine_facts
 
 
@@ -49,7 +49,7 @@ def environments(before):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(__doc__)
     parser.add_argument("--models", required=True, help="model directory to predict with")
     parser.add_argument("--repeats", type=int, default=15, help="timed runs of each command")
     parser.add_argument("--before", default=None, help="another checkout to time alongside")
@@ -74,4 +74,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -12,6 +12,8 @@ blocked (Linux's voluntary context switches): once per section it waits for, plu
 Python's interpreter lock.
 """
 import argparse
+
+from benchargs import Parser
 import glob
 import os
 import subprocess
@@ -142,10 +144,12 @@ def sections(arch, steps):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--arch", default="b")
-    ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap = Parser(__doc__)
+    ap.add_argument("--arch", default="b", help="architecture to train [default: b]")
+    ap.add_argument("--steps", type=int, default=30,
+                    help="timed training steps per set-up and round [default: 30]")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of the three set-ups in turn [default: 3]")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:

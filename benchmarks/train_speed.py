@@ -14,7 +14,7 @@ Figures are medians of `--repeats` rounds of timed steps (images per second); th
 gives the lowest and highest training ratio of a single round (nnlib's round against PyTorch's
 round that follows it), to show how far this machine's drift moves a ratio.
 """
-import argparse
+from benchargs import Parser
 import os
 import sys
 import time
@@ -110,11 +110,12 @@ def measure(arch, threads, repeats, have_torch, steps=24):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--arch", nargs="+", default=["a", "b", "d", "k"])
+    ap = Parser(__doc__)
+    ap.add_argument("--arch", nargs="+", default=["a", "b", "d", "k"],
+                    help="architectures to time [default: a b d k]")
     ap.add_argument("--threads", nargs="+", type=int, default=None,
                     help="thread counts to set (default: none set, out of the box)")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=5, help="rounds of timing [default: 5]")
     ap.add_argument("--steps", type=int, default=24, help="timed training steps per round")
     args = ap.parse_args()
     try:

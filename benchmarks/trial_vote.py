@@ -21,7 +21,7 @@ images and 30 discordant ones: 0.055 points), far below the 0.06-0.09 points of 
 alone. --select adds greedy selection and validation-fitted weights, fitted on one half of the
 validation images and scored on the other (both ways), never on the images they are scored on.
 """
-import argparse
+from benchargs import Parser, run_main
 import os
 import sys
 
@@ -38,7 +38,7 @@ from paired import paired_text, selection_text  # noqa: E402
 
 
 def parse_args():
-    ap = argparse.ArgumentParser()
+    ap = Parser(__doc__)
     ap.add_argument("members", nargs="+", help="member files written by preset_trial.py --save")
     ap.add_argument("--versus", nargs="+", default=[],
                     help="members of a second ensemble, compared with the first on the same images")
@@ -55,8 +55,8 @@ def load_members(paths, validation):
     loaded = [nn.load_with_metadata(path) for path in paths]
     held = {meta.get("validation", 5000) for _, meta in loaded}
     if validation is None and len(held) > 1:
-        sys.exit(f"Error: members held out different validation sizes {sorted(held)}: "
-                 "give --validation")
+        raise ValueError(f"members held out different validation sizes {sorted(held)}: "
+                         "give --validation")
     return loaded, validation or held.pop()
 
 
@@ -104,4 +104,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

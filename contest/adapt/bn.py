@@ -108,8 +108,10 @@ def adapt_models_bn(models, x, threads=None):
 
 
 def adapt_bn(ensemble, images):
-    """AdaBN on every member of `ensemble` (a contest.Ensemble) for `images` (any accepted
-    form), in place; returns the number of BatchNorm layers adapted over all members."""
+    """AdaBN on every member of `ensemble` (`contest.Ensemble.load(...)`, or the loaded ensemble
+    it wraps) for `images` (an array of any accepted form), in place; returns the number of
+    BatchNorm layers adapted over all members."""
+    ensemble = getattr(ensemble, "loaded", ensemble)     # the public Ensemble wraps the loaded one
     if len(images) < 2:
         raise ValueError(f"adapt_bn needs at least 2 images (received: {len(images)})")
     sample = estimation_subset(np.asarray(images))   # normalise only the images used

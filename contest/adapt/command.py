@@ -1,7 +1,7 @@
 """What `contest adapt` and `contest predict --adapt` do, as functions returning text."""
 import time
 
-from contest.adapt.bn import adapt_bn
+from contest.adapt.bn import adapt_bn, estimation_sample
 from contest.adapt.state import warn_other_images
 
 
@@ -17,7 +17,9 @@ def prepare_for(ensemble, images, images_path, adapt=None, stream=None):
     layers = adapt_bn(ensemble, images)
     if layers == 0:
         return "\nadapt bn: the members have no BatchNorm layer; nothing adapted"
-    return (f"\nadapt bn: {layers} BatchNorm layers re-estimated on the {len(images)} images "
+    used = len(estimation_sample(len(images)))
+    which = f"the {used} images" if used == len(images) else f"{used} of the {len(images)} images"
+    return (f"\nadapt bn: {layers} BatchNorm layers re-estimated on {which} "
             f"({time.time() - started:.1f} s)")
 
 
@@ -32,4 +34,5 @@ def adapt_and_report(settings, quiet=False):
     started = time.time()
     mode = choose_mode(quiet)
     manifest = adapt_ensemble(settings, say=printer(mode, sys.stderr), monitor_mode=mode)
-    return adapt_text(manifest, settings.out_dir, time.time() - started)
+    # each stage was said as it ended, unless quiet: then the summary lists them
+    return adapt_text(manifest, settings.out_dir, time.time() - started, with_stages=quiet)

@@ -43,8 +43,8 @@ def stage_text(report):
         f"  validation accuracy {percent(report['val_accuracy'])}{weights}: {verdict}"])
 
 
-def adapt_text(manifest, out_dir, seconds):
-    """The closing summary of `contest adapt`."""
+def adapt_text(manifest, out_dir, seconds, with_stages=True):
+    """The closing summary of `contest adapt`; `with_stages`: with every stage's lines too."""
     adapted = manifest["adapted"]
     final = adapted["final_stage"]
     kept = "the source members (no stage kept)" if final is None else f"stage {final}"
@@ -57,4 +57,4 @@ def adapt_text(manifest, out_dir, seconds):
         f"result: {kept}; validation accuracy {percent(adapted['source_validation_accuracy'])} "
         f"-> {percent(manifest['validation_accuracy'])}; "
         f"{adapted['changed_from_source']} predictions differ from the source ensemble's",
-        *[stage_text(report) for report in adapted["stages"]]])
+        *[stage_text(report) for report in adapted["stages"] if with_stages]])

@@ -10,6 +10,7 @@ import click
 from contest import __version__
 from contest.cli.compare import compare
 from contest.cli.errors import ContestUsageError, OneLineGroup
+from contest.cli.options import VariantsOption, data_dir_option, source_data_dir_option
 from contest.errors import ContestError
 from contest.evaluate.views import VIEWS
 from contest.serve.options import serve_options, settings_of
@@ -83,10 +84,6 @@ def parse_augment(ctx, param, value):
 
 models_option = click.option("--models", "models", default="models", type=click.Path(),
                              help="model directory written by train-ensemble")
-data_dir_option = click.option("--data-dir", type=click.Path(), envvar="CONTEST_DATA_DIR",
-                               show_envvar=True, default=None,
-                               help="directory of MNIST-format IDX files (default: the bundled "
-                                    "MNIST, or the data the ensemble was trained on)")
 batch_option = click.option("--batch-size", type=click.IntRange(min=1), default=1000,
                             help="images per inference batch")
 tta_option = click.option("--tta", is_flag=True,
@@ -109,7 +106,9 @@ def main():
 @click.option("--n", "n", type=click.IntRange(min=1), default=5, help="number of members")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
               help="training recipe (" + "; ".join(
-                  f"{p.name}: arch {p.arch}, {p.epochs} epochs" for p in PRESETS.values())
+                  f"{p.name}: arch " + ("of the --init-from ensemble" if p.name == "finetune"
+                                        else p.arch) + f", {p.epochs} epochs"
+                  for p in PRESETS.values())
               + "); --epochs/--arch/--augment override it [default: default, finetune with "
                 "--init-from]")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="[default: the preset's]")
@@ -130,10 +129,11 @@ def main():
 @click.option("--scheduler", metavar="ADDRESS|local", default=None,
               help="train the members as tasks on the Dask cluster at ADDRESS (e.g. "
                    "tcp://host:8786), or on a LocalCluster of this machine's cores for 'local'; "
-                   "ignores --jobs and --backend; needs pip install \"contest-cnn[dask]\"")
+                   "ignores --jobs and --backend; needs the dask extra (pip install "
+                   "\".[dask]\" in a checkout)")
 @click.option("--train-limit", type=click.IntRange(min=20), default=None,
               help="use only the first N training images (quick runs)")
-@data_dir_option
+@source_data_dir_option
 @click.option("--data", type=click.Path(), default=None,
               help="labelled training data: a directory of IDX files, a Kaggle CSV (label column "
                    "and pixel0..), an .npz (x/y or images/labels), images.npy (+ labels.npy), a "
@@ -156,7 +156,9 @@ def main():
               help="start each member from the matching member of this ensemble (same image "
                    "channels and size; a new last layer when the classes differ)")
 @click.option("--freeze", type=click.Choice(["features"]), default=None,
-              help="with --init-from: keep the convolution layers' weights fixed")
+              help="with --init-from: keep the weights of every layer before the Flatten "
+                   "(the convolutions and their BatchNorm scales) fixed; the dense layers "
+                   "after it train")
 @recipe_options
 @click.option("--quiet", "-q", is_flag=True, help="no progress output while training")
 def train_ensemble(n, preset, epochs, arch, augment, seed, out_dir, jobs, backend, scheduler,
@@ -273,8 +275,7 @@ def predict_one(index, image, label, models, data_dir, save_png):
 @click.option("--robustness", is_flag=True,
               help="also score every member, the mean member and the ensemble on harder "
                    "variants of the images (shifted, rotated, noisy, low contrast, ...)")
-@click.option("--variants", default=None, metavar="NAME,...",
-              help="only these robustness variants (implies --robustness) [default: all]")
+@click.option("--variants", cls=VariantsOption, default=None, metavar="NAME,...")
 @click.option("--seed", type=click.IntRange(min=0), default=0,
               help="seed of the robustness variants")
 @click.option("--view", "views", multiple=True, type=click.Choice(sorted(VIEWS)),
@@ -309,7 +310,7 @@ def score(submission, labels):
                    "test.csv (pixel0,...) for the test split [default: from --out's extension]")
 @click.option("--labels", type=click.Path(), default=None, help="also write labels (.npy)")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="only the first N")
-@data_dir_option
+@source_data_dir_option
 def export(split, out, fmt, labels, limit, data_dir):
     """Write a dataset split as contest input, to try the predict/score and the Kaggle loops."""
     from contest.cli.run import run_export

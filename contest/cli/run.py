@@ -16,7 +16,8 @@ from contest.data.spec import MNIST, spec_of_manifest
 from contest.modeldir.ensemble import accuracy, confusion_matrix, load_ensemble, read_manifest
 from contest.modeldir.files import MANIFEST
 from contest.fileio import atomic_open, write_npy
-from contest.data.submission import format_for, read_submission, write_submission
+from contest.data.submission import (check_submission_path, format_for, read_submission,
+                                     write_submission)
 from contest.evaluate.tta import describe, probabilities
 from contest.evaluate.views import VIEWS, Evaluation, view_text
 from contest.errors import ContestError, ContestInputError, check_seed
@@ -51,6 +52,7 @@ def run_predict(images_path, output, models, fmt=None, proba_path=None, batch_si
     outputs.check_outputs([outputs.output("-o/--output", None if to_stdout else output),
                            outputs.output("--proba", proba_path, (".npy",))],
                           inputs=[images_path], model_dirs=[models])
+    check_submission_path(output, fmt)
     images = load_images(images_path, manifest_spec(models))
     ensemble = load_for_prediction(models)
     adapted = prepare_for(ensemble, images, images_path, adapt)

@@ -23,6 +23,18 @@ def format_for(path, fmt=None):
     return "csv" if Path(path).suffix.lower() == ".csv" else "txt"
 
 
+# suffixes of the files that hold arrays or images, never a submission
+NOT_SUBMISSIONS = (".npy", ".npz", ".png", ".json")
+
+
+def check_submission_path(path, fmt=None):
+    """Refuse a submission path named like an array or image file when no --format says why."""
+    if fmt is None and Path(path).suffix.lower() in NOT_SUBMISSIONS:
+        raise ContestInputError(path, f"-o/--output: a submission is text, .txt (one label per "
+                                      f"line) or .csv (Kaggle); the probabilities go to --proba "
+                                      f"FILE.npy")
+
+
 def render_submission(labels, fmt):
     labels = np.asarray(labels, dtype=np.int64)
     if fmt == "csv":

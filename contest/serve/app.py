@@ -37,6 +37,7 @@ from contest.serve.memory import trim_heap
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_BATCH = 10000
 CHUNK = 1000
+TRIM_DELAY = 1.0   # seconds after the last large request before the heap is trimmed
 BULK_IMAGES = 64   # requests of this many images or more are predicted apart from small ones
 SMALL_BODY = 1 << 16   # bytes; smaller bodies (but PNG) are answered on the event loop
 MAX_SHOWN_IMAGES = 64
@@ -251,11 +252,18 @@ def _admit(service, form, declared):
 
 
 def _release(admission, ticket):
-    """Release an admission ticket; after the last large request in flight, give the freed
-    memory back to the system (in a thread: the loop goes on meanwhile)."""
+    """Release an admission ticket; TRIM_DELAY seconds after the last large request in flight
+    (its answer sent and freed by then), give the freed memory back to the system (in a thread:
+    the loop goes on meanwhile)."""
     admission.release(ticket)
-    if ticket and admission.decodes == 0:
-        asyncio.get_running_loop().run_in_executor(None, trim_heap)
+    if not ticket:
+        return
+    loop = asyncio.get_running_loop()
+
+    def trim_if_idle():
+        if admission.decodes == 0:
+            loop.run_in_executor(None, trim_heap)
+    loop.call_later(TRIM_DELAY, trim_if_idle)
 
 
 async def _predict(service, request, content_type, images):

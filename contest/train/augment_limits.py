@@ -31,18 +31,27 @@ PIXEL = {
 STYLE = {"p_flag": (0.0, 1.0), "p_tail": (0.0, 1.0)}   # shares of the 1s and of the 9s
 
 
+SECTIONS = {"pixel": PIXEL, "style": STYLE}     # nested objects: {"pixel": {...}}
+# the one table the checks and their error lists read: a nested section counts as a key
+TOP_LEVEL = {**GEOMETRIC, **{name: None for name in SECTIONS}}
+
+
 def _check(where, values, limits):
     if not isinstance(values, dict):
-        raise ValueError(f"{where.rstrip('.') or 'augment'}: expected a JSON object, "
-                         f"got {values!r}")
+        raise ValueError(f"{where or 'augment'}: expected a JSON object, got {values!r}")
+    prefix = f"{where}." if where else ""
     for name, value in values.items():
         if name not in limits:
-            raise ValueError(f"{where}unknown parameter {name!r}; allowed: "
+            raise ValueError(f"{where or 'augment'}: unknown parameter {name!r}; allowed: "
                              f"{', '.join(sorted(limits))}")
+        if name in SECTIONS and not where:
+            if value is not None:          # null: the section's defaults, as Augmenter takes it
+                _check(name, value, SECTIONS[name])
+            continue
         low, high = limits[name]
         if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                 or not low <= value <= high:
-            raise ValueError(f"{where}{name} must be a number in [{low:g}, {high:g}] "
+            raise ValueError(f"{prefix}{name} must be a number in [{low:g}, {high:g}] "
                              f"(received: {value!r})")
 
 
@@ -54,12 +63,5 @@ def shift_limit(spec):
 def check_augment(kwargs, spec=None):
     """Raise ValueError naming the parameter and its allowed range for any value outside it;
     `spec`: the input spec of the images, which bounds the shift (None: not known yet)."""
-    geometric = dict(kwargs)
-    pixel = geometric.pop("pixel", None)
-    style = geometric.pop("style", None)
-    limits = GEOMETRIC if spec is None else {**GEOMETRIC, "shift": (0.0, shift_limit(spec))}
-    _check("", geometric, limits)
-    if pixel is not None:
-        _check("pixel.", pixel, PIXEL)
-    if style is not None:
-        _check("style.", style, STYLE)
+    limits = TOP_LEVEL if spec is None else {**TOP_LEVEL, "shift": (0.0, shift_limit(spec))}
+    _check("", kwargs, limits)

@@ -26,8 +26,11 @@ def settings_from_manifest(out_dir, manifest, jobs=None, backend="loky"):
     spec = spec_of_manifest(manifest)
     run = read_json(Path(out_dir) / RUN_FILE) if (Path(out_dir) / RUN_FILE).is_file() else {}
     idx = data.get("format", "idx") == "idx"
+    # run.json keeps the preset the members were started with (their run identity); the
+    # manifest's follows --more-epochs
     return TrainSettings(
-        preset=Preset(**manifest["preset"]), n=manifest["n"], seed=manifest["seed"],
+        preset=Preset(**(run.get("preset") or manifest["preset"])), n=manifest["n"],
+        seed=manifest["seed"],
         out_dir=str(out_dir), jobs=jobs, backend=backend, train_limit=data.get("train_limit"),
         normalisation=manifest["normalisation"], data_dir=data.get("dir") if idx else None,
         data=None if idx else data.get("path"), test=data.get("test"),
@@ -68,5 +71,6 @@ def continue_ensemble(out_dir, more_epochs, jobs=None, backend="loky", monitor_m
         run_jobs(jobs_, workers, settings.backend, data)
     data.x_train = None
     clean_progress(Path(out_dir), todo)
-    return finish_ensemble(settings, data, trained=todo, workers=workers,
+    recorded = replace(settings, preset=replace(settings.preset, epochs=target))
+    return finish_ensemble(recorded, data, trained=todo, workers=workers,
                            wall_seconds=time.time() - started)

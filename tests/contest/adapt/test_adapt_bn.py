@@ -135,3 +135,21 @@ def test_predict_adapt_bn_writes_the_adapted_predictions(bn_models, exported, tm
     expected = ensemble.predict_proba(np.load(images))[0].argmax(axis=1)
     assert adapted.read_text().split() == [str(d) for d in expected]
     assert adapted.read_text() != plain.read_text()
+
+
+def test_adapt_bn_takes_the_public_ensemble(bn_models, tiny_test):
+    # docs/adapt.md's call: contest.adapt.adapt_bn(Ensemble.load(DIR), images)
+    from contest import Ensemble
+
+    public, loaded = Ensemble.load(bn_models), load_ensemble(bn_models)
+    assert adapt_bn(public, tiny_test[0]) == adapt_bn(loaded, tiny_test[0]) == 6
+    np.testing.assert_array_equal(public.predict_proba(tiny_test[0]),
+                                  loaded.predict_proba(tiny_test[0])[0])
+
+
+def test_predict_adapt_bn_says_how_many_images_it_used(bn_models, exported, tmp_path, monkeypatch):
+    monkeypatch.setattr(bn_module, "MAX_IMAGES", 50)   # a set larger than the sample: 200 images
+    result = invoke(["predict", exported[0], "-o", tmp_path / "out.txt", "--models", bn_models,
+                     "--adapt", "bn"])
+    assert result.exit_code == 0, result.output
+    assert "6 BatchNorm layers re-estimated on 50 of the 200 images" in result.output

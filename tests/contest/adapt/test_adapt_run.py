@@ -154,3 +154,10 @@ def test_refuses_another_adaptation_directory(adapted, bn_models, tmp_path):
 def test_refuses_missing_images(bn_models, tmp_path):
     result = adapt(bn_models, tmp_path / "absent.npy", tmp_path / "out")
     assert_refused(result, "absent.npy: file not found", [tmp_path / "out"])
+
+
+def test_each_stage_is_printed_once(bn_models, contest_images, tmp_path):
+    result = invoke(["adapt", "--models", bn_models, "--images", contest_images, "--out",
+                     tmp_path / "adapted", "--rounds", "0"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("stage 0 (BatchNorm statistics") == 1, result.output

@@ -238,3 +238,13 @@ def test_output_paths_that_are_directories_or_wrong_type(models, exported, tmp_p
                    "output path is a directory")
     assert_refused(invoke(["predict", exported[0], "--models", models, "-o", tmp_path / "s.txt",
                            "--proba", tmp_path / "p.txt"]), "p.txt", [tmp_path / "s.txt"])
+
+
+def test_a_submission_named_like_an_array_is_refused(models, exported, tmp_path):
+    # it was written as a text submission under the .npy name
+    result = invoke(["predict", exported[0], "--models", models, "-o", tmp_path / "out.npy"])
+    assert_refused(result, "-o/--output: a submission is text", [tmp_path / "out.npy"])
+    assert "--proba FILE.npy" in result.output
+    result = invoke(["predict", exported[0], "--models", models, "-o", tmp_path / "out.npy",
+                     "--format", "txt"])                     # asked for: written
+    assert result.exit_code == 0 and (tmp_path / "out.npy").read_text().count("\n") == 200

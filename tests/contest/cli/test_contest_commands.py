@@ -131,3 +131,10 @@ def test_export_of_the_bundled_mnist(tmp_path):
 
 def test_export_refuses_an_unknown_output_type(tmp_path):
     assert_refused(invoke(["export", "--out", tmp_path / "x.txt"]), "x.txt", [tmp_path / "x.txt"])
+
+
+def test_help_texts_say_what_the_options_take():
+    evaluate = " ".join(invoke(["evaluate", "--help"]).output.split())
+    assert "shift, rotate, scale, shear, elastic, gaussian_noise" in evaluate
+    export = " ".join(invoke(["export", "--help"]).output.split())
+    assert "(default: the bundled MNIST)" in export and "trained on" not in export

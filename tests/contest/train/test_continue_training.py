@@ -43,9 +43,20 @@ def test_more_epochs_equals_an_uninterrupted_run(one_epoch, tiny_data, tmp_path)
     for name, value in nn.load(uninterrupted).state_dict().items():
         assert np.array_equal(nn.load(continued).state_dict()[name], value), name
     manifest = json.loads((one_epoch / "ensemble.json").read_text())
-    assert manifest["members"][0]["epochs"] == 2
+    assert manifest["members"][0]["epochs"] == manifest["preset"]["epochs"] == 2
+    assert "fast recipe, 2 epochs)" in result.output
     result = invoke(["evaluate", "--models", one_epoch])  # the manifest matches the new files
     assert result.exit_code == 0, result.output
+
+
+def test_more_epochs_twice(one_epoch, tiny_data, tmp_path):
+    """The second continuation starts from the recorded 2 epochs (run.json keeps the first 1)."""
+    for _ in range(2):
+        result = invoke(["train-ensemble", "--out", one_epoch, "--more-epochs", "1", "--jobs",
+                         "1", "-q"])
+        assert result.exit_code == 0, result.output
+    manifest = json.loads((one_epoch / "ensemble.json").read_text())
+    assert manifest["members"][0]["epochs"] == manifest["preset"]["epochs"]
 
 
 def test_more_epochs_needs_a_finished_ensemble(tmp_path):
@@ -97,3 +108,15 @@ def test_freeze_without_init_from_is_refused(tmp_path, tiny_data):
     result = invoke(["train-ensemble", *BASE, "--data-dir", tiny_data, "--freeze", "features",
                      "--out", tmp_path / "m"])
     assert_refused(result, "--freeze", [tmp_path / "m"])
+
+
+def test_freeze_is_described_as_it_acts():
+    """The help and docs/own-data.md say what test_finetune_keeps_frozen_features_bit_identical
+    checks: every layer before the Flatten is frozen, the dense layers after it train."""
+    from pathlib import Path
+
+    words = "every layer before the Flatten"
+    help_text = " ".join(invoke(["train-ensemble", "--help"]).output.split())
+    page = " ".join((Path(__file__).parents[3] / "docs" / "own-data.md").read_text().split())
+    assert words in help_text and words in page
+    assert "finetune: arch of the --init-from ensemble" in help_text

@@ -58,6 +58,21 @@ def test_augment_parameters_out_of_range_are_refused(tmp_path, tiny_data, augmen
     assert not out.exists()
 
 
+@pytest.mark.parametrize("augment, words", [
+    ({"bogus": 1}, "augment: unknown parameter 'bogus'; allowed: elastic_alpha, elastic_sigma, "
+                   "p_affine, p_elastic, p_flip, pixel, rotation, shear, shift, style, zoom"),
+    ({"pixel": {"bogus": 1}}, "pixel: unknown parameter 'bogus'; allowed: blur_sigma, "),
+    ({"style": {"p_flag": 2}}, "style.p_flag must be a number in [0, 1]"),
+])
+def test_augment_errors_list_what_the_check_accepts(augment, words):
+    from contest.train.augment_limits import check_augment
+
+    with pytest.raises(ValueError) as raised:
+        check_augment(augment)
+    assert str(raised.value).startswith(words)
+    check_augment({"pixel": {"p_blur": 0.1}, "style": {"p_flag": 0.3}})   # both listed, accepted
+
+
 def test_presets_augmentation_is_within_the_bounds():
     from contest.train.augment_limits import check_augment
     from contest.train.presets import PRESETS
