@@ -10,6 +10,7 @@ Sequential, threads, helper processes, memory setting, and the constants that fi
 from .gradcheck import check_layer_gradients, numerical_gradient
 from .layers import (LAYER_TYPES, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, Layer,
                      MaxPool2D, Param, ReLU, Sigmoid, Softmax, Tanh, register_layer)
+from .introspect import loss_input_gradient
 from .losses import BinaryCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
 from .model import Sequential
 from .optim import OPTIMIZERS, SGD, AdaDelta, AdaGrad, Adam, AdamW, Optimizer, RMSProp

@@ -96,6 +96,22 @@ class Sequential:
     def predict(self, x, batch_size=1000):
         return self.predict_proba(x, batch_size).argmax(axis=1)
 
+    def activations(self, x):
+        """[(layer name, output)] of every layer in eval mode; the last is the logits
+        (`nnlib.introspect`)."""
+        from .introspect import activations
+        return activations(self, x)
+
+    def input_gradient(self, x, dy):
+        """d sum(logits * dy) / dx in eval mode (`nnlib.introspect`)."""
+        from .introspect import input_gradient
+        return input_gradient(self, x, dy)
+
+    def class_score_gradient(self, x, classes):
+        """d logits[i, classes[i]] / dx[i] in eval mode: saliency (`nnlib.introspect`)."""
+        from .introspect import class_score_gradient
+        return class_score_gradient(self, x, classes)
+
     def get_config(self):
         return {"input_shape": None if self.input_shape is None else list(self.input_shape),
                 "layers": [{"class": type(l).__name__, "config": l.get_config()} for l in self.layers]}

@@ -13,6 +13,7 @@ from contest.cli.errors import ContestUsageError, OneLineGroup
 from contest.cli.options import VariantsOption, data_dir_option, source_data_dir_option
 from contest.errors import ContestError
 from contest.evaluate.views import VIEWS
+from contest.inspect.cli import inspect_group
 from contest.serve.options import serve_options, settings_of
 from contest.train.options import recipe_changes, recipe_options
 from contest.train.presets import PRESETS
@@ -330,6 +331,7 @@ def serve(models, **options):
 
 
 main.add_command(compare)
+main.add_command(inspect_group)
 
 if __name__ == "__main__":
     main()

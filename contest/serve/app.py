@@ -33,6 +33,7 @@ from contest.serve import bodies
 from contest.serve.bodies import RequestProblem
 from contest.serve.guard import RETRY_AFTER_SECONDS, Admission, RequestGuard
 from contest.serve.memory import trim_heap
+from contest.serve.inspect_routes import inspect_router
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_BATCH = 10000
@@ -181,6 +182,7 @@ def create_app(service):
     app.add_middleware(RequestGuard, hosts=service.hosts, token=service.token)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_routes(app, service)
+    app.include_router(inspect_router(service, PREDICT_BODY, _read_body))   # POST /inspect
     return app
 
 

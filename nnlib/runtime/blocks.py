@@ -42,7 +42,8 @@ class _SharedParam:
         return self._param.value
 
 
-def _replica(layer):
+def replica(layer):
+    """A shallow copy of `layer` sharing its weights, with gradients (and caches) of its own."""
     import copy
     twin = copy.copy(layer)
     twin.params = {k: _SharedParam(p) for k, p in layer.params.items()}
@@ -72,7 +73,7 @@ class BlockTrainer:
 
     def _replicas(self, count):
         while len(self.replicas) < count:
-            self.replicas.append([_replica(layer) for layer in self.layers])
+            self.replicas.append([replica(layer) for layer in self.layers])
         return self.replicas[:count]
 
     def _ensure_helpers(self, count, x, per_share):
@@ -280,7 +281,7 @@ class _HelperWork:
     def run(self, command, n, input_grad):
         bounds = block_bounds(n)
         while len(self.replicas) < len(bounds):
-            self.replicas.append([_replica(layer) for layer in self.trainer.layers])
+            self.replicas.append([replica(layer) for layer in self.trainer.layers])
         if command == "forward":
             self.forward(bounds)
         else:
