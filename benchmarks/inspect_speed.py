@@ -143,7 +143,7 @@ def main(args):
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="models", help="model directory")
     parser.add_argument("--repeats", type=int, default=5, help="warm image runs")
