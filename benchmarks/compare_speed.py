@@ -9,7 +9,6 @@ variants in parallel workers and scoring them on the training slice, validation 
 10,000 test images, and drawing the report. The load average before and after is printed: a
 figure taken while other work runs is not a clean one.
 """
-import argparse
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchargs import Parser  # noqa: E402
 from machine import machine_facts  # noqa: E402
 
 TARGET_SECONDS = 180
@@ -24,10 +24,12 @@ OPTIMIZERS = "sgd,momentum,adagrad,rmsprop,adam"
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(__doc__)
     parser.add_argument("--work", default=None, help="directory for the comparison [a temp dir]")
-    parser.add_argument("--train-limit", type=int, default=5000)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--train-limit", type=int, default=5000,
+                        help="training images of each variant [default: 5000]")
+    parser.add_argument("--epochs", type=int, default=3,
+                        help="epochs of each variant [default: 3]")
     args = parser.parse_args()
     print(machine_facts())
     with tempfile.TemporaryDirectory() as tmp:
