@@ -3,7 +3,8 @@
     python benchmarks/preset_trial.py --arch e --epochs 10 --lr 3e-3 --schedule onecycle \
         --augment '{"rotation": 10, "shift": 2, "zoom": 0.1}' --normalisation unit --threads 1
 
-Trains on the first 55,000 training images, validates on the last 5,000; prints per-epoch
+Trains on the first 55,000 training images, validates on the last 5,000 (--validation 10000:
+the first 50,000 and the last 10,000, the protocol of trial_vote.py's paired comparison); prints per-epoch
 validation accuracy and wall time, and at the end the accuracy on the validation images restyled
 as benchmarks/adapt_shift.py's `continental` set (flagged 1s, curled 9s), overall and on those
 two classes, and on the validation images under each variant of `contest evaluate
@@ -46,8 +47,14 @@ def parse_args():
                     help="input normalisation [default: unit]")
     ap.add_argument("--seed", type=int, default=0, help="seed of the member [default: 0]")
     ap.add_argument("--threads", type=int, default=1, help="nnlib threads [default: 1]")
-    ap.add_argument("--train-limit", type=int, default=55000,
-                    help="train on the first N training images [default: 55000]")
+    ap.add_argument("--validation", type=int, default=5000,
+                    help="hold out the last N training images for validation (10000: the "
+                         "protocol of trial_vote.py --versus) [default: 5000]")
+    ap.add_argument("--train-limit", type=int, default=None,
+                    help="train on the first N images [default: all before the validation part]")
+    ap.add_argument("--bootstrap", action="store_true",
+                    help="bagging: train on a resample (with replacement, drawn from --seed) of "
+                         "the training images, of their number")
     ap.add_argument("--save", help="write the trained member here (.npz), for trial_vote.py")
     return ap.parse_args()
 
@@ -100,12 +107,23 @@ def main():
     preset = chosen_preset(a)
     print(json.dumps(preset.to_dict()), "normalisation", a.normalisation, flush=True)
     x, y = load_split("train")
-    xtr, ytr = to_unit_nchw(x[:a.train_limit]), y[:a.train_limit]
-    xv, yv = normalise(x[55000:], a.normalisation), y[55000:]
+    start = len(x) - a.validation
+    chosen = training_indices(a, start)
+    xtr, ytr = to_unit_nchw(x[chosen]), y[chosen]
+    xv, yv = normalise(x[start:], a.normalisation), y[start:]
     model = train_member(preset, a, xtr, ytr, xv, yv)
     if a.save:
-        nn.save(model, a.save, metadata={"normalisation": a.normalisation})
-    report_variants(model, x[55000:], yv, a.normalisation)
+        nn.save(model, a.save, metadata={"normalisation": a.normalisation, "validation": a.validation})
+    report_variants(model, x[start:], yv, a.normalisation)
+
+
+def training_indices(a, start):
+    """Indices of the training images: the first --train-limit before the validation part, or
+    with --bootstrap a resample of them with replacement (its own stream of --seed)."""
+    n = start if a.train_limit is None else min(a.train_limit, start)
+    if not a.bootstrap:
+        return np.arange(n)
+    return np.sort(np.random.default_rng([a.seed, 1]).integers(0, n, size=n))
 
 if __name__ == "__main__":
     run_main(main)

@@ -208,6 +208,8 @@ def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batc
     matrix = confusion_matrix(labels, predicted, spec.classes)
     what += f"; {describe(tta)}" if tta else ""
     text = evaluation_text(ensemble, what, members, mean, labels, matrix)
+    overlap, overlap_lines = _overlap(members, labels, predicted)
+    text += overlap_lines
     table = examples = None
     if names is not None:
         from contest.evaluate.robustness import evaluate_robustness, robustness_text
@@ -218,8 +220,18 @@ def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batc
     evaluation = Evaluation(ensemble, images, labels, mean, members)
     text += "".join("\n" + view_text(name, evaluation) for name in views)
     if report_path is not None:
-        text += _write_report(report_path, (matrix, images, labels, predicted), table, examples)
+        text += _write_report(report_path, (matrix, images, labels, predicted), table, examples,
+                              overlap)
     return text
+
+
+def _overlap(members, labels, predicted):
+    """(the members' pairwise error overlap (contest.evaluate.overlap), its lines of text);
+    (None, "") for a single member."""
+    from contest.evaluate.overlap import member_overlap, overlap_lines
+
+    overlap = member_overlap(members, labels, predicted)
+    return overlap, "" if overlap is None else "\n" + overlap_lines(overlap)
 
 
 def _check_views(views):
@@ -253,13 +265,13 @@ def _check_report(report_path, with_robustness, inputs, model_dirs):
     outputs.check_outputs(wanted, inputs=inputs, model_dirs=model_dirs)
 
 
-def _write_report(report_path, evaluation, table, examples):
+def _write_report(report_path, evaluation, table, examples, overlap=None):
     """Draw the PNG report (and the variant grid beside it); the lines saying where they went."""
     from contest.evaluate.plots import plot_evaluation
 
     matrix, images, labels, predicted = evaluation
     writes = [(report_path, lambda tmp: plot_evaluation(matrix, images, labels, predicted, tmp,
-                                                        robustness=table))]
+                                                        robustness=table, overlap=overlap))]
     if table is None:
         outputs.write_all(writes)
         return f"\nsaved {report_path}"

@@ -73,24 +73,61 @@ def _mistake_axes(fig, images, labels, predicted, wrong, rows, cols=8):
 
 
 def plot_evaluation(matrix, images, labels, predicted, path, max_mistakes=64, title="",
-                    robustness=None):
+                    robustness=None, overlap=None):
     """Confusion matrix and a grid of the first `max_mistakes` misclassified images; below them,
-    when `robustness` (a contest.evaluate.variants.robustness_table dict) is given, its table and
-    chart."""
+    when given, the members' error overlap (a contest.evaluate.overlap.error_overlap dict) and
+    the robustness table and chart (a contest.evaluate.variants.robustness_table dict)."""
     plt = _pyplot()
     all_wrong = np.flatnonzero(np.asarray(predicted) != np.asarray(labels))
     wrong = all_wrong[:max_mistakes]
     rows = max(1, -(-len(wrong) // 8))
     height = max(6, 1.5 * rows)
-    extra = 0 if robustness is None else 1.5 + 0.4 * len(robustness)
-    fig = top = plt.figure(figsize=(14, height + extra))
+    below = []
+    if overlap is not None:
+        below.append((4.0, lambda panel: _overlap_axes(panel, overlap)))
     if robustness is not None:
-        top, bottom = fig.subfigures(2, 1, height_ratios=[height, extra])
-        _robustness_axes(bottom, robustness)
+        below.append((1.5 + 0.4 * len(robustness),
+                      lambda panel: _robustness_axes(panel, robustness)))
+    fig = top = plt.figure(figsize=(14, height + sum(h for h, _ in below)))
+    if below:
+        panels = fig.subfigures(len(below) + 1, 1, height_ratios=[height] + [h for h, _ in below])
+        top = panels[0]
+        for panel, (_, draw) in zip(panels[1:], below):
+            draw(panel)
     _confusion_axes(top.add_subplot(1, 2, 1), matrix)
     _mistake_axes(top, images, labels, predicted, wrong, rows)
     top.suptitle(title or f"{len(all_wrong)} mistakes (true->predicted)")
     _save(fig, path)
+
+
+def _overlap_axes(fig, overlap):
+    """Left: the shared-mistake matrix; right: images by how many members miss them, and how
+    many of those the ensemble misses."""
+    shared = np.asarray(overlap["shared"])
+    ax_matrix, ax_bars = fig.subplots(1, 2)
+    ax_matrix.imshow(shared, cmap="Oranges")
+    for (i, j), value in np.ndenumerate(shared):
+        ax_matrix.text(j, i, str(value), ha="center", va="center", fontsize=8,
+                       color="white" if value > 0.6 * shared.max() else "black")
+    members = range(len(shared))
+    ax_matrix.set_xticks(members)
+    ax_matrix.set_yticks(members)
+    ax_matrix.set_xlabel("member B")
+    ax_matrix.set_ylabel("member A")
+    ax_matrix.set_title("how many of A's mistakes B makes too (diagonal: A's own)", fontsize=9)
+    counts = np.arange(1, len(shared) + 1)
+    ax_bars.bar(counts, overlap["images_by_members_wrong"][1:], color="tab:gray",
+                label="images")
+    ax_bars.bar(counts, overlap["ensemble_wrong_by_members_wrong"][1:], color="tab:red",
+                width=0.5, label="of them wrong in the ensemble")
+    ax_bars.set_xticks(counts)
+    ax_bars.set_xlabel("members that get the image wrong")
+    ax_bars.set_ylabel("images")
+    ax_bars.yaxis.get_major_locator().set_params(integer=True)
+    ax_bars.legend(fontsize=8)
+    mean = overlap["mean_shared_fraction"]
+    fig.suptitle("members' mistakes" + ("" if mean is None else
+                 f": {100 * mean:.0f} % of a member's mistakes are made by another member too"))
 
 
 def _robustness_axes(fig, table):

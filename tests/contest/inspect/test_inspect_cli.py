@@ -1,4 +1,4 @@
-"""`contest inspect image|set|labels` on a tiny ensemble trained (once per session) on 500 MNIST
+"""`contest inspect image|set|labels` on a tiny ensemble trained once per test run on 500 MNIST
 images, one of which carries a wrong label on purpose."""
 import csv
 import json
