@@ -28,6 +28,7 @@ from contest.train.architectures import build_model  # noqa: E402
 from contest.data.datasets import load_split  # noqa: E402
 from contest.train.presets import PRESETS  # noqa: E402
 from contest.data.preprocess import BatchTransform, normalise, to_unit_nchw  # noqa: E402
+from contest.data.spec import MNIST  # noqa: E402
 from contest.evaluate.variants import iter_variants  # noqa: E402
 from contest.train.member import build_augmenter, build_scheduler  # noqa: E402
 from contest.train.options import build_optimizer  # noqa: E402
@@ -89,12 +90,12 @@ def train_member(preset, a, xtr, ytr, xv, yv):
 def report_variants(model, images, labels, normalisation):
     """The member on the validation images restyled as continental digits and under every
     robustness variant."""
-    styled = normalise(shifted_set("continental", images, labels), normalisation)
+    styled = normalise(shifted_set("continental", images, labels), normalisation, MNIST)
     right = model.predict(styled) == labels
     ones_nines = np.isin(labels, (1, 9))
     print(f"continental validation: {right.mean():.4f}; its 1s and 9s: "
           f"{right[ones_nines].mean():.4f} ({ones_nines.sum()} images)", flush=True)
-    scores = {name: float((model.predict(normalise(variant, normalisation)) == labels).mean())
+    scores = {name: float((model.predict(normalise(variant, normalisation, MNIST)) == labels).mean())
               for name, variant in iter_variants(images, seed=0)}
     lowest = min(scores, key=scores.get)
     print("robustness variants of the validation images (contest evaluate --robustness's): "
@@ -109,8 +110,8 @@ def main():
     x, y = load_split("train")
     start = len(x) - a.validation
     chosen = training_indices(a, start)
-    xtr, ytr = to_unit_nchw(x[chosen]), y[chosen]
-    xv, yv = normalise(x[start:], a.normalisation), y[start:]
+    xtr, ytr = to_unit_nchw(x[chosen], MNIST), y[chosen]
+    xv, yv = normalise(x[start:], a.normalisation, MNIST), y[start:]
     model = train_member(preset, a, xtr, ytr, xv, yv)
     if a.save:
         nn.save(model, a.save, metadata={"normalisation": a.normalisation, "validation": a.validation})

@@ -32,6 +32,7 @@ sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
 import nnlib as nn  # noqa: E402
 from contest.data.datasets import load_split  # noqa: E402
 from contest.data.preprocess import normalise  # noqa: E402
+from contest.data.spec import MNIST  # noqa: E402
 from contest.evaluate.overlap import overlap_text  # noqa: E402
 from contest.evaluate.variants import iter_variants  # noqa: E402
 from paired import paired_text, selection_text  # noqa: E402
@@ -61,7 +62,7 @@ def load_members(paths, validation):
 
 
 def probabilities(loaded, images):
-    return np.stack([model.predict_proba(normalise(images, meta["normalisation"]))
+    return np.stack([model.predict_proba(normalise(images, meta["normalisation"], MNIST))
                      for model, meta in loaded])
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 
 from contest.data.decode import decode_file, open_input, read_array_file
-from contest.data.spec import MNIST
 from contest.errors import ContestInputError
 from contest.data.submission import read_submission
 
@@ -18,13 +17,13 @@ def check_file(path):
     return Path(path)
 
 
-def load_images(path, spec=MNIST):
+def load_images(path, spec):
     """Checked images of a file in any form contest.data.decode reads, for `spec` (contest's
     layout: (N, H, W) grey or (N, H, W, C) colour, uint8 or float32 0..1), N >= 1."""
     return decode_file(path, spec)
 
 
-def load_labels(path, n_expected=None, classes=10):
+def load_labels(path, n_expected=None, classes=None):
     """Integer labels 0..classes-1 of shape (N,) from an .npy (or .txt, one per line) file;
     `classes` None: any class number >= 0 (scoring a submission, which knows no ensemble)."""
     from contest.data.formats import check_labels

@@ -11,12 +11,11 @@ batch equals normalising the whole set.
 """
 import numpy as np
 
-from contest.data.spec import MNIST
 
 DEFAULT_NORMALISATION = "unit"
 
 
-def to_unit_nchw(images, spec=MNIST):
+def to_unit_nchw(images, spec):
     """float32 (N, C, H, W) copy of `images` scaled to [0, 1] (uint8 divided by 255)."""
     images = np.asarray(images)
     if images.dtype == np.uint8:
@@ -54,7 +53,7 @@ def apply_normalisation(x, name=DEFAULT_NORMALISATION):
     return NORMALISATIONS[check_normalisation(name)](x).astype(np.float32, copy=False)
 
 
-def normalise(images, name=DEFAULT_NORMALISATION, spec=MNIST):
+def normalise(images, name, spec):
     """Model input float32 (N, C, H, W) from images in contest's layout, uint8 or 0-1 floats."""
     return apply_normalisation(to_unit_nchw(images, spec), name)
 

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import nnlib as nn  # noqa: E402
 from contest.data import datasets  # noqa: E402
 from contest.data.preprocess import normalise  # noqa: E402
+from contest.data.spec import MNIST  # noqa: E402
 from contest.train.architectures import build_model  # noqa: E402
 from contest_testutil import invoke, train  # noqa: E402
 
@@ -46,7 +47,7 @@ def weights_after_steps(arch, threads=1):
     """Weights of `arch` after 4 Adam steps (one epoch of 512 augmented MNIST images)."""
     import augment
     images, labels = datasets.load_split("train")
-    x, y = normalise(images[:512], "unit"), labels[:512]
+    x, y = normalise(images[:512], "unit", MNIST), labels[:512]
     model = build_model(arch, np.random.default_rng(11))
     opt = nn.Adam(model.parameters(), lr=1e-3)
     augmenter = augment.Augmenter(rotation=10, shift=2)

@@ -7,6 +7,7 @@ import pytest
 from contest.adapt import adapt_bn
 from contest.adapt import bn as bn_module
 from contest.adapt.bn import ChannelMoments, batchnorm_indices, prefix_forward
+from contest.data.spec import MNIST
 from contest.data.preprocess import normalise
 from contest.modeldir.ensemble import load_ensemble
 from contest_testutil import invoke
@@ -48,7 +49,7 @@ def test_statistics_equal_the_float64_reference(bn_models, tiny_test):
     reference = load_ensemble(bn_models)
     layers = adapt_bn(ensemble, images)
     assert layers == sum(len(batchnorm_indices(m)) for m in ensemble.models) > 0
-    x = normalise(images, ensemble.normalisation)
+    x = normalise(images, ensemble.normalisation, ensemble.spec)
     for adapted, model in zip(ensemble.models, reference.models):
         for i in batchnorm_indices(model):
             # adapt the reference in order too, from a whole-set float64 computation
@@ -92,7 +93,7 @@ def test_a_large_set_is_estimated_on_evenly_spaced_images(bn_models, tiny_test, 
 
 
 def test_statistics_do_not_depend_on_the_thread_count(bn_models, tiny_test):
-    x = normalise(tiny_test[0], load_ensemble(bn_models).normalisation)
+    x = normalise(tiny_test[0], load_ensemble(bn_models).normalisation, MNIST)
     one, two = load_ensemble(bn_models), load_ensemble(bn_models)
     assert bn_module.adapt_models_bn(one.models, x, threads=1) == \
         bn_module.adapt_models_bn(two.models, x, threads=2) > 0
@@ -105,7 +106,7 @@ def test_fast_path_sees_the_new_statistics(bn_models, tiny_test):
     before, _ = ensemble.predict_proba(tiny_test[0])
     adapt_bn(ensemble, tiny_test[0])
     after, members = ensemble.predict_proba(tiny_test[0])
-    x = normalise(tiny_test[0], ensemble.normalisation)
+    x = normalise(tiny_test[0], ensemble.normalisation, ensemble.spec)
     for model, fast in zip(ensemble.models, members):
         np.testing.assert_allclose(fast, slow_probabilities(model, x), atol=2e-5)
     assert np.abs(after - before).max() > 1e-3   # the statistics did change the predictions

@@ -5,6 +5,7 @@ from PIL import Image
 
 from contest.cli.run import write_kaggle_csv
 from contest.errors import ContestInputError
+from contest.data.spec import MNIST
 from contest.data.inputs import load_images, load_labels
 from contest.data.preprocess import BatchTransform, normalise, to_unit_nchw
 
@@ -17,41 +18,41 @@ def digits():
 
 @pytest.mark.parametrize("layout", [(4, 28, 28), (4, 784), (4, 1, 28, 28)])
 def test_every_npy_layout_and_dtype_gives_the_same_model_input(tmp_path, digits, layout):
-    reference = normalise(digits)
+    reference = normalise(digits, "unit", MNIST)
     for name, array in (("u8", digits), ("i64", digits.astype(np.int64)),
                         ("f32", digits.astype(np.float32) / np.float32(255)),
                         ("f64", digits / 255.0)):
         path = tmp_path / f"{name}.npy"
         np.save(path, array.reshape(layout))
-        x = normalise(load_images(path))
+        x = normalise(load_images(path, MNIST), "unit", MNIST)
         assert x.shape == (4, 1, 28, 28) and x.dtype == np.float32
         np.testing.assert_allclose(x, reference, atol=1e-6, err_msg=name)
 
 
 def test_integer_input_stays_uint8_so_predictions_match_evaluate(tmp_path, digits):
     np.save(tmp_path / "x.npy", digits.astype(np.int32))
-    loaded = load_images(tmp_path / "x.npy")
+    loaded = load_images(tmp_path / "x.npy", MNIST)
     assert loaded.dtype == np.uint8 and np.array_equal(loaded, digits)
 
 
 def test_single_image_npy_is_one_image(tmp_path, digits):
     np.save(tmp_path / "one.npy", digits[0])
-    assert load_images(tmp_path / "one.npy").shape == (1, 28, 28)
+    assert load_images(tmp_path / "one.npy", MNIST).shape == (1, 28, 28)
 
 
 def test_kaggle_csv_with_and_without_label_column(tmp_path, digits):
     write_kaggle_csv(tmp_path / "test.csv", digits)
-    assert np.array_equal(load_images(tmp_path / "test.csv"), digits)
+    assert np.array_equal(load_images(tmp_path / "test.csv", MNIST), digits)
     rows = [",".join(["label"] + [f"pixel{i}" for i in range(784)])]
     rows += [",".join(map(str, [7] + d.ravel().tolist())) for d in digits]
     (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
-    assert np.array_equal(load_images(tmp_path / "train.csv"), digits)
+    assert np.array_equal(load_images(tmp_path / "train.csv", MNIST), digits)
 
 
 def test_csv_with_float_pixels_is_read_as_floats(tmp_path):
     header = ",".join(f"pixel{i}" for i in range(784))
     (tmp_path / "f.csv").write_text(header + "\n" + ",".join(["0.5"] * 784) + "\n")
-    images = load_images(tmp_path / "f.csv")
+    images = load_images(tmp_path / "f.csv", MNIST)
     assert images.dtype == np.float32 and images.shape == (1, 28, 28) and images.max() == 0.5
 
 
@@ -61,7 +62,7 @@ def test_png_is_read_and_dark_on_light_is_inverted(tmp_path):
     Image.fromarray(picture).save(tmp_path / "light-on-dark.png")
     Image.fromarray(255 - picture).save(tmp_path / "dark-on-light.png")
     for name in ("light-on-dark.png", "dark-on-light.png"):
-        loaded = load_images(tmp_path / name)
+        loaded = load_images(tmp_path / name, MNIST)
         assert loaded.shape == (1, 28, 28) and loaded.dtype == np.uint8
         assert np.array_equal(loaded[0], picture), name
 
@@ -70,13 +71,13 @@ def test_png_with_transparent_background_reads_as_background(tmp_path):
     rgba = np.zeros((28, 28, 4), np.uint8)
     rgba[5:23, 13:15] = (0, 0, 0, 255)  # opaque black stroke on a transparent sheet
     Image.fromarray(rgba, "RGBA").save(tmp_path / "t.png")
-    image = load_images(tmp_path / "t.png")[0]
+    image = load_images(tmp_path / "t.png", MNIST)[0]
     assert image[10, 14] == 255 and image[0, 0] == 0
 
 
 def test_float_values_slightly_above_one_are_clipped_not_refused(tmp_path):
     np.save(tmp_path / "x.npy", np.full((1, 28, 28), 1 + 1e-7))
-    assert load_images(tmp_path / "x.npy").max() == 1.0
+    assert load_images(tmp_path / "x.npy", MNIST).max() == 1.0
 
 
 def test_labels_npy_and_txt(tmp_path):
@@ -89,16 +90,16 @@ def test_labels_npy_and_txt(tmp_path):
 
 
 def test_normalisations_are_per_image_and_batch_transform_applies_them(digits):
-    x = to_unit_nchw(digits)
+    x = to_unit_nchw(digits, MNIST)
     assert x.min() >= 0 and x.max() <= 1
-    standard = normalise(digits, "standardise")
+    standard = normalise(digits, "standardise", MNIST)
     np.testing.assert_allclose(standard.mean(axis=(1, 2, 3)), 0, atol=1e-5)
-    np.testing.assert_allclose(normalise(digits[:2], "standardise"), standard[:2], rtol=1e-6)
+    np.testing.assert_allclose(normalise(digits[:2], "standardise", MNIST), standard[:2], rtol=1e-6)
     transform = BatchTransform(None, "standardise")
     np.testing.assert_allclose(transform(x, np.random.default_rng(0)), standard, rtol=1e-6)
     assert BatchTransform().is_identity and not transform.is_identity
     with pytest.raises(ValueError, match="unknown normalisation"):
-        normalise(digits, "whiten")
+        normalise(digits, "whiten", MNIST)
 
 
 def test_the_default_recipe_draws_its_digit_styles_from_the_labels_fit_passes(digits):
@@ -108,7 +109,7 @@ def test_the_default_recipe_draws_its_digit_styles_from_the_labels_fit_passes(di
 
     transform = BatchTransform(build_augmenter({"style": {"p_flag": 1.0, "p_tail": 1.0}}), "unit")
     assert transform.uses_labels and not BatchTransform(None, "unit").uses_labels
-    x = to_unit_nchw(digits)
+    x = to_unit_nchw(digits, MNIST)
     labels = np.arange(len(x)) % 10
     out = transform(x, np.random.default_rng(0), labels=labels)
     changed = (out != x).any(axis=(1, 2, 3))

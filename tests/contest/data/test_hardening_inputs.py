@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from contest.data import datasets
+from contest.data.spec import MNIST
 from contest.data.inputs import load_images
 from contest.errors import ContestInputError
 from contest_testutil import assert_refused, invoke
@@ -19,13 +20,13 @@ def test_16bit_dark_on_light_png_keeps_its_strokes(digit, tmp_path):
     path = tmp_path / "d16.png"
     Image.fromarray((255 - digit).astype(np.uint16) * 257).save(path)   # 'I;16', 0..65535
     assert Image.open(path).mode in ("I;16", "I")
-    np.testing.assert_array_equal(load_images(path)[0], digit)
+    np.testing.assert_array_equal(load_images(path, MNIST)[0], digit)
 
 
 def test_16bit_light_on_dark_png_is_scaled_not_clipped(digit, tmp_path):
     path = tmp_path / "l16.png"
     Image.fromarray(digit.astype(np.uint16) * 257).save(path)
-    np.testing.assert_array_equal(load_images(path)[0], digit)
+    np.testing.assert_array_equal(load_images(path, MNIST)[0], digit)
 
 
 def test_white_digit_on_transparent_background(digit, tmp_path):
@@ -34,7 +35,7 @@ def test_white_digit_on_transparent_background(digit, tmp_path):
     rgba[..., 3] = digit                              # the strokes are the opaque part
     path = tmp_path / "rgba.png"
     Image.fromarray(rgba, "RGBA").save(path)
-    np.testing.assert_array_equal(load_images(path)[0], digit)
+    np.testing.assert_array_equal(load_images(path, MNIST)[0], digit)
 
 
 def test_dark_digit_on_transparent_background(digit, tmp_path):
@@ -42,7 +43,7 @@ def test_dark_digit_on_transparent_background(digit, tmp_path):
     la[..., 1] = digit                                # black strokes, opaque where the digit is
     path = tmp_path / "la.png"
     Image.fromarray(la, "LA").save(path)
-    np.testing.assert_array_equal(load_images(path)[0], digit)
+    np.testing.assert_array_equal(load_images(path, MNIST)[0], digit)
 
 
 def test_palette_png_with_transparent_entry(digit, tmp_path):
@@ -51,14 +52,14 @@ def test_palette_png_with_transparent_entry(digit, tmp_path):
     image.putpalette([0, 0, 0, 255, 255, 255])
     path = tmp_path / "p.png"
     image.save(path, transparency=0)
-    np.testing.assert_array_equal(load_images(path)[0], ink * 255)
+    np.testing.assert_array_equal(load_images(path, MNIST)[0], ink * 255)
 
 
 def test_fully_transparent_png_refused_with_reason(tmp_path):
     path = tmp_path / "clear.png"
     Image.fromarray(np.zeros((28, 28, 4), np.uint8), "RGBA").save(path)
     with pytest.raises(ContestInputError, match="fully transparent"):
-        load_images(path)
+        load_images(path, MNIST)
 
 
 def test_png_size_checked_before_decoding(tmp_path, monkeypatch):
@@ -68,7 +69,7 @@ def test_png_size_checked_before_decoding(tmp_path, monkeypatch):
     Image.new("L", (5000, 4000)).save(path)
     monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded a huge PNG"))
     with pytest.raises(ContestInputError, match="5000x4000 pixels is over the limit"):
-        load_images(path)
+        load_images(path, MNIST)
 
 
 def test_npy_header_of_931_gib_refused_before_allocating(tmp_path, models):
