@@ -179,7 +179,8 @@ def _class_legend(spec):
     return ["classes: " + ", ".join(spec.label(k) for k in range(spec.classes))]
 
 
-def _evaluation_data(images_path, labels_path, data_dir, manifest, spec):
+def labelled_set(images_path, labels_path, data_dir, manifest, spec):
+    """(images, labels, description): --images with --labels, else the ensemble's test set."""
     if (images_path is None) != (labels_path is None):
         raise ContestInputError(images_path or labels_path, "--images and --labels go together")
     if images_path is None:
@@ -201,7 +202,7 @@ def run_evaluate(models, images_path=None, labels_path=None, data_dir=None, batc
     if names is not None and spec.channels != 1:
         raise ContestError(f"--robustness works on grey images; this ensemble takes "
                            f"{spec.shape_text()} colour images")
-    images, labels, what = _evaluation_data(images_path, labels_path, data_dir,
+    images, labels, what = labelled_set(images_path, labels_path, data_dir,
                                             ensemble.manifest, spec)
     mean, members = probabilities(ensemble, images, batch_size, tta)
     predicted = mean.argmax(axis=1)

@@ -3,8 +3,8 @@ training labels the ensemble contradicts)."""
 import numpy as np
 
 from contest.cli import display, outputs
+from contest.cli.run import labelled_set
 from contest.fileio import atomic_open
-from contest.inspect import sources
 from contest.inspect.commands import (LABEL_FILES, SET_FILES, _write_json, checked_outputs,
                                       load, progress_bar)
 from contest.inspect.training import training_neighbours
@@ -58,8 +58,8 @@ def run_inspect_set(models, out_dir, images_path=None, labels_path=None, data_di
 
     paths = checked_outputs(out_dir, SET_FILES, [images_path, labels_path], models, data_dir)
     ensemble, spec = load(models)
-    images, labels, what = sources.labelled_set(images_path, labels_path, data_dir,
-                                                ensemble.manifest, spec)
+    images, labels, what = labelled_set(images_path, labels_path, data_dir, ensemble.manifest,
+                                        spec)
     bar = progress_bar("set features")(len(images) * len(ensemble.models))
     try:
         view = set_view(ensemble, images, labels, bar)

@@ -5,7 +5,7 @@ import numpy as np
 from contest.cli.run import data_dir_for, default_test_set
 from contest.data.datasets import load_split, resolve_data_dir
 from contest.data.formats import load_data
-from contest.data.inputs import load_images, load_labels
+from contest.data.inputs import load_images
 from contest.data.spec import MNIST
 from contest.errors import ContestError, ContestInputError
 
@@ -31,17 +31,6 @@ def training_set(data_dir, manifest, spec):
         raise ContestInputError(source, f"training images are {images.shape[1:]}, the ensemble "
                                         f"takes {spec.image_shape}")
     return images, np.asarray(labels, dtype=np.int64), f"training set {source} ({len(labels)} images)"
-
-
-def labelled_set(images_path, labels_path, data_dir, manifest, spec):
-    """(images, labels, description): --images with --labels, else the ensemble's test set."""
-    if (images_path is None) != (labels_path is None):
-        raise ContestInputError(images_path or labels_path, "--images and --labels go together")
-    if images_path is None:
-        return default_test_set(data_dir, manifest, spec)
-    images = load_images(images_path, spec)
-    labels = load_labels(labels_path, n_expected=len(images), classes=spec.classes)
-    return images, labels, f"{images_path} ({len(labels)} images)"
 
 
 def one_image(image_path, index, data_dir, manifest, spec):
