@@ -96,8 +96,9 @@ def prediction_summary(mean, labels, members, output, fmt, low_confidence, spec=
         "predicted classes:", display.class_histogram(labels, mean.shape[1], names=names)])
 
 
-def _one_image(image_path, index, data_dir, manifest, spec):
-    """(image (H, W[, C]), true label or None, description) for predict-one."""
+def one_image(image_path, index, data_dir, manifest, spec):
+    """(image (H, W[, C]), true label or None, description): image `index` of the file
+    `image_path` (any form predict reads), else of the test set (predict-one, inspect image)."""
     if image_path is not None:
         images, labels, what = load_images(image_path, spec), None, str(image_path)
     else:
@@ -117,7 +118,7 @@ def run_predict_one(models, index=0, image_path=None, label=None, data_dir=None,
     manifest = read_manifest(models)
     spec = spec_of_manifest(manifest, Path(models) / MANIFEST)
     with ThreadPoolExecutor(1) as pool:   # the image is read (gzip, md5 free the GIL) meanwhile
-        image_of = pool.submit(_one_image, image_path, index, data_dir, manifest, spec)
+        image_of = pool.submit(one_image, image_path, index, data_dir, manifest, spec)
         ensemble = load_for_prediction(models, manifest)
         image, true, what = image_of.result()
     true = label if label is not None else true

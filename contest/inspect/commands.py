@@ -10,7 +10,7 @@ from contest.cli import display, outputs
 from contest.modeldir.ensemble import MANIFEST, load_ensemble, read_manifest
 from contest.data.spec import spec_of_manifest
 from contest.fileio import atomic_open
-from contest.inspect import sources
+from contest.cli.run import one_image
 from contest.inspect.training import training_neighbours
 
 IMAGE_FILES = {"overview": "image-overview.png", "filters": "image-filters.png",
@@ -55,7 +55,7 @@ def _image_inputs(models, manifest, spec, index, image_path, data_dir):
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(1) as pool:
-        image_of = pool.submit(sources.one_image, image_path, index, data_dir, manifest, spec)
+        image_of = pool.submit(one_image, image_path, index, data_dir, manifest, spec)
         ensemble = load_ensemble(models, manifest)
         return ensemble, image_of.result()
 

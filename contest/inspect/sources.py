@@ -1,11 +1,11 @@
-"""The images the inspect views look at: the ensemble's training images (for neighbours and the
-label check), its test set (the default labelled set), or the user's files."""
+"""The training images the inspect views compare with (nearest neighbours, the label check). The
+image and the labelled set they look at are read as predict-one and evaluate read them
+(contest.cli.run.one_image, labelled_set)."""
 import numpy as np
 
-from contest.cli.run import data_dir_for, default_test_set
+from contest.cli.run import data_dir_for
 from contest.data.datasets import load_split, resolve_data_dir
 from contest.data.formats import load_data
-from contest.data.inputs import load_images
 from contest.data.spec import MNIST
 from contest.errors import ContestError, ContestInputError
 
@@ -31,17 +31,3 @@ def training_set(data_dir, manifest, spec):
         raise ContestInputError(source, f"training images are {images.shape[1:]}, the ensemble "
                                         f"takes {spec.image_shape}")
     return images, np.asarray(labels, dtype=np.int64), f"training set {source} ({len(labels)} images)"
-
-
-def one_image(image_path, index, data_dir, manifest, spec):
-    """(image in contest layout, true label or None, description): image `index` of the file
-    `image_path` (any form predict reads), else of the test set."""
-    if image_path is not None:
-        images, labels, what = load_images(image_path, spec), None, str(image_path)
-    else:
-        images, labels, _ = default_test_set(data_dir, manifest, spec)
-        what = "test set"
-    if index >= len(images):
-        raise ContestInputError(image_path or "--index", f"--index {index} out of range "
-                                                         f"({len(images)} images)")
-    return images[index], None if labels is None else int(labels[index]), f"{what} #{index}"

@@ -5,6 +5,7 @@ drawn on the canvas with the pointer, and the page must show the prediction 1 an
 member. Chromium comes from Debian (`scripts/install-browser.sh`, run by CI); where it cannot be
 installed the test is skipped with that reason.
 """
+import contextlib
 import os
 import shutil
 import subprocess
@@ -56,12 +57,14 @@ def wait_until_ready(url, process, seconds=60):
     raise AssertionError(f"server at {url} not ready after {seconds} s")
 
 
-@pytest.fixture(scope="module")
-def server(browser_models):
+@contextlib.contextmanager
+def served(models, *options, env=None):
+    """URL of `contest serve --models models --threads 1 *options` on a free loopback port,
+    ready to answer; the server is stopped on leaving."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "contest", "serve", "--models", str(browser_models),
-         "--port", str(port), "--threads", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [sys.executable, "-m", "contest", "serve", "--models", str(models), "--port", str(port),
+         "--threads", "1", *options], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(url, process)
@@ -69,6 +72,12 @@ def server(browser_models):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(browser_models):
+    with served(browser_models) as url:
+        yield url
 
 
 @pytest.fixture

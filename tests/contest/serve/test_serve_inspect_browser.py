@@ -5,15 +5,12 @@ The ensemble is trained on an IDX directory of 2,000 MNIST images, so that the s
 look-inside request computes the training images' features in about a second. Screenshots are
 copied to $CONTEST_SCREENSHOTS when set (docs/inspect-page.png is one).
 """
-import subprocess
-import sys
-
 import pytest
 
 from contest.data import datasets
-from contest_testutil import free_port, invoke, write_idx
+from contest_testutil import invoke, write_idx
 from test_serve_browser import browser as browser_fixture
-from test_serve_browser import draw_a_one, keep_screenshot, wait_until_ready
+from test_serve_browser import draw_a_one, keep_screenshot, served
 
 MEMBERS = 2
 browser = browser_fixture   # headless Chromium, as the page's other browser tests use it
@@ -36,20 +33,10 @@ def inside_server(tmp_path_factory, small_mnist):
     result = invoke(["train-ensemble", "--n", str(MEMBERS), "--preset", "fast", "--epochs", "2",
                      "--seed", "3", "--jobs", "1", "--out", out, "--data-dir", small_mnist])
     assert result.exit_code == 0, result.output
-    port = free_port()
     env = {"CONTEST_CACHE_DIR": str(tmp_path_factory.mktemp("cache")),
            "PATH": "/usr/bin:/bin"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "contest", "serve", "--models", str(out), "--port", str(port),
-         "--threads", "1", "--workers", "1"], env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(url, process)
+    with served(out, "--workers", "1", env=env) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_look_inside_shows_saliency_per_member_feature_maps_and_neighbours(
