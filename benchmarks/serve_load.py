@@ -106,14 +106,16 @@ class MemorySampler(threading.Thread):
             time.sleep(self.every)
 
 
-def start_server(args, port):
+def start_server(args, port, log=subprocess.DEVNULL):
+    """`contest serve` of args.models on `port`, started and ready; its standard error to
+    `log` (a file)."""
     command = CONTEST + ["serve", "--models", args.models, "--port", str(port),
                          "--max-batch", str(args.batch_size)]
     if args.workers:   # else the server's default, one process per core
         command += ["--workers", str(args.workers)]
     if args.threads:
         command += ["--threads", str(args.threads)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -211,12 +211,16 @@ def main():
     port = free_port()
     settings = argparse.Namespace(models=args.models, batch_size=10000, workers=None,
                                   threads=None)
-    server = start_server(settings, port)
-    try:
-        run_soak(server, port, bodies, args)
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
+    with tempfile.TemporaryFile() as log:
+        server = start_server(settings, port, log)
+        try:
+            run_soak(server, port, bodies, args)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+        log.seek(0)
+        replaced = log.read().count(b"when idle, more than")
+    print(f"server processes replaced because their idle memory had grown: {replaced}")
 
 
 def run_soak(server, port, bodies, args):

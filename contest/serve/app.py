@@ -32,7 +32,7 @@ from contest.errors import ContestError
 from contest.serve import bodies
 from contest.serve.bodies import RequestProblem
 from contest.serve.guard import RETRY_AFTER_SECONDS, Admission, RequestGuard
-from contest.serve.memory import trim_heap
+from contest.serve.memory import resident_bytes, trim_heap
 from contest.serve.inspect_routes import inspect_router
 
 STATIC = Path(__file__).parent / "static"
@@ -54,13 +54,22 @@ class Service:
     """The ensemble (once loaded) and the request limits."""
 
     def __init__(self, ensemble=None, models_dir=None, max_batch=DEFAULT_MAX_BATCH, threads=None,
-                 chunk=CHUNK, processes=1, admission=None, hosts=None, token=None):
+                 chunk=CHUNK, processes=1, admission=None, hosts=None, token=None,
+                 idle_memory_report=None):
         self.ensemble, self.models_dir, self.load_error = ensemble, models_dir, None
         self.max_batch, self.threads, self.chunk = max_batch, threads, chunk
         self.processes = processes   # server processes sharing the cores (--workers)
         self.admission = admission or Admission()
         self.hosts, self.token = hosts, token   # None: any Host header, no token
         self._batchers, self._batcher_lock = {}, threading.Lock()
+        self.idle_memory_report = idle_memory_report   # called with the idle process's RSS
+
+    def report_idle_memory(self):
+        """Tell `idle_memory_report` this process's resident memory, if it is idle."""
+        if self.idle_memory_report is not None and self.admission.decodes == 0:
+            resident = resident_bytes()
+            if resident is not None:
+                self.idle_memory_report(resident)
 
     def load(self):
         """Load and verify the models of `models_dir` (run in a thread at start-up)."""
@@ -235,7 +244,7 @@ def _add_routes(app, service):
         try:
             answer, want_csv = await _predict(service, request, content_type, images)
         finally:
-            _release(service.admission, ticket)
+            _release(service, ticket)
         if want_csv:
             return PlainTextResponse(answer, media_type="text/csv")
         return JSONResponse(answer)  # plain lists: skip FastAPI's slower jsonable_encoder
@@ -253,10 +262,11 @@ def _admit(service, form, declared):
     return ticket
 
 
-def _release(admission, ticket):
+def _release(service, ticket):
     """Release an admission ticket; TRIM_DELAY seconds after the last large request in flight
     (its answer sent and freed by then), give the freed memory back to the system (in a thread:
-    the loop goes on meanwhile)."""
+    the loop goes on meanwhile), then report what the idle process still holds."""
+    admission = service.admission
     admission.release(ticket)
     if not ticket:
         return
@@ -264,7 +274,8 @@ def _release(admission, ticket):
 
     def trim_if_idle():
         if admission.decodes == 0:
-            loop.run_in_executor(None, trim_heap)
+            trimmed = loop.run_in_executor(None, trim_heap)
+            trimmed.add_done_callback(lambda _: service.report_idle_memory())
     loop.call_later(TRIM_DELAY, trim_if_idle)
 
 

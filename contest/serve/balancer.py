@@ -6,6 +6,14 @@ that wakes first can take most of a burst of new connections, and a client that 
 connections open then finds one process serving all of them while the other idles (half the
 throughput, twice the latency; docs/serve.md). Handing the connected sockets over (SCM_RIGHTS on a
 Unix socket per process, contest.serve.worker on the other end) makes the share deterministic.
+
+A server process keeps some of the memory its large requests used even after giving the free part
+back (thread heaps, BLAS buffers, fragments), more the more of them ran at once. Each process
+reports its resident memory when idle after a large request; the largest first report of the
+processes in a slot is its baseline, and a process reporting more than `idle_growth` above it
+later is replaced by a fresh fork (which holds only the shared models), the old one finishing its
+requests first. So a server's idle memory comes back to where one round of large requests leaves
+it, however heavy and long the load was.
 """
 import errno
 import os
@@ -19,18 +27,24 @@ import click
 from contest.errors import ContestError
 
 STOP_SECONDS = 15   # a stopping server process gets this long to finish its requests
+RETIRE_SECONDS = 120   # a replaced one this long: its connections end by their own timeouts
 SHORTAGES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 SHORTAGE_PAUSE = 0.1   # seconds
+MIB = 2**20
 SILENT_SECONDS = 5.0   # a server process without a heartbeat for this long is replaced
 LATE_SECONDS = 1.5     # ... and is handed no new connection after this long
 
 
 class ServerProcess:
-    """One forked server process (contest.serve.worker) and our end of its channel."""
+    """One forked server process (contest.serve.worker) and our end of its channel; the slot
+    keeps its idle-memory baseline (bytes) across the processes that fill it."""
 
-    def __init__(self, number, serve, close_in_child):
+    def __init__(self, number, serve, close_in_child, idle_growth=None):
         self.number, self.serve, self.close_in_child = number, serve, close_in_child
         self.pid, self.channel, self.last_beat = None, None, 0.0
+        self.idle_growth, self.idle_baseline = idle_growth, None
+        self.grown_to, self.reported = None, False
+        self.retiring = []   # (pid, deadline) of replaced processes finishing their requests
 
     def start(self):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -50,6 +64,7 @@ class ServerProcess:
         theirs.close()
         ours.setblocking(False)
         self.pid, self.channel, self.last_beat = pid, ours, time.monotonic()
+        self.grown_to, self.reported = None, False   # a fresh process: no idle size yet
 
     def hand(self, connection, strict=True):
         """Pass `connection` to this process; False if it cannot take it now (or, `strict`,
@@ -82,13 +97,31 @@ class ServerProcess:
             if not message:
                 return False
             self.last_beat = time.monotonic()
+            if message.startswith(b"m") and message[1:].isdigit():
+                self.note_idle_memory(int(message[1:]))
+
+    def note_idle_memory(self, resident):
+        """A process's first idle size (after its first large requests) can raise the slot's
+        baseline; a process idle later at more than `idle_growth` above it is to be replaced.
+        (The largest first size, so that a slot whose first large request was a small one does
+        not replace its processes after every larger one.)"""
+        if not self.reported:
+            self.idle_baseline = max(self.idle_baseline or 0, resident)
+            self.reported = True
+        elif self.idle_growth is not None and \
+                resident > self.idle_baseline * (1 + self.idle_growth):
+            self.grown_to = resident
 
     def supervise(self):
-        """Start the process again if it has exited or has sent no heartbeat for a while."""
+        """Start the process again if it has exited or has sent no heartbeat for a while;
+        replace it if its idle memory has grown."""
         alive = self.read_beats()
+        self.reap_retired()
         status = self.exit_status()
         silent = time.monotonic() - self.last_beat
         if status is None and alive and silent <= SILENT_SECONDS:
+            if self.grown_to is not None:
+                self.replace_grown()
             return
         if status is None:
             log(f"server process {self.number} stopped answering (no heartbeat for "
@@ -100,19 +133,54 @@ class ServerProcess:
         self.channel.close()
         self.start()
 
+    def replace_grown(self):
+        """Start a fresh process in this slot; the old one, its channel closed, takes no new
+        connection and ends once its connections have (killed after RETIRE_SECONDS)."""
+        log(f"server process {self.number} holds {self.grown_to / MIB:.0f} MiB when idle, "
+            f"more than {self.idle_growth:.0%} above its first idle size "
+            f"({self.idle_baseline / MIB:.0f} MiB); replacing it with a fresh one")
+        self.channel.close()
+        self.retiring.append((self.pid, time.monotonic() + RETIRE_SECONDS))
+        self.start()
+
+    def reap_retired(self):
+        """Collect the replaced processes that have ended; kill those past their deadline."""
+        still = []
+        for pid, deadline in self.retiring:
+            if ended(pid):
+                continue
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                continue
+            still.append((pid, deadline))
+        self.retiring = still
+
     def stop(self):
+        """SIGTERM this process and any replaced one still finishing: stop now (uvicorn's
+        shutdown: the requests in progress are answered, idle connections closed)."""
         self.channel.close()   # end of file on the channel: it stops taking connections
-        if self.exit_status() is None:
-            os.kill(self.pid, signal.SIGTERM)
+        for pid in [self.pid] + [pid for pid, _ in self.retiring]:
+            if not ended(pid):
+                os.kill(pid, signal.SIGTERM)
 
     def wait_or_kill(self, deadline):
-        while time.monotonic() < deadline:
-            if self.exit_status() is not None:
-                return
+        while time.monotonic() < deadline and (self.exit_status() is None or self.retiring):
+            self.reap_retired()
             time.sleep(0.05)
-        if self.exit_status() is None:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
+        for pid in [self.pid] + [pid for pid, _ in self.retiring]:
+            if not ended(pid):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        self.retiring = []
+
+
+def ended(pid):
+    """Whether child `pid` has ended (collected now, or before)."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] != 0
+    except ChildProcessError:
+        return True
 
 
 def log(message):
@@ -148,9 +216,10 @@ def raise_stop(signum, frame):
     raise Stop
 
 
-def serve_balanced(host, port, workers, serve):
+def serve_balanced(host, port, workers, serve, idle_growth=None):
     """Accept connections on host:port until SIGTERM or Ctrl+C, handing each to the next of
-    `workers` forked server processes; `serve(channel)` runs in each (contest.serve.worker)."""
+    `workers` forked server processes; `serve(channel)` runs in each (contest.serve.worker).
+    A process whose idle memory grows more than `idle_growth` (a fraction) is replaced."""
     listener = open_listener(host, port)
     processes = []
 
@@ -159,7 +228,8 @@ def serve_balanced(host, port, workers, serve):
         for other in processes:
             if other.channel is not None:
                 other.channel.close()
-    processes += [ServerProcess(number, serve, close_in_child) for number in range(workers)]
+    processes += [ServerProcess(number, serve, close_in_child, idle_growth)
+                  for number in range(workers)]
     previous = {sig: signal.signal(sig, raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         for process in processes:

@@ -7,7 +7,14 @@ MIB = 2**20
 
 def serve_options(command):
     """Decorate the `serve` command with every option of the service."""
-    options = [
+    for option in reversed(_exposure_options() + _resource_options()):
+        command = option(command)
+    return command
+
+
+def _exposure_options():
+    """Where the service listens, who may use it, and how many processes serve it."""
+    return [
         click.option("--host", default="127.0.0.1", help="address to listen on (loopback: this "
                      "machine only; 0.0.0.0 opens it to the network, with a warning: there is no "
                      "authentication unless --token is given)"),
@@ -30,20 +37,28 @@ def serve_options(command):
                      help="also accept this Host header (a name the service is reached by); "
                           "'*' accepts any [default: the bound address, and localhost names on "
                           "loopback]"),
+    ]
+
+
+def _resource_options():
+    """The bounds on what one server process takes (memory, time)."""
+    return [
         click.option("--max-decodes", type=click.IntRange(min=1), default=2,
                      help="large request bodies decoded at once per server process; more get "
                           "503 + Retry-After"),
         click.option("--decode-memory", type=click.IntRange(min=1), default=384, metavar="MIB",
                      help="memory for the large bodies being decoded at once per server "
                           "process, in MiB; more gets 503 + Retry-After"),
+        click.option("--idle-memory-growth", type=click.FloatRange(min=0), default=5.0,
+                     metavar="PERCENT",
+                     help="a server process that, idle after a large request, holds this much "
+                          "more memory than when it was first idle is replaced by a fresh one "
+                          "(with --workers 2 or more)"),
         click.option("--header-timeout", type=click.FloatRange(min=0.01), default=10.0,
                      help="seconds a client has to send a request's headers"),
         click.option("--body-timeout", type=click.FloatRange(min=0.01), default=60.0,
                      help="seconds a client has to send a request's body"),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
 
 
 def settings_of(options):

@@ -29,6 +29,7 @@ class ServeSettings:
     decode_memory: int = 384 * 2**20
     header_timeout: float = 10.0
     body_timeout: float = 60.0
+    idle_memory_growth: float = 5.0
 
 
 def check_installed():
@@ -114,10 +115,12 @@ def run_server(models, settings=ServeSettings()):
                     access_log=settings.access_log, http=protocol.BoundedHttpProtocol)
         return
     from contest.serve.balancer import serve_balanced
-    from contest.serve.worker import serve_handed
+    from contest.serve.worker import memory_reporter, serve_handed
 
     serve_balanced(settings.host, settings.port, workers,
-                   lambda channel: serve_handed(channel, make_app(), settings.access_log))
+                   lambda channel: serve_handed(channel, make_app(memory_reporter(channel)),
+                                                settings.access_log),
+                   idle_growth=settings.idle_memory_growth / 100)
 
 
 def _app_maker(ensemble, settings, token, workers):
@@ -128,9 +131,10 @@ def _app_maker(ensemble, settings, token, workers):
     hosts = None if "*" in settings.allow_hosts else \
         allowed_hosts(settings.host, settings.port, settings.allow_hosts)
 
-    def make_app():
+    def make_app(idle_memory_report=None):
         admission = Admission(settings.max_decodes, settings.decode_memory)
         return create_app(Service(ensemble, max_batch=settings.max_batch,
                                   threads=settings.threads, processes=workers,
-                                  admission=admission, hosts=hosts, token=token))
+                                  admission=admission, hosts=hosts, token=token,
+                                  idle_memory_report=idle_memory_report))
     return make_app

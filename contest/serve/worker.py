@@ -7,7 +7,8 @@ its processes in turn over a Unix socket, so each process gets an even share. Wh
 accept from one shared listening socket instead, the one that wakes first can take most of a
 burst of new connections while the other idles (docs/serve.md). Over the same socket the process
 sends a heartbeat every HEARTBEAT_SECONDS, so that the parent can replace a process that stopped
-answering (stopped, or stuck).
+answering (stopped, or stuck), and, once idle after a large request, its resident memory
+(`memory_reporter`), so that the parent can replace a process whose idle memory has grown.
 """
 import asyncio
 import socket
@@ -19,7 +20,8 @@ HEARTBEAT_SECONDS = 0.5
 
 class HandedConnectionsServer(uvicorn.Server):
     """A uvicorn server fed with accepted connections, one file descriptor per message on
-    `channel`; it stops when the parent closes the channel (or exits)."""
+    `channel`; when the parent closes the channel (or exits) it takes no more and stops once
+    the connections it has are done; on SIGTERM it stops at once (uvicorn's shutdown)."""
 
     def __init__(self, config, channel):
         super().__init__(config)
@@ -55,12 +57,19 @@ class HandedConnectionsServer(uvicorn.Server):
                 return
             except OSError:
                 message, fds = b"", []
-            if not message and not fds:
+            if not message and not fds:   # replaced, or the parent is gone: take no more
                 loop.remove_reader(self.channel.fileno())
-                self.should_exit = True
+                loop.create_task(self._finish_connections())
                 return
             for fd in fds:
                 loop.create_task(self._serve_connection(loop, socket.socket(fileno=fd)))
+
+    async def _finish_connections(self):
+        """Stop once every connection in hand has ended: each ends by itself, after its request
+        or by the keep-alive, header and body timeouts, so no client is cut off mid-request."""
+        while self.server_state.connections:
+            await asyncio.sleep(0.1)
+        self.should_exit = True
 
     async def _serve_connection(self, loop, connection):
         try:
@@ -72,6 +81,17 @@ class HandedConnectionsServer(uvicorn.Server):
         """The HTTP protocol uvicorn's own listening server would create for a connection."""
         return self.config.http_protocol_class(config=self.config, server_state=self.server_state,
                                                app_state=self.lifespan.state, _loop=loop)
+
+
+def memory_reporter(channel):
+    """A function telling the parent this process's idle resident memory in bytes (b"m<bytes>":
+    contest.serve.balancer reads it beside the heartbeats)."""
+    def report(resident):
+        try:
+            channel.send(b"m%d" % resident)
+        except OSError:
+            pass   # the parent is busy or gone: the next report will do, or nothing needs it
+    return report
 
 
 def serve_handed(channel, app, access_log=False):

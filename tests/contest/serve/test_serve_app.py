@@ -298,9 +298,30 @@ def test_serve_starts_one_process_per_core_unless_told(models, monkeypatch):
     started = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(("uvicorn", 1)))
     monkeypatch.setattr(balancer, "serve_balanced",
-                        lambda host, port, workers, serve: started.append(("shared", workers)))
+                        lambda host, port, workers, serve, idle_growth: started.append(
+                            ("shared", workers, idle_growth)))
     monkeypatch.setattr("nnlib.runtime.threads.available_cores", lambda: 3)
     run_server(models, ServeSettings(port=0))
-    assert started[-1] == ("shared", 3)
+    assert started[-1] == ("shared", 3, 0.05)   # --idle-memory-growth 5 (%) by default
     run_server(models, ServeSettings(port=0, workers=1))   # one process: the app itself
     assert started[-1] == ("uvicorn", 1)
+
+
+def test_a_process_idle_after_a_large_request_reports_its_resident_memory(ensemble, tiny_test):
+    """After a large request (one that took an admission ticket) the process trims its heap and,
+    idle, reports its resident memory: what `contest serve`'s parent compares (balancer)."""
+    reports = []
+    service = Service(ensemble, max_batch=200, idle_memory_report=reports.append)
+    with TestClient(create_app(service)) as client:
+        small = client.post("/predict", content=npy_bytes(tiny_test[0][:1]), headers=NPY)
+        time.sleep(1.5)
+        assert small.status_code == 200 and reports == []   # a small request is not reported
+        large = np.repeat(tiny_test[0], 200 // len(tiny_test[0]) + 1, axis=0)[:200]
+        assert len(npy_bytes(large)) > 1 << 16
+        assert client.post("/predict", content=npy_bytes(large), headers=NPY).status_code == 200
+        deadline = time.monotonic() + 10
+        while not reports and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert len(reports) == 1
+    statm = int(open("/proc/self/statm").read().split()[1]) * 4096
+    assert 0.5 * statm < reports[0] < 2 * statm   # this process's RSS, in bytes

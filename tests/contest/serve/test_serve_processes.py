@@ -185,3 +185,112 @@ def test_a_port_taken_after_the_check_is_refused_in_one_line():
         port = taken.getsockname()[1]
         with pytest.raises(ContestError, match=f"--host 127.0.0.1 --port {port}: cannot listen"):
             balancer.open_listener("127.0.0.1", port)
+
+
+def reports_then_waits(marker):
+    """A stand-in server process: it reports an idle size, and, the first time only, a grown
+    one; then it serves until its channel closes (as contest.serve.worker does)."""
+    def serve(channel):
+        channel.send(b"h")
+        channel.send(b"m%d" % (100 * 2**20))
+        if not marker.exists():
+            marker.write_text("grown once")
+            channel.send(b"m%d" % (120 * 2**20))
+        while channel.recv(16):
+            pass
+    return serve
+
+
+def test_a_server_process_whose_idle_memory_grew_is_replaced_by_a_fresh_one(tmp_path, capsys):
+    from contest.serve.balancer import ServerProcess
+
+    slot = ServerProcess(0, reports_then_waits(tmp_path / "grown"), lambda: None,
+                         idle_growth=0.05)
+    slot.start()
+    first = slot.pid
+    try:
+        wait_for(lambda: slot.supervise() or slot.pid != first, what="replacement")
+        wait_for(lambda: slot.supervise() or not slot.retiring, what="the old process ends")
+        assert not alive(first) and alive(slot.pid)
+        assert slot.idle_baseline == 100 * 2**20   # the slot keeps its first idle size
+        for _ in range(10):   # the fresh process reports 100 MiB: within 5 %, so it stays
+            slot.supervise()
+            time.sleep(0.05)
+        assert alive(slot.pid) and slot.grown_to is None
+    finally:
+        slot.stop()
+        slot.wait_or_kill(time.monotonic() + 10)
+    assert "server process 0 holds 120 MiB when idle, more than 5% above its first idle " \
+           "size (100 MiB); replacing it with a fresh one" in capsys.readouterr().err
+
+
+def test_idle_memory_within_the_growth_keeps_the_process():
+    from contest.serve.balancer import ServerProcess
+
+    slot = ServerProcess(0, None, None, idle_growth=0.05)
+    slot.note_idle_memory(100)
+    slot.note_idle_memory(105)
+    assert slot.grown_to is None
+    slot.note_idle_memory(106)
+    assert slot.grown_to == 106 and slot.idle_baseline == 100
+
+
+def test_a_fresh_process_first_idle_size_can_raise_the_baseline_but_later_ones_cannot():
+    """A slot whose first large request was small does not replace every later process."""
+    from contest.serve.balancer import ServerProcess
+
+    slot = ServerProcess(0, None, None, idle_growth=0.05)
+    slot.note_idle_memory(60)   # after a small large request
+    slot.note_idle_memory(100)
+    assert slot.grown_to == 100
+    slot.grown_to, slot.reported = None, False   # as start() leaves a fresh process
+    slot.note_idle_memory(100)   # its first idle size, after a 10,000-image batch
+    slot.note_idle_memory(104)
+    assert slot.idle_baseline == 100 and slot.grown_to is None
+    slot.grown_to, slot.reported = None, False
+    slot.note_idle_memory(90)   # a smaller first size leaves the baseline
+    assert slot.idle_baseline == 100
+
+
+async def echo_length_app(scope, receive, send):
+    """A minimal ASGI app: answers a request with its body's length."""
+    if scope["type"] != "http":
+        return
+    size, more = 0, True
+    while more:
+        message = await receive()
+        size, more = size + len(message.get("body", b"")), message.get("more_body", False)
+    body = str(size).encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def test_a_replaced_server_process_answers_the_request_in_progress_before_it_ends():
+    """The parent closes the channel of a process it replaces: the process takes no new
+    connection, but a client in the middle of sending its request is still answered."""
+    from contest.serve.worker import serve_handed
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ours.close()
+            serve_handed(theirs, echo_length_app)
+        finally:
+            os._exit(0)
+    theirs.close()
+    client, served = socket.socketpair()
+    with client:
+        socket.send_fds(ours, [b"c"], [served.fileno()])
+        served.close()
+        client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")   # half its headers so far
+        time.sleep(0.5)
+        ours.close()   # replaced: end of file on its channel
+        time.sleep(0.5)
+        assert alive(pid)   # still finishing the request in progress
+        client.sendall(b"Content-Length: 10\r\n\r\n1234567890")
+        client.settimeout(10)
+        answer = client.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\n10")
+    wait_for(lambda: os.waitpid(pid, os.WNOHANG)[0] == pid, what="the process ends")
