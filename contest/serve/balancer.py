@@ -8,12 +8,13 @@ throughput, twice the latency; docs/serve.md). Handing the connected sockets ove
 Unix socket per process, contest.serve.worker on the other end) makes the share deterministic.
 
 A server process keeps some of the memory its large requests used even after giving the free part
-back (thread heaps, BLAS buffers, fragments), more the more of them ran at once. Each process
-reports its resident memory when idle after a large request; the largest first report of the
-processes in a slot is its baseline, and a process reporting more than `idle_growth` above it
-later is replaced by a fresh fork (which holds only the shared models), the old one finishing its
-requests first. So a server's idle memory comes back to where one round of large requests leaves
-it, however heavy and long the load was.
+back: the BLAS library keeps a buffer for every thread that called it at the same time as another
+(about 15 MB each), the heaps keep fragments; more the heavier the load was. Each process reports
+its resident memory as it starts (a fresh fork: the shared models and little else) and again when
+idle after large requests; one idle at more than `idle_growth` above its starting size is replaced
+by a fresh fork, the old one finishing its connections first. So a server at rest comes back to
+the size it started at, however heavy the load was; the next large request costs the same in a
+fresh process (nothing is loaded again).
 """
 import errno
 import os
@@ -36,14 +37,12 @@ LATE_SECONDS = 1.5     # ... and is handed no new connection after this long
 
 
 class ServerProcess:
-    """One forked server process (contest.serve.worker) and our end of its channel; the slot
-    keeps its idle-memory baseline (bytes) across the processes that fill it."""
+    """One forked server process (contest.serve.worker) and our end of its channel."""
 
     def __init__(self, number, serve, close_in_child, idle_growth=None):
         self.number, self.serve, self.close_in_child = number, serve, close_in_child
         self.pid, self.channel, self.last_beat = None, None, 0.0
-        self.idle_growth, self.idle_baseline = idle_growth, None
-        self.grown_to, self.reported = None, False
+        self.idle_growth, self.fresh_size, self.grown_to = idle_growth, None, None
         self.retiring = []   # (pid, deadline) of replaced processes finishing their requests
 
     def start(self):
@@ -64,7 +63,7 @@ class ServerProcess:
         theirs.close()
         ours.setblocking(False)
         self.pid, self.channel, self.last_beat = pid, ours, time.monotonic()
-        self.grown_to, self.reported = None, False   # a fresh process: no idle size yet
+        self.grown_to, self.fresh_size = None, None   # until the new process reports
 
     def hand(self, connection, strict=True):
         """Pass `connection` to this process; False if it cannot take it now (or, `strict`,
@@ -101,15 +100,11 @@ class ServerProcess:
                 self.note_idle_memory(int(message[1:]))
 
     def note_idle_memory(self, resident):
-        """A process's first idle size (after its first large requests) can raise the slot's
-        baseline; a process idle later at more than `idle_growth` above it is to be replaced.
-        (The largest first size, so that a slot whose first large request was a small one does
-        not replace its processes after every larger one.)"""
-        if not self.reported:
-            self.idle_baseline = max(self.idle_baseline or 0, resident)
-            self.reported = True
-        elif self.idle_growth is not None and \
-                resident > self.idle_baseline * (1 + self.idle_growth):
+        """A process's first report is its size as a fresh fork (sent as it starts); idle later
+        at more than `idle_growth` above that, it is to be replaced."""
+        if self.fresh_size is None:
+            self.fresh_size = resident
+        elif self.idle_growth is not None and resident > self.fresh_size * (1 + self.idle_growth):
             self.grown_to = resident
 
     def supervise(self):
@@ -137,8 +132,8 @@ class ServerProcess:
         """Start a fresh process in this slot; the old one, its channel closed, takes no new
         connection and ends once its connections have (killed after RETIRE_SECONDS)."""
         log(f"server process {self.number} holds {self.grown_to / MIB:.0f} MiB when idle, "
-            f"more than {self.idle_growth:.0%} above its first idle size "
-            f"({self.idle_baseline / MIB:.0f} MiB); replacing it with a fresh one")
+            f"more than {self.idle_growth:.0%} above its size when it started "
+            f"({self.fresh_size / MIB:.0f} MiB); replacing it with a fresh one")
         self.channel.close()
         self.retiring.append((self.pid, time.monotonic() + RETIRE_SECONDS))
         self.start()

@@ -49,11 +49,11 @@ def _resource_options():
         click.option("--decode-memory", type=click.IntRange(min=1), default=384, metavar="MIB",
                      help="memory for the large bodies being decoded at once per server "
                           "process, in MiB; more gets 503 + Retry-After"),
-        click.option("--idle-memory-growth", type=click.FloatRange(min=0), default=5.0,
+        click.option("--idle-memory-growth", type=click.FloatRange(min=0), default=10.0,
                      metavar="PERCENT",
-                     help="a server process that, idle after a large request, holds this much "
-                          "more memory than when it was first idle is replaced by a fresh one "
-                          "(with --workers 2 or more)"),
+                     help="a server process that, idle after large requests, holds this much "
+                          "more memory than when it started is replaced by a fresh one (with "
+                          "--workers 2 or more)"),
         click.option("--header-timeout", type=click.FloatRange(min=0.01), default=10.0,
                      help="seconds a client has to send a request's headers"),
         click.option("--body-timeout", type=click.FloatRange(min=0.01), default=60.0,

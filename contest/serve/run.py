@@ -29,7 +29,7 @@ class ServeSettings:
     decode_memory: int = 384 * 2**20
     header_timeout: float = 10.0
     body_timeout: float = 60.0
-    idle_memory_growth: float = 5.0
+    idle_memory_growth: float = 10.0
 
 
 def check_installed():

@@ -7,13 +7,15 @@ its processes in turn over a Unix socket, so each process gets an even share. Wh
 accept from one shared listening socket instead, the one that wakes first can take most of a
 burst of new connections while the other idles (docs/serve.md). Over the same socket the process
 sends a heartbeat every HEARTBEAT_SECONDS, so that the parent can replace a process that stopped
-answering (stopped, or stuck), and, once idle after a large request, its resident memory
-(`memory_reporter`), so that the parent can replace a process whose idle memory has grown.
+answering (stopped, or stuck), and its resident memory (`memory_reporter`) as it starts and
+once idle after large requests, so that the parent can replace a process that grew.
 """
 import asyncio
 import socket
 
 import uvicorn
+
+from contest.serve.memory import resident_bytes
 
 HEARTBEAT_SECONDS = 0.5
 
@@ -32,6 +34,9 @@ class HandedConnectionsServer(uvicorn.Server):
         loop = asyncio.get_running_loop()
         self.channel.setblocking(False)
         loop.add_reader(self.channel.fileno(), self._take_connections, loop)
+        resident = resident_bytes()
+        if resident is not None:
+            memory_reporter(self.channel)(resident)   # the size this process starts at
         self._beat(loop)
 
     def _beat(self, loop):

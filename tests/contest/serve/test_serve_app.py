@@ -302,7 +302,7 @@ def test_serve_starts_one_process_per_core_unless_told(models, monkeypatch):
                             ("shared", workers, idle_growth)))
     monkeypatch.setattr("nnlib.runtime.threads.available_cores", lambda: 3)
     run_server(models, ServeSettings(port=0))
-    assert started[-1] == ("shared", 3, 0.05)   # --idle-memory-growth 5 (%) by default
+    assert started[-1] == ("shared", 3, 0.1)   # --idle-memory-growth 10 (%) by default
     run_server(models, ServeSettings(port=0, workers=1))   # one process: the app itself
     assert started[-1] == ("uvicorn", 1)
 
