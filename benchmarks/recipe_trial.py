@@ -43,6 +43,7 @@ def parse_args():
                     help=f"augmentation: one of {', '.join(sorted(AUGMENT_FAMILIES))}, or a JSON "
                          "object of augment.Augmenter arguments [default: general]")
     ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate [default: 3e-3]")
+    ap.add_argument("--batch-size", type=int, default=128, help="batch size [default: 128]")
     ap.add_argument("--label-smoothing", type=float, default=0.0,
                     help="label smoothing of the loss [default: 0]")
     ap.add_argument("--normalisation", default="standardise", choices=["unit", "standardise"],
@@ -62,7 +63,8 @@ def main():
     spec = train.spec()
     augment = json.loads(a.recipe) if a.recipe.startswith("{") else AUGMENT_FAMILIES[a.recipe](spec)
     preset = dataclasses.replace(PRESETS["default"], arch=a.arch, epochs=a.epochs, lr=a.lr,
-                                 augment=augment, label_smoothing=a.label_smoothing)
+                                 augment=augment, label_smoothing=a.label_smoothing,
+                                 batch_size=a.batch_size)
     images, labels = train.images, train.labels
     n_train = min(a.slice, len(images) - VALIDATION)
     xtr, ytr = to_unit_nchw(images[:n_train], spec), labels[:n_train]
@@ -82,7 +84,7 @@ def main():
     both = model.predict_proba(xv) + model.predict_proba(np.ascontiguousarray(xv[..., ::-1]))
     flip_tta = float(np.mean(both.argmax(axis=1) == yv))  # mean of the image and its mirror
     print(json.dumps({"arch": a.arch, "recipe": a.recipe, "slice": n_train, "epochs": a.epochs,
-                      "label_smoothing": a.label_smoothing, "normalisation": a.normalisation,
+                      "lr": a.lr, "batch_size": a.batch_size, "label_smoothing": a.label_smoothing, "normalisation": a.normalisation,
                       "val_acc": [round(v, 4) for v in val], "val_acc_flip_tta": round(flip_tta, 4),
                       "seconds": round(time.perf_counter() - started, 1)}), flush=True)
 
