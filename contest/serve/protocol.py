@@ -31,6 +31,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport):
         super().connection_made(transport)
         self._reading_headers, self._header_bytes, self._timer = True, 0, None
+        self._finishing, self._in_message = False, False
         self._arm(LIMITS["header_timeout"], "headers")
 
     def connection_lost(self, exc):
@@ -47,6 +48,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self):
         super().on_message_begin()
+        self._in_message = True
         if not self._reading_headers:   # the next request on a kept-alive connection
             self._reading_headers, self._header_bytes = True, 0
             self._arm(LIMITS["header_timeout"], "headers")
@@ -55,9 +57,21 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._reading_headers = False
         self._arm(LIMITS["body_timeout"], "body")
         super().on_headers_complete()
+        if self._finishing and self.cycle is not None:
+            self.cycle.keep_alive = False
+
+    def finish(self):
+        """Answer the request this connection has begun, if any, then close it; close it now
+        if it has none (a server process that was replaced: its clients reconnect elsewhere)."""
+        self._finishing = True
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
+        elif not self._in_message:
+            self.transport.close()
 
     def on_message_complete(self):
         self._disarm()
+        self._in_message = False
         super().on_message_complete()
 
     def _arm(self, seconds, what):

@@ -70,8 +70,11 @@ class HandedConnectionsServer(uvicorn.Server):
                 loop.create_task(self._serve_connection(loop, socket.socket(fileno=fd)))
 
     async def _finish_connections(self):
-        """Stop once every connection in hand has ended: each ends by itself, after its request
-        or by the keep-alive, header and body timeouts, so no client is cut off mid-request."""
+        """Stop once every connection in hand has ended: idle ones are closed now, the others
+        after the request they have begun (or by the header and body timeouts), so no client is
+        cut off mid-request and a kept-alive one reconnects to another process."""
+        for connection in list(self.server_state.connections):
+            connection.finish()
         while self.server_state.connections:
             await asyncio.sleep(0.1)
         self.should_exit = True

@@ -248,9 +248,22 @@ async def echo_length_app(scope, receive, send):
     await send({"type": "http.response.body", "body": body})
 
 
+def read_answer(client, end=b"\r\n\r\n10"):
+    """The bytes `client` receives until `end` or its connection's end of file."""
+    client.settimeout(10)
+    answer = b""
+    while not answer.endswith(end):   # the head and the body may come apart
+        part = client.recv(4096)
+        if not part:
+            break
+        answer += part
+    return answer
+
+
 def test_a_replaced_server_process_answers_the_request_in_progress_before_it_ends():
     """The parent closes the channel of a process it replaces: the process takes no new
-    connection, but a client in the middle of sending its request is still answered."""
+    connection and closes its idle kept-alive ones (their clients reconnect elsewhere), but a
+    client in the middle of sending its request is still answered, then the process ends."""
     from contest.serve.worker import serve_handed
 
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -262,22 +275,24 @@ def test_a_replaced_server_process_answers_the_request_in_progress_before_it_end
         finally:
             os._exit(0)
     theirs.close()
-    client, served = socket.socketpair()
-    with client:
-        socket.send_fds(ours, [b"c"], [served.fileno()])
+    (idle, idle_served), (client, served) = socket.socketpair(), socket.socketpair()
+    with idle, client:
+        for handed in (idle_served, served):   # one per message, as the parent hands them
+            socket.send_fds(ours, [b"c"], [handed.fileno()])
+        idle_served.close()
         served.close()
+        idle.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n1234567890")
+        assert read_answer(idle).startswith(b"HTTP/1.1 200")   # and the connection kept alive
         client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")   # half its headers so far
         time.sleep(0.5)
         ours.close()   # replaced: end of file on its channel
         time.sleep(0.5)
         assert alive(pid)   # still finishing the request in progress
+        asked = time.monotonic()
+        assert idle.recv(16) == b""   # the idle kept-alive connection is closed at once, not
+        assert time.monotonic() - asked < 2   # after uvicorn's 5-second keep-alive timeout
         client.sendall(b"Content-Length: 10\r\n\r\n1234567890")
-        client.settimeout(10)
-        answer = b""
-        while not answer.endswith(b"\r\n\r\n10"):   # the head and the body may come apart
-            part = client.recv(4096)
-            if not part:
-                break
-            answer += part
+        answer = read_answer(client)
+        assert client.recv(16) == b""   # answered, then closed: not kept alive
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\n10")
     wait_for(lambda: os.waitpid(pid, os.WNOHANG)[0] == pid, what="the process ends")
