@@ -78,11 +78,11 @@ class ServerProcess:
 
     def exit_status(self):
         """The process's exit status once it has ended, else None."""
-        try:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:
-            return -1
-        return None if pid == 0 else os.waitstatus_to_exitcode(status)
+        return exit_status(self.pid)
+
+    def pids(self):
+        """This process and the replaced ones still finishing."""
+        return [self.pid] + [pid for pid, _ in self.retiring]
 
     def read_beats(self):
         """Note the heartbeats waiting on the channel; False at its end of file."""
@@ -155,7 +155,7 @@ class ServerProcess:
         """SIGTERM this process and any replaced one still finishing: stop now (uvicorn's
         shutdown: the requests in progress are answered, idle connections closed)."""
         self.channel.close()   # end of file on the channel: it stops taking connections
-        for pid in [self.pid] + [pid for pid, _ in self.retiring]:
+        for pid in self.pids():
             if not ended(pid):
                 os.kill(pid, signal.SIGTERM)
 
@@ -163,19 +163,25 @@ class ServerProcess:
         while time.monotonic() < deadline and (self.exit_status() is None or self.retiring):
             self.reap_retired()
             time.sleep(0.05)
-        for pid in [self.pid] + [pid for pid, _ in self.retiring]:
+        for pid in self.pids():
             if not ended(pid):
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
         self.retiring = []
 
 
+def exit_status(pid):
+    """Child `pid`'s exit status once it has ended (-1: collected before), else None."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return -1
+    return None if done == 0 else os.waitstatus_to_exitcode(status)
+
+
 def ended(pid):
     """Whether child `pid` has ended (collected now, or before)."""
-    try:
-        return os.waitpid(pid, os.WNOHANG)[0] != 0
-    except ChildProcessError:
-        return True
+    return exit_status(pid) is not None
 
 
 def log(message):

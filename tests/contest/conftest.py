@@ -5,19 +5,13 @@ import shutil
 import pytest
 
 from contest.data import datasets
-from contest_testutil import invoke, train, write_idx
+from contest_testutil import invoke, train, write_mnist_slice
 
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory):
     """An IDX directory with the first 400 MNIST training and 200 test images."""
-    directory = tmp_path_factory.mktemp("tiny-mnist")
-    for kind, count in (("train", 400), ("test", 200)):
-        images, labels = datasets.load_split(kind)
-        image_stem, label_stem = datasets.FILES[kind]
-        write_idx(directory / image_stem, images[:count])
-        write_idx(directory / label_stem, labels[:count], compress=False)
-    return directory
+    return write_mnist_slice(tmp_path_factory.mktemp("tiny-mnist"), 400, 200)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,19 @@ def write_idx(path, array, compress=True):
         path.write_bytes(data)
 
 
+def write_mnist_slice(directory, train_count, test_count):
+    """`directory` holding the first `train_count` MNIST training and `test_count` test images
+    as IDX files (a --data-dir); returned."""
+    from contest.data import datasets
+
+    for kind, count in (("train", train_count), ("test", test_count)):
+        images, labels = datasets.load_split(kind)
+        image_stem, label_stem = datasets.FILES[kind]
+        write_idx(directory / image_stem, images[:count])
+        write_idx(directory / label_stem, labels[:count], compress=False)
+    return directory
+
+
 def invoke(args, env=None):
     return CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=True)
 

@@ -7,8 +7,7 @@ copied to $CONTEST_SCREENSHOTS when set (docs/inspect-page.png is one).
 """
 import pytest
 
-from contest.data import datasets
-from contest_testutil import invoke, write_idx
+from contest_testutil import invoke, write_mnist_slice
 from test_serve_browser import browser as browser_fixture
 from test_serve_browser import draw_a_one, keep_screenshot, served
 
@@ -18,13 +17,7 @@ browser = browser_fixture   # headless Chromium, as the page's other browser tes
 
 @pytest.fixture(scope="module")
 def small_mnist(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("mnist-2000")
-    for kind, count in (("train", 2000), ("test", 200)):
-        images, labels = datasets.load_split(kind)
-        image_stem, label_stem = datasets.FILES[kind]
-        write_idx(directory / image_stem, images[:count])
-        write_idx(directory / label_stem, labels[:count], compress=False)
-    return directory
+    return write_mnist_slice(tmp_path_factory.mktemp("mnist-2000"), 2000, 200)
 
 
 @pytest.fixture(scope="module")
