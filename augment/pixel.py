@@ -1,5 +1,5 @@
-"""Pixel-level corruptions for training: noise, salt-and-pepper, contrast, blur, stroke width and
-stray lines, so that a model trained on clean scans does not collapse on dirty ones; and mild
+"""Pixel-level corruptions for training: noise, salt-and-pepper, contrast, blur, stroke width,
+stray lines and erased patches, so that a model trained on clean scans does not collapse on dirty ones; and mild
 per-channel colour gains for colour images (p_colour, drawn after all the others).
 
 `PixelAugmenter(**kwargs)(batch, rng) -> batch` works on float batches (N, H, W) or (N, C, H, W)
@@ -88,6 +88,21 @@ def stray_line(x, rng, width_max=2.5, width_min=1.0, max_tilt=None, centre_range
     return np.maximum(x, ink)
 
 
+def erase_patch(x, rng, size_min=4, size_max=10):
+    """Random erasing (cutout): set one axis-aligned rectangle per image, each side U(size_min,
+    size_max) whole pixels, anywhere inside the frame, to background 0 (every channel)."""
+    n, h, w = len(x), x.shape[-2], x.shape[-1]
+    size_max = min(size_max, h, w)
+    heights, widths = rng.integers(size_min, size_max + 1, (2, n))
+    tops = (rng.random(n) * (h - heights + 1)).astype(int)
+    lefts = (rng.random(n) * (w - widths + 1)).astype(int)
+    rows, cols = np.arange(h), np.arange(w)
+    inside_rows = (rows >= tops[:, None]) & (rows < (tops + heights)[:, None])
+    inside_cols = (cols >= lefts[:, None]) & (cols < (lefts + widths)[:, None])
+    keep = ~(inside_rows[:, :, None] & inside_cols[:, None, :])
+    return x * keep.reshape((n,) + (1,) * (x.ndim - 3) + (h, w)).astype(x.dtype)
+
+
 def colour_gains(x, rng, strength):
     """Multiply each channel of each image by its own gain U(1 - strength, 1 + strength), clipped
     to [0, 1]: a mild colour (for grey images, brightness) change of (N, C, H, W) batches."""
@@ -101,10 +116,10 @@ class PixelAugmenter:
 
     def __init__(self, p_noise=0.0, noise_sigma=0.3, p_salt_pepper=0.0, salt_pepper_fraction=0.1,
                  p_contrast=0.0, contrast_min=0.25, p_blur=0.0, blur_sigma=1.0, p_thick=0.0,
-                 p_thin=0.0, p_line=0.0, p_colour=0.0, colour_strength=0.1):
+                 p_thin=0.0, p_line=0.0, p_erase=0.0, p_colour=0.0, colour_strength=0.1):
         probs = dict(p_noise=p_noise, p_salt_pepper=p_salt_pepper, p_contrast=p_contrast,
                      p_blur=p_blur, p_thick=p_thick, p_thin=p_thin, p_line=p_line,
-                     p_colour=p_colour)
+                     p_erase=p_erase, p_colour=p_colour)
         self.config = {k: check_number(k, v, low=0, high=1) for k, v in probs.items()}
         self.config.update(noise_sigma=check_number("noise_sigma", noise_sigma, low=0, high=1),
                            salt_pepper_fraction=check_number("salt_pepper_fraction",
@@ -130,6 +145,7 @@ class PixelAugmenter:
                  ("p_thin", lambda v: stroke_width(v, False)),
                  ("p_blur", lambda v: blur(v, c["blur_sigma"])),
                  ("p_line", lambda v: stray_line(v, rng)),
+                 ("p_erase", lambda v: erase_patch(v, rng)),
                  ("p_contrast", lambda v: low_contrast(v, rng, c["contrast_min"])),
                  ("p_noise", lambda v: add_noise(v, rng, c["noise_sigma"])),
                  ("p_salt_pepper", lambda v: salt_pepper(v, rng, c["salt_pepper_fraction"])),

@@ -26,6 +26,7 @@ PIXEL = {
     "p_contrast": (0.0, 1.0), "contrast_min": (0.05, 1.0),
     "p_blur": (0.0, 1.0), "blur_sigma": (0.0, 3.0),
     "p_thick": (0.0, 1.0), "p_thin": (0.0, 1.0), "p_line": (0.0, 1.0),
+    "p_erase": (0.0, 1.0),          # a patch of 4-10 px a side set to background (cutout)
     "p_colour": (0.0, 1.0), "colour_strength": (0.0, 0.5),
 }
 STYLE = {"p_flag": (0.0, 1.0), "p_tail": (0.0, 1.0)}   # shares of the 1s and of the 9s

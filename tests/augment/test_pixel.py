@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from augment.pixel import Compose, PixelAugmenter, add_noise, low_contrast, salt_pepper, \
-    stray_line, stroke_width
+    erase_patch, stray_line, stroke_width
 
 ALL = dict(p_noise=1.0, p_salt_pepper=1.0, p_contrast=1.0, p_blur=1.0, p_thick=1.0, p_thin=1.0,
-           p_line=1.0)
+           p_line=1.0, p_erase=1.0)
 
 
 @pytest.fixture
@@ -110,3 +110,24 @@ def test_colour_gains_scale_each_channel_of_each_image_within_the_strength():
         x, np.random.default_rng(0)), out)
     assert PixelAugmenter(p_colour=1.0)(np.ones((4, 3, 6, 6), np.float32),
                                         np.random.default_rng(1)).max() <= 1.0
+
+
+def test_erase_patch_blanks_one_rectangle_per_image_inside_the_frame():
+    x = np.ones((64, 1, 28, 28), np.float32)
+    out = erase_patch(x, np.random.default_rng(3), size_min=4, size_max=10)
+    for image in out[:, 0]:
+        rows, cols = np.nonzero(image == 0)
+        height, width = np.ptp(rows) + 1, np.ptp(cols) + 1
+        assert 4 <= height <= 10 and 4 <= width <= 10
+        assert len(rows) == height * width          # one filled rectangle, nothing else
+        assert set(np.unique(image)) == {0.0, 1.0}
+    many = erase_patch(np.ones((512, 28, 28), np.float32), np.random.default_rng(4))
+    sides = many[:, 0, :], many[:, -1, :], many[:, :, 0], many[:, :, -1]
+    assert all((side == 0).any() for side in sides)  # patches reach every side of the frame
+
+
+def test_erase_probability_reaches_the_augmenter(digits):
+    out = PixelAugmenter(p_erase=1.0)(np.ones_like(digits), np.random.default_rng(0))
+    assert ((out == 0).sum(axis=(1, 2, 3)) >= 16).all()
+    untouched = PixelAugmenter(p_erase=0.0)(np.ones_like(digits), np.random.default_rng(0))
+    assert (untouched == 1).all()
