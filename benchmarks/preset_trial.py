@@ -44,7 +44,7 @@ def parse_args():
                        ("--weight-decay", float), ("--batch-size", int)):
         ap.add_argument(name, type=kind, help=f"the preset's {name[2:].replace('-', '_')}, "
                                               "overridden (--augment: a JSON object)")
-    ap.add_argument("--normalisation", default="unit", choices=["unit", "standardise"],
+    ap.add_argument("--normalisation", default="unit", choices=["unit", "standardise", "deskew"],
                     help="input normalisation [default: unit]")
     ap.add_argument("--seed", type=int, default=0, help="seed of the member [default: 0]")
     ap.add_argument("--threads", type=int, default=1, help="nnlib threads [default: 1]")

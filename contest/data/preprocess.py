@@ -39,7 +39,44 @@ def _standardise(x):
     return (x - mean) / np.maximum(std, np.float32(1e-3))
 
 
-NORMALISATIONS = {"unit": _unit, "standardise": _standardise}
+def _deskew_standardise(x):
+    # the digit's mass centred and its slant removed (from its second moments), then standardised
+    return _standardise(deskew(x))
+
+
+def _moments(ink, gy, gx):
+    """Per image of `ink` (N, H, W): mass centre (my, mx) from the frame's centre and slant
+    cov(x, y) / var(y), each (N,)."""
+    total = np.maximum(ink.sum(axis=(1, 2)), np.float32(1e-6))
+    my = (ink * gy).sum(axis=(1, 2)) / total
+    mx = (ink * gx).sum(axis=(1, 2)) / total
+    dy = gy - my[:, None, None]
+    var_y = (ink * dy * dy).sum(axis=(1, 2)) / total
+    cov = (ink * dy * (gx - mx[:, None, None])).sum(axis=(1, 2)) / total
+    return my, mx, cov / np.maximum(var_y, np.float32(1e-6))
+
+
+def deskew(x):
+    """0-1 images (N, C, H, W), each resampled (bilinear) so that its ink's mass centre sits at
+    the frame's centre and its slant is gone: output (y, x) shows input (y + my, x + slant * y
+    + mx), y and x measured from the centre. Blank images stay blank."""
+    from augment.sampling import centred_grid, warp   # SciPy comes with augment: only deskew pays
+
+    n, c, h, w = x.shape
+    gy, gx = centred_grid(h, w, np.float32)
+    my, mx, slant = (v.astype(np.float32) for v in _moments(x.sum(axis=1), gy, gx))
+    my += np.float32((h - 1) / 2)
+    mx += np.float32((w - 1) / 2)
+
+    def positions(start, stop):
+        ys = gy + my[start:stop, None, None]
+        xs = gx + slant[start:stop, None, None] * gy + mx[start:stop, None, None]
+        return ys, xs
+
+    return warp(x, positions)
+
+
+NORMALISATIONS = {"unit": _unit, "standardise": _standardise, "deskew": _deskew_standardise}
 
 
 def check_normalisation(name):

@@ -102,6 +102,39 @@ def test_normalisations_are_per_image_and_batch_transform_applies_them(digits):
         normalise(digits, "whiten", MNIST)
 
 
+def slanted_bar(slant, dx=0):
+    """A 28x28 0-1 image: a bar 2 px wide over rows 6-21 whose column moves `slant` px per row."""
+    image = np.zeros((28, 28), np.float32)
+    for row in range(6, 22):
+        column = 13.5 + dx + slant * (row - 13.5)
+        image[row, int(round(column)) - 1:int(round(column)) + 1] = 1.0
+    return image
+
+
+def test_deskew_stands_a_slanted_stroke_upright_at_the_centre():
+    from contest.data.preprocess import _moments, deskew
+
+    from augment.sampling import centred_grid
+
+    images = np.stack([slanted_bar(0.4), slanted_bar(-0.3, dx=4), slanted_bar(0.0, dx=-5)])
+    gy, gx = centred_grid(28, 28, np.float32)
+    _, mx_before, slant_before = _moments(images, gy, gx)
+    assert abs(slant_before[0] - 0.4) < 0.05 and abs(mx_before[1] - 4) < 1
+    upright = deskew(images[:, None])
+    my, mx, slant = _moments(upright[:, 0], gy, gx)
+    np.testing.assert_allclose(slant, 0, atol=0.03)
+    np.testing.assert_allclose(np.stack([my, mx]), 0, atol=0.15)
+    assert upright.shape == (3, 1, 28, 28) and upright.dtype == np.float32
+    assert abs(upright.sum() - images.sum()) / images.sum() < 0.02     # ink kept, not cut off
+    np.testing.assert_array_equal(deskew(np.zeros((1, 1, 28, 28), np.float32)), 0)
+
+
+def test_the_deskew_normalisation_is_per_image_and_standardised(digits):
+    both = normalise(digits, "deskew", MNIST)
+    np.testing.assert_allclose(both.mean(axis=(1, 2, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(normalise(digits[1:2], "deskew", MNIST), both[1:2], atol=1e-6)
+
+
 def test_the_default_recipe_draws_its_digit_styles_from_the_labels_fit_passes(digits):
     """The default preset's styles need each image's label; BatchTransform forwards them, and
     only the images of class 1 and 9 change (geometry and pixel corruptions off here)."""
