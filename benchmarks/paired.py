@@ -101,3 +101,23 @@ def selection_text(probs, labels):
         lines.append(f"{name} (weights on the two halves: {shown}):\n  "
                      + paired_text(predicted, plain, labels, (name, "plain average")))
     return "\n".join(lines)
+
+
+def subset_accuracies(probs, labels, size):
+    """Accuracy of the plain average of every `size`-member subset of `probs` (members, images,
+    classes), in itertools.combinations order."""
+    from itertools import combinations
+
+    labels = np.asarray(labels)
+    return np.array([float((probs[list(members)].mean(axis=0).argmax(1) == labels).mean())
+                     for members in combinations(range(len(probs)), size)])
+
+
+def subsets_text(probs_a, probs_b, labels, size):
+    """Mean accuracy over all `size`-member sub-ensembles of A and of B: one draw of five seeds
+    moves an ensemble by a few images, and the mean over its subsets leans less on any one
+    member (the subsets share members, so this is a steadier figure, not more evidence)."""
+    a, b = subset_accuracies(probs_a, labels, size), subset_accuracies(probs_b, labels, size)
+    return (f"sub-ensembles of {size}: A {100 * a.mean():.3f} % (mean of {len(a)}), "
+            f"B {100 * b.mean():.3f} % (mean of {len(b)}), "
+            f"difference {100 * (a.mean() - b.mean()):+.3f} points")

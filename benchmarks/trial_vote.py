@@ -35,7 +35,7 @@ from contest.data.preprocess import normalise  # noqa: E402
 from contest.data.spec import MNIST  # noqa: E402
 from contest.evaluate.overlap import overlap_text  # noqa: E402
 from contest.evaluate.variants import iter_variants  # noqa: E402
-from paired import paired_text, selection_text  # noqa: E402
+from paired import paired_text, selection_text, subsets_text  # noqa: E402
 
 
 def parse_args():
@@ -47,6 +47,9 @@ def parse_args():
                     help="score on the last N training images [default: the members' own "
                          "--validation, 5000 for members saved without it]")
     ap.add_argument("--clean-only", action="store_true", help="skip the robustness variants")
+    ap.add_argument("--subsets", type=int, default=None, metavar="K",
+                    help="with --versus: also the mean accuracy of every K-member sub-ensemble "
+                         "of each side, a figure that leans less on any one member")
     ap.add_argument("--select", action="store_true",
                     help="also greedy member selection and fitted weights, cross-fitted on halves")
     return ap.parse_args()
@@ -102,6 +105,8 @@ def main():
         clean_b = variant_table(other, xv, yv, clean_only=True)
         print(overlap_text(clean_b, yv, clean_b.mean(axis=0).argmax(1)))
         print(paired_text(clean.mean(axis=0).argmax(1), clean_b.mean(axis=0).argmax(1), yv))
+        if a.subsets:
+            print(subsets_text(clean, clean_b, yv, a.subsets))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 from paired import (cross_fitted, fitted_weights, greedy_weights, mcnemar_p,  # noqa: E402
-                    paired_comparison)
+                    paired_comparison, subset_accuracies, subsets_text)
 
 
 def test_mcnemar_exact_tail():
@@ -47,3 +47,25 @@ def test_weights_favour_the_member_that_knows():
         assert math.isclose(weights.sum(), 1.0) and weights[0] > 0.8, (fit.__name__, weights)
     predicted, found = cross_fitted(probs, labels, fitted_weights)
     assert len(found) == 2 and (predicted == labels).mean() == 1.0
+
+
+def one_hot(predicted, classes=3):
+    return np.eye(classes)[predicted]
+
+
+def test_sub_ensemble_accuracies_count_every_subset_by_hand():
+    labels = np.array([0, 0, 0, 0])
+    members = np.stack([one_hot([0, 0, 1, 1]),     # right on images 0, 1
+                        one_hot([0, 1, 0, 2]),     # right on 0, 2
+                        one_hot([2, 0, 0, 0])])    # right on 1, 2, 3
+    pairs = subset_accuracies(members, labels, 2)
+    # pairs (0, 1), (0, 2), (1, 2); a tie of two classes goes to the lower index (argmax)
+    # (0, 1): image 0 right; 1: tie 0/1 -> 0 right; 2: tie 1/0 -> 0 right; 3: tie 1/2 -> 1 wrong
+    # (0, 2): 0: tie 0/2 -> 0; 1: right; 2: tie 1/0 -> 0; 3: tie 1/0 -> 0: all right
+    # (1, 2): 0: tie 0/2 -> 0; 1: tie 1/0 -> 0; 2: right; 3: tie 2/0 -> 0: all right
+    np.testing.assert_allclose(pairs, [0.75, 1.0, 1.0])
+    np.testing.assert_allclose(subset_accuracies(members, labels, 3), [1.0])
+    text = subsets_text(members, members[:2], labels, 2)
+    assert "A 91.667 % (mean of 3)" in text and "B 75.000 % (mean of 1)" in text
+    assert "difference +16.667 points" in text
+
