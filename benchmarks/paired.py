@@ -121,3 +121,30 @@ def subsets_text(probs_a, probs_b, labels, size):
     return (f"sub-ensembles of {size}: A {100 * a.mean():.3f} % (mean of {len(a)}), "
             f"B {100 * b.mean():.3f} % (mean of {len(b)}), "
             f"difference {100 * (a.mean() - b.mean()):+.3f} points")
+
+
+def mixed_accuracies(probs_a, probs_b, labels, size):
+    """Accuracy of every `size`-member ensemble of distinct seeds that takes each seed's member
+    from A or from B, with both present: `probs_a[i]` and `probs_b[i]` are the same seed's two
+    members (members, images, classes)."""
+    from itertools import combinations, product
+
+    labels = np.asarray(labels)
+    accuracies = []
+    for seeds in combinations(range(len(probs_a)), size):
+        for kinds in product((probs_a, probs_b), repeat=size):
+            if all(kind is probs_a for kind in kinds) or all(kind is probs_b for kind in kinds):
+                continue
+            members = np.stack([kind[seed] for kind, seed in zip(kinds, seeds)])
+            accuracies.append(float((members.mean(axis=0).argmax(1) == labels).mean()))
+    return np.array(accuracies)
+
+
+def mixed_text(probs_a, probs_b, labels, size):
+    """The mean of `mixed_accuracies` beside the mean of B's own `size`-member sub-ensembles."""
+    mixed = mixed_accuracies(probs_a, probs_b, labels, size)
+    own = subset_accuracies(probs_b, labels, size)
+    return (f"mixed ensembles of {size} (distinct seeds, members of A and B): "
+            f"{100 * mixed.mean():.3f} % (mean of {len(mixed)}), B alone {100 * own.mean():.3f} %, "
+            f"difference {100 * (mixed.mean() - own.mean()):+.3f} points")
+

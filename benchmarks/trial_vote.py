@@ -35,7 +35,7 @@ from contest.data.preprocess import normalise  # noqa: E402
 from contest.data.spec import MNIST  # noqa: E402
 from contest.evaluate.overlap import overlap_text  # noqa: E402
 from contest.evaluate.variants import iter_variants  # noqa: E402
-from paired import paired_text, selection_text, subsets_text  # noqa: E402
+from paired import mixed_text, paired_text, selection_text, subsets_text  # noqa: E402
 
 
 def parse_args():
@@ -50,6 +50,10 @@ def parse_args():
     ap.add_argument("--subsets", type=int, default=None, metavar="K",
                     help="with --versus: also the mean accuracy of every K-member sub-ensemble "
                          "of each side, a figure that leans less on any one member")
+    ap.add_argument("--mixed", type=int, default=None, metavar="K",
+                    help="with --versus listing the same seeds in the same order: the mean "
+                         "accuracy of every K-member ensemble of distinct seeds that mixes "
+                         "members of both sides")
     ap.add_argument("--select", action="store_true",
                     help="also greedy member selection and fitted weights, cross-fitted on halves")
     return ap.parse_args()
@@ -107,6 +111,8 @@ def main():
         print(paired_text(clean.mean(axis=0).argmax(1), clean_b.mean(axis=0).argmax(1), yv))
         if a.subsets:
             print(subsets_text(clean, clean_b, yv, a.subsets))
+        if a.mixed:
+            print(mixed_text(clean, clean_b, yv, a.mixed))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 from paired import (cross_fitted, fitted_weights, greedy_weights, mcnemar_p,  # noqa: E402
-                    paired_comparison, subset_accuracies, subsets_text)
+                    mixed_accuracies, paired_comparison, subset_accuracies,
+                    subsets_text)
 
 
 def test_mcnemar_exact_tail():
@@ -68,4 +69,17 @@ def test_sub_ensemble_accuracies_count_every_subset_by_hand():
     text = subsets_text(members, members[:2], labels, 2)
     assert "A 91.667 % (mean of 3)" in text and "B 75.000 % (mean of 1)" in text
     assert "difference +16.667 points" in text
+
+
+def test_mixed_ensembles_take_each_seed_from_one_side_and_both_sides_always():
+    labels = np.array([0, 0])
+    a = np.stack([one_hot([0, 1]), one_hot([1, 0]), one_hot([0, 0])])   # seeds 0, 1, 2 of A
+    b = np.stack([one_hot([1, 1]), one_hot([1, 1]), one_hot([1, 1])])   # all wrong
+    mixed = mixed_accuracies(a, b, labels, 2)
+    # seed pairs (0, 1), (0, 2), (1, 2), each as A+B and B+A: 3 x 2 ensembles
+    # (0, 1): A0+B1 -> image 0 tie 0/1 -> 0 right, image 1 wrong; B0+A1 -> 0 wrong, 1 tie -> right
+    # (0, 2): A0+B2 -> 0 right, 1 wrong; B0+A2 -> both ties -> both right
+    # (1, 2): A1+B2 -> 0 wrong, 1 right; B1+A2 -> both right
+    np.testing.assert_allclose(mixed, [0.5, 0.5, 0.5, 1.0, 0.5, 1.0])
+    assert len(mixed_accuracies(a, b, labels, 3)) == 6          # 2**3 - 2 mixes of one triple
 
