@@ -1,6 +1,6 @@
 """Pixel-level corruptions for training: noise, salt-and-pepper, contrast, blur, stroke width,
-stray lines and erased patches, so that a model trained on clean scans does not collapse on dirty ones; and mild
-per-channel colour gains for colour images (p_colour, drawn after all the others).
+stray lines and erased patches, so that a model trained on clean scans does not collapse on dirty
+ones; and mild per-channel colour gains for colour images (p_colour, drawn after all the others).
 
 `PixelAugmenter(**kwargs)(batch, rng) -> batch` works on float batches (N, H, W) or (N, C, H, W)
 with ink in [0, 1] on a 0 background (call it before any normalisation). Each corruption hits each

@@ -103,13 +103,17 @@ def selection_text(probs, labels):
     return "\n".join(lines)
 
 
+def vote_accuracy(members, labels):
+    """Accuracy of the plain average of `members` (members, images, classes)."""
+    return float((members.mean(axis=0).argmax(axis=1) == np.asarray(labels)).mean())
+
+
 def subset_accuracies(probs, labels, size):
     """Accuracy of the plain average of every `size`-member subset of `probs` (members, images,
     classes), in itertools.combinations order."""
     from itertools import combinations
 
-    labels = np.asarray(labels)
-    return np.array([float((probs[list(members)].mean(axis=0).argmax(1) == labels).mean())
+    return np.array([vote_accuracy(probs[list(members)], labels)
                      for members in combinations(range(len(probs)), size)])
 
 
@@ -129,15 +133,11 @@ def mixed_accuracies(probs_a, probs_b, labels, size):
     members (members, images, classes)."""
     from itertools import combinations, product
 
-    labels = np.asarray(labels)
-    accuracies = []
-    for seeds in combinations(range(len(probs_a)), size):
-        for kinds in product((probs_a, probs_b), repeat=size):
-            if all(kind is probs_a for kind in kinds) or all(kind is probs_b for kind in kinds):
-                continue
-            members = np.stack([kind[seed] for kind, seed in zip(kinds, seeds)])
-            accuracies.append(float((members.mean(axis=0).argmax(1) == labels).mean()))
-    return np.array(accuracies)
+    sides = (probs_a, probs_b)
+    return np.array([vote_accuracy(np.stack([sides[side][seed] for side, seed in zip(pick, seeds)]),
+                                   labels)
+                     for seeds in combinations(range(len(probs_a)), size)
+                     for pick in product((0, 1), repeat=size) if 0 < sum(pick) < size])
 
 
 def mixed_text(probs_a, probs_b, labels, size):
@@ -147,4 +147,3 @@ def mixed_text(probs_a, probs_b, labels, size):
     return (f"mixed ensembles of {size} (distinct seeds, members of A and B): "
             f"{100 * mixed.mean():.3f} % (mean of {len(mixed)}), B alone {100 * own.mean():.3f} %, "
             f"difference {100 * (mixed.mean() - own.mean()):+.3f} points")
-

@@ -27,7 +27,8 @@ import nnlib as nn  # noqa: E402
 from contest.train.architectures import build_model  # noqa: E402
 from contest.data.datasets import load_split  # noqa: E402
 from contest.train.presets import PRESETS  # noqa: E402
-from contest.data.preprocess import BatchTransform, normalise, to_unit_nchw  # noqa: E402
+from contest.data.preprocess import (BatchTransform, NORMALISATIONS, normalise,  # noqa: E402
+                                     to_unit_nchw)
 from contest.data.spec import MNIST  # noqa: E402
 from contest.evaluate.variants import iter_variants  # noqa: E402
 from contest.train.member import build_augmenter, build_scheduler  # noqa: E402
@@ -44,7 +45,7 @@ def parse_args():
                        ("--weight-decay", float), ("--batch-size", int)):
         ap.add_argument(name, type=kind, help=f"the preset's {name[2:].replace('-', '_')}, "
                                               "overridden (--augment: a JSON object)")
-    ap.add_argument("--normalisation", default="unit", choices=["unit", "standardise", "deskew"],
+    ap.add_argument("--normalisation", default="unit", choices=sorted(NORMALISATIONS),
                     help="input normalisation [default: unit]")
     ap.add_argument("--seed", type=int, default=0, help="seed of the member [default: 0]")
     ap.add_argument("--threads", type=int, default=1, help="nnlib threads [default: 1]")

@@ -21,7 +21,8 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import nnlib as nn  # noqa: E402
 from contest.data.formats import load_data  # noqa: E402
-from contest.data.preprocess import BatchTransform, normalise, to_unit_nchw  # noqa: E402
+from contest.data.preprocess import (BatchTransform, NORMALISATIONS, normalise,  # noqa: E402
+                                     to_unit_nchw)
 from contest.train.architectures import build_model  # noqa: E402
 from contest.train.member import build_augmenter, build_scheduler  # noqa: E402
 from contest.train.options import build_optimizer  # noqa: E402
@@ -46,7 +47,7 @@ def parse_args():
     ap.add_argument("--batch-size", type=int, default=128, help="batch size [default: 128]")
     ap.add_argument("--label-smoothing", type=float, default=0.0,
                     help="label smoothing of the loss [default: 0]")
-    ap.add_argument("--normalisation", default="standardise", choices=["unit", "standardise"],
+    ap.add_argument("--normalisation", default="standardise", choices=sorted(NORMALISATIONS),
                     help="input normalisation [default: standardise]")
     ap.add_argument("--seed", type=int, default=0, help="seed of the member [default: 0]")
     ap.add_argument("--threads", type=int, default=1, help="nnlib threads [default: 1]")

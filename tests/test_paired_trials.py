@@ -82,4 +82,3 @@ def test_mixed_ensembles_take_each_seed_from_one_side_and_both_sides_always():
     # (1, 2): A1+B2 -> 0 wrong, 1 right; B1+A2 -> both right
     np.testing.assert_allclose(mixed, [0.5, 0.5, 0.5, 1.0, 0.5, 1.0])
     assert len(mixed_accuracies(a, b, labels, 3)) == 6          # 2**3 - 2 mixes of one triple
-
