@@ -24,6 +24,7 @@ from contest.data.formats import load_data  # noqa: E402
 from contest.data.preprocess import (BatchTransform, NORMALISATIONS, normalise,  # noqa: E402
                                      to_unit_nchw)
 from contest.train.architectures import build_model  # noqa: E402
+from contest.train.network import apply_recipe  # noqa: E402
 from contest.train.member import build_augmenter, build_scheduler  # noqa: E402
 from contest.train.options import build_optimizer  # noqa: E402
 from contest.train.presets import PRESETS  # noqa: E402
@@ -49,8 +50,16 @@ def parse_args():
                     help="label smoothing of the loss [default: 0]")
     ap.add_argument("--normalisation", default="standardise", choices=sorted(NORMALISATIONS),
                     help="input normalisation [default: standardise]")
+    ap.add_argument("--optimizer", default="adam", help="optimizer (contest.train.options."
+                                                       "OPTIMIZERS) [default: adam]")
+    ap.add_argument("--weight-decay", type=float, default=0.0,
+                    help="weight decay (decoupled for adamw) [default: 0]")
+    ap.add_argument("--dropout", type=float, default=None,
+                    help="every Dropout's rate [default: the architecture's own]")
     ap.add_argument("--seed", type=int, default=0, help="seed of the member [default: 0]")
     ap.add_argument("--threads", type=int, default=1, help="nnlib threads [default: 1]")
+    ap.add_argument("--save-proba", help="write the member's validation probabilities and labels "
+                                         "here (.npz: proba, labels), to score ensembles")
     args = ap.parse_args()
     if not args.recipe.startswith("{") and args.recipe not in AUGMENT_FAMILIES:
         ap.error(f"--recipe: unknown recipe {args.recipe!r}; known: "
@@ -65,13 +74,14 @@ def main():
     augment = json.loads(a.recipe) if a.recipe.startswith("{") else AUGMENT_FAMILIES[a.recipe](spec)
     preset = dataclasses.replace(PRESETS["default"], arch=a.arch, epochs=a.epochs, lr=a.lr,
                                  augment=augment, label_smoothing=a.label_smoothing,
-                                 batch_size=a.batch_size)
+                                 batch_size=a.batch_size, optimizer=a.optimizer,
+                                 weight_decay=a.weight_decay, dropout=a.dropout)
     images, labels = train.images, train.labels
     n_train = min(a.slice, len(images) - VALIDATION)
     xtr, ytr = to_unit_nchw(images[:n_train], spec), labels[:n_train]
     xv, yv = normalise(images[-VALIDATION:], a.normalisation, spec), labels[-VALIDATION:]
     rng = np.random.default_rng(a.seed)
-    model = build_model(preset.arch, rng, spec=spec)
+    model = apply_recipe(build_model(preset.arch, rng, spec=spec), preset, rng)
     opt = build_optimizer(preset, model.parameters())
     sched = build_scheduler(preset, opt, -(-n_train // preset.batch_size))
     started = time.perf_counter()
@@ -82,11 +92,14 @@ def main():
                          augment=BatchTransform(build_augmenter(preset.augment), a.normalisation),
                          scheduler=sched)
     val = history.to_dict()["history"]["val_acc"]
-    both = model.predict_proba(xv) + model.predict_proba(np.ascontiguousarray(xv[..., ::-1]))
+    proba = model.predict_proba(xv)
+    if a.save_proba:
+        np.savez(a.save_proba, proba=proba, labels=yv)
+    both = proba + model.predict_proba(np.ascontiguousarray(xv[..., ::-1]))
     flip_tta = float(np.mean(both.argmax(axis=1) == yv))  # mean of the image and its mirror
-    print(json.dumps({"arch": a.arch, "recipe": a.recipe, "slice": n_train, "epochs": a.epochs,
-                      "lr": a.lr, "batch_size": a.batch_size, "label_smoothing": a.label_smoothing, "normalisation": a.normalisation,
-                      "val_acc": [round(v, 4) for v in val], "val_acc_flip_tta": round(flip_tta, 4),
+    settings = {k: v for k, v in vars(a).items() if k not in ("data", "threads", "save_proba")}
+    print(json.dumps({**settings, "slice": n_train, "val_acc": [round(v, 4) for v in val],
+                      "val_acc_flip_tta": round(flip_tta, 4),
                       "seconds": round(time.perf_counter() - started, 1)}), flush=True)
 
 if __name__ == "__main__":
