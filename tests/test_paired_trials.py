@@ -82,3 +82,34 @@ def test_mixed_ensembles_take_each_seed_from_one_side_and_both_sides_always():
     # (1, 2): A1+B2 -> 0 wrong, 1 right; B1+A2 -> both right
     np.testing.assert_allclose(mixed, [0.5, 0.5, 0.5, 1.0, 0.5, 1.0])
     assert len(mixed_accuracies(a, b, labels, 3)) == 6          # 2**3 - 2 mixes of one triple
+
+
+def run_proba_vote(*args):
+    import subprocess
+
+    script = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "proba_vote.py")
+    return subprocess.run([sys.executable, script, *map(str, args)], capture_output=True,
+                          text=True)
+
+
+def test_proba_vote_scores_saved_members_and_compares_ensembles(tmp_path):
+    labels = np.array([0, 1, 2, 0])
+    saved = {"a0": one_hot([0, 1, 1, 0]), "a1": one_hot([0, 2, 2, 0]),   # 3/4 and 3/4 right
+             "b0": one_hot([1, 1, 2, 1]), "b1": one_hot([1, 1, 2, 1])}   # 2/4 each
+    for name, proba in saved.items():
+        np.savez(tmp_path / f"{name}.npz", proba=proba, labels=labels)
+    done = run_proba_vote(tmp_path / "a0.npz", tmp_path / "a1.npz",
+                          "--versus", tmp_path / "b0.npz", tmp_path / "b1.npz")
+    assert done.returncode == 0, done.stderr
+    # A's average: image 1 ties 1/2 -> 1 right, image 2 ties 1/2 -> 1 wrong: 3/4
+    assert "A: members 75.00 75.00 % (mean 75.00 %), ensemble 75.00 % of 4" in done.stdout
+    assert "B: members 50.00 50.00 % (mean 50.00 %), ensemble 50.00 % of 4" in done.stdout
+    assert "right only in A: 2, only in B: 1" in done.stdout   # images 0, 3 against image 2
+
+
+def test_proba_vote_refuses_members_of_other_images(tmp_path):
+    np.savez(tmp_path / "a.npz", proba=one_hot([0, 1]), labels=np.array([0, 1]))
+    np.savez(tmp_path / "b.npz", proba=one_hot([0, 1]), labels=np.array([1, 1]))
+    done = run_proba_vote(tmp_path / "a.npz", tmp_path / "b.npz")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "validation labels differ" in done.stderr.strip().splitlines()[-1]
