@@ -11,6 +11,15 @@ import math
 import numpy as np
 
 
+def add_ensemble_arguments(parser, written_by):
+    """The members of an ensemble and, after --versus, those of a second one to compare it with;
+    `written_by` names the command that saved the files."""
+    parser.add_argument("members", nargs="+", help=f"member files written by {written_by}")
+    parser.add_argument("--versus", nargs="+", default=[],
+                        help="members of a second ensemble, compared with the first on the same "
+                             "images")
+
+
 def paired_comparison(predicted_a, predicted_b, labels):
     """Accuracies, discordant counts, difference (A - B) and its standard error, McNemar p."""
     right_a = np.asarray(predicted_a) == labels

@@ -15,14 +15,12 @@ import sys
 import numpy as np
 
 sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
-from paired import paired_text, vote_accuracy  # noqa: E402
+from paired import add_ensemble_arguments, paired_text, vote_accuracy  # noqa: E402
 
 
 def parse_args():
     ap = Parser(__doc__)
-    ap.add_argument("members", nargs="+", help="files written by recipe_trial.py --save-proba")
-    ap.add_argument("--versus", nargs="+", default=[],
-                    help="a second ensemble's files, compared with the first on the same images")
+    add_ensemble_arguments(ap, "recipe_trial.py --save-proba")
     return ap.parse_args()
 
 

@@ -35,14 +35,13 @@ from contest.data.preprocess import normalise  # noqa: E402
 from contest.data.spec import MNIST  # noqa: E402
 from contest.evaluate.overlap import overlap_text  # noqa: E402
 from contest.evaluate.variants import iter_variants  # noqa: E402
-from paired import mixed_text, paired_text, selection_text, subsets_text  # noqa: E402
+from paired import (add_ensemble_arguments, mixed_text, paired_text, selection_text,  # noqa: E402
+                    subsets_text)
 
 
 def parse_args():
     ap = Parser(__doc__)
-    ap.add_argument("members", nargs="+", help="member files written by preset_trial.py --save")
-    ap.add_argument("--versus", nargs="+", default=[],
-                    help="members of a second ensemble, compared with the first on the same images")
+    add_ensemble_arguments(ap, "preset_trial.py --save")
     ap.add_argument("--validation", type=int, default=None,
                     help="score on the last N training images [default: the members' own "
                          "--validation, 5000 for members saved without it]")
