@@ -47,12 +47,10 @@ def ensemble_text(name, probs, labels):
 
 def main():
     a = parse_args()
-    probs, labels = load_probabilities(a.members)
+    every, labels = load_probabilities(a.members + a.versus)   # one check that all share images
+    probs, other = every[:len(a.members)], every[len(a.members):]
     print(ensemble_text("A", probs, labels))
     if a.versus:
-        other, other_labels = load_probabilities(a.versus)
-        if not np.array_equal(labels, other_labels):
-            raise ValueError(f"{a.versus[0]}: its validation labels differ from {a.members[0]}'s")
         print(ensemble_text("B", other, labels))
         print(paired_text(probs.mean(axis=0).argmax(axis=1), other.mean(axis=0).argmax(axis=1),
                           labels))
